@@ -1,0 +1,363 @@
+"""Load ``conf/`` into a validated :class:`ProjectConfig`, or fail listing every problem.
+
+Problems are reported as ``file:line: field.path: message``: the YAML is composed first so each
+value keeps its line, then validated per file with pydantic, then checked across files (owners,
+sources, inputs, pipelines). Strings may use ``${VAR}`` or ``${VAR:-default}``; ``GOVLAKE_HOME``
+defaults to ``.govlake`` beside the conf folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from govlake.config.models import (
+    DatabaseSource,
+    Dataset,
+    Department,
+    EngineConfig,
+    LakehouseConfig,
+    Pipeline,
+)
+from govlake.errors import GovlakeError, UnknownDatasetError
+
+Path_ = tuple[str | int, ...]
+ENV_REF = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class ConfIssue:
+    """One problem in the configuration, located as precisely as the YAML allows."""
+
+    file: Path
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        return f"{where}: {self.field or '<file>'}: {self.message}"
+
+
+class ConfError(GovlakeError):
+    """The configuration is invalid; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[ConfIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+@dataclass
+class _Doc:
+    """A parsed YAML file with the line of every value, keyed by its path."""
+
+    file: Path
+    data: Any
+    lines: dict[Path_, int]
+
+    def line(self, path: Path_) -> int | None:
+        """Line of ``path`` or of its nearest located parent."""
+        for cut in range(len(path), -1, -1):
+            if path[:cut] in self.lines:
+                return self.lines[path[:cut]]
+        return None
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """Everything declared in ``conf/``, validated and cross-checked."""
+
+    conf_dir: Path
+    home: Path
+    lakehouse: LakehouseConfig
+    engine: EngineConfig
+    departments: dict[str, Department]
+    sources: dict[str, DatabaseSource]
+    datasets: dict[str, Dataset]
+    pipelines: dict[str, Pipeline]
+    builder_of: dict[str, str] = field(default_factory=dict)
+
+    def dataset(self, ref: str) -> Dataset:
+        """The dataset ``zone.name``, or an error listing the declared ones."""
+        try:
+            return self.datasets[ref]
+        except KeyError:
+            known = ", ".join(sorted(self.datasets))
+            raise UnknownDatasetError(f"unknown dataset {ref!r}; declared: {known}") from None
+
+    def pipeline(self, name: str) -> Pipeline:
+        """The pipeline called ``name``, or an error listing the declared ones."""
+        try:
+            return self.pipelines[name]
+        except KeyError:
+            known = ", ".join(sorted(self.pipelines))
+            raise GovlakeError(f"unknown pipeline {name!r}; declared: {known}") from None
+
+    def pipeline_order(self) -> list[Pipeline]:
+        """Pipelines sorted so every producer comes before its consumers."""
+        order: list[Pipeline] = []
+        placed: set[str] = set()
+        pending = list(self.pipelines.values())
+        while pending:
+            for pipeline in pending:
+                upstream = {
+                    self.builder_of[ref]
+                    for built in pipeline.builds
+                    for ref in self.datasets[built].inputs
+                } - {pipeline.name}
+                if upstream <= placed:
+                    order.append(pipeline)
+                    placed.add(pipeline.name)
+                    pending.remove(pipeline)
+                    break
+            else:
+                raise GovlakeError("pipelines depend on each other in a cycle: " + ", ".join(
+                    p.name for p in pending))
+        return order
+
+
+def default_conf_dir() -> Path:
+    """``$GOVLAKE_CONF``, else ``./conf``."""
+    return Path(os.environ.get("GOVLAKE_CONF", "conf")).resolve()
+
+
+def load_config(conf_dir: str | Path | None = None) -> ProjectConfig:
+    """Load and validate the configuration folder; raise :class:`ConfError` on any problem."""
+    conf = Path(conf_dir).resolve() if conf_dir else default_conf_dir()
+    if not conf.is_dir():
+        raise ConfError([ConfIssue(conf, None, "", "configuration folder not found")])
+    home = Path(os.environ.get("GOVLAKE_HOME") or conf.parent / ".govlake").resolve()
+    env = {**os.environ, "GOVLAKE_HOME": str(home)}
+    loading = _Loading(conf, env)
+    project = loading.run(home)
+    if loading.issues:
+        raise ConfError(loading.issues)
+    assert project is not None
+    return project
+
+
+class _Loading:
+    """One pass over a conf folder, collecting issues instead of stopping at the first."""
+
+    def __init__(self, conf: Path, env: dict[str, str]) -> None:
+        self.conf = conf
+        self.env = env
+        self.issues: list[ConfIssue] = []
+        self.where: dict[tuple[str, str], tuple[_Doc, Path_]] = {}
+
+    def issue(self, doc: _Doc, path: Path_, message: str) -> None:
+        dotted = ".".join(str(p) for p in path)
+        self.issues.append(ConfIssue(doc.file, doc.line(path), dotted, message))
+
+    def run(self, home: Path) -> ProjectConfig | None:
+        lakehouse = self._single("lakehouse.yaml", LakehouseConfig, required=True)
+        engine = self._single("engine.yaml", EngineConfig, required=False) or EngineConfig()
+        departments = self._listed("departments.yaml", "departments", Department, "code")
+        sources = self._per_file("sources", DatabaseSource, "name")
+        datasets = self._listed_dir("datasets", "datasets", Dataset, "ref")
+        pipelines = self._per_file("pipelines", Pipeline, "name")
+        self._unexpected_files()
+        builder_of = self._cross_check(departments, sources, datasets, pipelines)
+        if self.issues or lakehouse is None:
+            return None
+        return ProjectConfig(
+            conf_dir=self.conf,
+            home=home,
+            lakehouse=lakehouse,
+            engine=engine,
+            departments=departments,
+            sources=sources,
+            datasets=datasets,
+            pipelines=pipelines,
+            builder_of=builder_of,
+        )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _parse(self, file: Path) -> _Doc | None:
+        try:
+            node = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark else None
+            self.issues.append(ConfIssue(file, line, "", f"not valid YAML: {exc}".splitlines()[0]))
+            return None
+        doc = _Doc(file, None, {})
+        doc.data = self._value(node, (), doc) if node is not None else None
+        return doc
+
+    def _value(self, node: yaml.Node, path: Path_, doc: _Doc) -> Any:
+        doc.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                doc.lines[(*path, key)] = key_node.start_mark.line + 1
+                out[key] = self._value(value_node, (*path, key), doc)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self._value(item, (*path, i), doc) for i, item in enumerate(node.value)]
+        value = yaml.SafeLoader(" ").construct_object(node)  # type: ignore[no-untyped-call]
+        return self._expand(value, path, doc) if isinstance(value, str) else value
+
+    def _expand(self, text: str, path: Path_, doc: _Doc) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group("name"), match.group("default")
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            self.issue(doc, path, f"environment variable {name} is not set")
+            return match.group(0)
+
+        return ENV_REF.sub(substitute, text)
+
+    def _validate(self, doc: _Doc, data: Any, path: Path_, model: type[BaseModel]) -> Any:
+        try:
+            return TypeAdapter(model).validate_python(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                self.issue(doc, (*path, *error["loc"]), error["msg"])
+            return None
+
+    def _single(self, name: str, model: type[BaseModel], *, required: bool) -> Any:
+        file = self.conf / name
+        if not file.exists():
+            if required:
+                self.issues.append(ConfIssue(file, None, "", "required file is missing"))
+            return None
+        doc = self._parse(file)
+        return self._validate(doc, doc.data, (), model) if doc else None
+
+    def _items(self, doc: _Doc, key: str) -> Iterator[tuple[Path_, Any]]:
+        if not isinstance(doc.data, dict) or not isinstance(doc.data.get(key), list):
+            self.issue(doc, (key,), f"expected a mapping with a '{key}' list")
+            return
+        for extra in set(doc.data) - {key}:
+            self.issue(doc, (extra,), "unexpected field")
+        for i, item in enumerate(doc.data[key]):
+            yield (key, i), item
+
+    def _register(self, kind: str, doc: _Doc, path: Path_, obj: Any, id_attr: str,
+                  into: dict[str, Any]) -> None:
+        ident = getattr(obj, id_attr)
+        if ident in into:
+            first_doc, _ = self.where[(kind, ident)]
+            self.issue(doc, path, f"duplicate {kind} {ident!r} (first in {first_doc.file.name})")
+            return
+        into[ident] = obj
+        self.where[(kind, ident)] = (doc, path)
+
+    def _listed(self, name: str, key: str, model: type[BaseModel], id_attr: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        file = self.conf / name
+        if not file.exists():
+            self.issues.append(ConfIssue(file, None, "", "required file is missing"))
+            return found
+        doc = self._parse(file)
+        if doc:
+            self._collect(doc, key, model, id_attr, found)
+        return found
+
+    def _collect(self, doc: _Doc, key: str, model: type[BaseModel], id_attr: str,
+                 found: dict[str, Any]) -> None:
+        for path, item in self._items(doc, key):
+            obj = self._validate(doc, item, path, model)
+            if obj is not None:
+                self._register(key, doc, path, obj, id_attr, found)
+
+    def _listed_dir(self, folder: str, key: str, model: type[BaseModel],
+                    id_attr: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for file in sorted((self.conf / folder).glob("*.yaml")):
+            doc = self._parse(file)
+            if doc:
+                self._collect(doc, key, model, id_attr, found)
+        return found
+
+    def _per_file(self, folder: str, model: type[BaseModel], id_attr: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for file in sorted((self.conf / folder).glob("*.yaml")):
+            doc = self._parse(file)
+            obj = self._validate(doc, doc.data, (), model) if doc else None
+            if doc and obj is not None:
+                self._register(folder, doc, (), obj, id_attr, found)
+        return found
+
+    def _unexpected_files(self) -> None:
+        known = {"lakehouse.yaml", "engine.yaml", "departments.yaml"}
+        for file in sorted(self.conf.glob("*.y*ml")):
+            if file.name not in known:
+                self.issues.append(ConfIssue(file, None, "", "unexpected file in conf/"))
+
+    # -- cross-file checks ------------------------------------------------------------------
+
+    def _at(self, kind: str, ident: str, *field_path: str | int) -> tuple[_Doc, Path_]:
+        doc, path = self.where[(kind, ident)]
+        return doc, (*path, *field_path)
+
+    def _cross_check(self, departments: dict[str, Department], sources: dict[str, DatabaseSource],
+                     datasets: dict[str, Dataset], pipelines: dict[str, Pipeline]) -> dict[str, str]:
+        for kind, items in (("sources", sources), ("datasets", datasets), ("pipelines", pipelines)):
+            for ident, item in items.items():
+                if item.owner not in departments:
+                    self.issue(*self._at(kind, ident, "owner"),
+                               f"unknown department {item.owner!r}")
+        for ref, dataset in datasets.items():
+            self._check_dataset(ref, dataset, sources, datasets)
+        return self._check_pipelines(datasets, pipelines)
+
+    def _check_dataset(self, ref: str, dataset: Dataset, sources: dict[str, DatabaseSource],
+                       datasets: dict[str, Dataset]) -> None:
+        if dataset.collect is not None:
+            source = sources.get(dataset.collect.source)
+            if source is None:
+                self.issue(*self._at("datasets", ref, "collect", "source"),
+                           f"unknown source {dataset.collect.source!r}")
+            elif (stream := source.stream(dataset.collect.stream)) is None:
+                self.issue(*self._at("datasets", ref, "collect", "stream"),
+                           f"source {source.name!r} has no stream {dataset.collect.stream!r}")
+            elif dataset.write == "append" and stream.cursor is None:
+                self.issue(*self._at("datasets", ref, "write"),
+                           "append without a source cursor would re-append every row each run: "
+                           "set the stream's cursor or write: overwrite")
+        for i, upstream in enumerate(dataset.inputs):
+            if upstream not in datasets:
+                self.issue(*self._at("datasets", ref, "inputs", i), f"unknown dataset {upstream!r}")
+
+    def _check_pipelines(self, datasets: dict[str, Dataset],
+                         pipelines: dict[str, Pipeline]) -> dict[str, str]:
+        builder_of: dict[str, str] = {}
+        for name, pipeline in pipelines.items():
+            for i, ref in enumerate(pipeline.builds):
+                where = self._at("pipelines", name, "builds", i)
+                if ref not in datasets:
+                    self.issue(*where, f"unknown dataset {ref!r}")
+                elif ref in builder_of:
+                    self.issue(*where, f"{ref} is already built by pipeline {builder_of[ref]!r}")
+                else:
+                    self._check_build_order(pipeline, i, datasets[ref], where)
+                    builder_of[ref] = name
+            if pipeline.schedule == "on_update" and not any(
+                up not in pipeline.builds for ref in pipeline.builds if ref in datasets
+                for up in datasets[ref].inputs
+            ):
+                self.issue(*self._at("pipelines", name, "schedule"),
+                           "on_update needs an input built by another pipeline")
+        for ref in datasets:
+            if ref not in builder_of:
+                self.issue(*self._at("datasets", ref), f"{ref} is not built by any pipeline")
+        return builder_of
+
+    def _check_build_order(self, pipeline: Pipeline, index: int, dataset: Dataset,
+                           where: tuple[_Doc, Path_]) -> None:
+        for upstream in dataset.inputs:
+            if upstream in pipeline.builds[index:]:
+                self.issue(*where, f"{dataset.ref} is listed before its input {upstream}")

@@ -1,0 +1,109 @@
+"""Build one Airflow DAG per pipeline declared in ``conf/pipelines``.
+
+A DAG only wires tasks: each task calls :func:`jobs.runner.build_task` with plain values (the
+conf folder, a dataset reference, the pipeline name, the run id) and declares the dataset's
+Asset ``delta://<zone>/<table>`` as its outlet. A pipeline scheduled ``on_update`` runs when any
+of its inputs built by another pipeline is updated, so producers and consumers are linked by
+Assets rather than by timetables. Heavy imports happen inside the task, at run time.
+``GOVLAKE_RETRIES`` overrides every pipeline's retries (the demo and the tests set 0, so that a
+failure fails at once instead of waiting for a retry).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Asset, get_current_context, task
+
+from govlake.config import ProjectConfig, load_config
+from govlake.config.models import Pipeline
+
+START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def asset_for(ref: str) -> Asset:
+    """The Airflow Asset of a lakehouse table: ``delta://<zone>/<table>``."""
+    zone, _, name = ref.partition(".")
+    return Asset(name=ref, uri=f"delta://{zone}/{name}", group="lakehouse")
+
+
+@task
+def build(conf_dir: str, ref: str, pipeline: str) -> list[dict[str, Any]]:
+    """Collect or derive one lakehouse table (see jobs.runner.build_task)."""
+    from jobs.runner import build_task
+
+    run_id = str(get_current_context()["run_id"])
+    return build_task(conf_dir, ref, pipeline=pipeline, run_id=run_id)
+
+
+def _doc_md(pipeline: Pipeline, config: ProjectConfig) -> str:
+    rows = "\n".join(
+        f"| `{ref}` | {config.datasets[ref].title} | {config.datasets[ref].write} |"
+        for ref in pipeline.builds
+    )
+    owner = config.departments[pipeline.owner].name
+    return (
+        f"## {pipeline.title}\n\n{pipeline.description}\n\n"
+        f"Owner: {owner} (`{pipeline.owner}`). Declared in `conf/pipelines/{pipeline.name}.yaml`.\n\n"
+        f"| table | title | write |\n|---|---|---|\n{rows}\n"
+    )
+
+
+def _schedule(pipeline: Pipeline, config: ProjectConfig) -> Any:
+    if pipeline.schedule != "on_update":
+        return pipeline.schedule
+    upstream = sorted({
+        ref for built in pipeline.builds for ref in config.datasets[built].inputs
+        if ref not in pipeline.builds
+    })
+    assets = [asset_for(ref) for ref in upstream]
+    schedule = assets[0]
+    for asset in assets[1:]:
+        schedule = schedule | asset
+    return schedule
+
+
+def build_dag(pipeline: Pipeline, config: ProjectConfig, fileloc: str | None = None) -> DAG:
+    """The DAG of one pipeline: a task per built table, ordered by their inputs.
+
+    ``fileloc`` is the DAG file that calls the factory, so Airflow serializes the DAG as
+    belonging to its DAG bundle rather than to this module.
+    """
+    with DAG(
+        dag_id=pipeline.name,
+        description=pipeline.title,
+        doc_md=_doc_md(pipeline, config),
+        schedule=_schedule(pipeline, config),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["govlake", *pipeline.tags],
+        default_args={
+            "owner": pipeline.owner,
+            "retries": int(os.environ.get("GOVLAKE_RETRIES", pipeline.retries)),
+            "retry_delay": timedelta(minutes=pipeline.retry_delay_minutes),
+        },
+    ) as dag:
+        tasks: dict[str, Any] = {}
+        for ref in pipeline.builds:
+            step = build.override(task_id=ref.replace(".", "__"), outlets=[asset_for(ref)])(
+                str(config.conf_dir), ref, pipeline.name
+            )
+            for upstream in config.datasets[ref].inputs:
+                if upstream in tasks:
+                    tasks[upstream] >> step
+            tasks[ref] = step
+    if fileloc:
+        dag.fileloc = fileloc
+    return dag
+
+
+def build_dags(conf_dir: str | Path | None = None, fileloc: str | None = None) -> Iterator[DAG]:
+    """Every pipeline's DAG, producers first."""
+    config = load_config(conf_dir)
+    for pipeline in config.pipeline_order():
+        yield build_dag(pipeline, config, fileloc)

@@ -1,0 +1,363 @@
+"""The Delta Lake lakehouse: zones of Delta tables, written atomically and idempotently.
+
+Every write is one Delta commit that carries, in its commit metadata, the pipeline, the run id,
+the batch id and (for collection) the source cursor, so the cursor can never advance without
+its rows. A batch id is recorded as a Delta application transaction: writing the same batch
+twice commits nothing the second time, which makes task retries and re-runs safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import chain
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import unquote
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+from govlake.config.models import LakehouseConfig, WriteMode
+from govlake.errors import GovlakeError, UnknownDatasetError
+
+LINEAGE_COLUMNS = ("_batch_id", "_source", "_ingested_at")
+META_PREFIX = "govlake."
+QUARANTINE_SUFFIX = "__quarantine"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """Who writes and why: stored in the Delta commit metadata of every write."""
+
+    pipeline: str
+    run_id: str
+    batch_id: str
+    source: str
+    cursor: dict[str, Any] | None = None
+    inputs: dict[str, int] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, str]:
+        """The commit's custom metadata (string values, namespaced ``govlake.``)."""
+        meta = {
+            "govlake.pipeline": self.pipeline,
+            "govlake.run_id": self.run_id,
+            "govlake.batch_id": self.batch_id,
+            "govlake.source": self.source,
+        }
+        if self.cursor is not None:
+            meta["govlake.cursor"] = json.dumps(self.cursor, ensure_ascii=False)
+        if self.inputs:
+            meta["govlake.inputs"] = json.dumps(self.inputs)
+        return meta
+
+    @property
+    def app_id(self) -> str:
+        """The Delta application-transaction id that marks this batch as committed."""
+        return f"govlake:{self.batch_id}"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of one write: the new version, or why nothing was committed."""
+
+    ref: str
+    rows: int
+    version: int | None
+    status: Literal["committed", "already_committed", "no_rows"]
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One lakehouse table as the ``tables`` command shows it."""
+
+    ref: str
+    version: int
+    rows: int
+    files: int
+    size_bytes: int
+    last_commit: datetime
+    last_operation: str
+
+
+class Lakehouse:
+    """Delta tables addressed as ``zone.table`` under the configured root."""
+
+    def __init__(self, config: LakehouseConfig) -> None:
+        """Bind to the lakehouse root and storage options from ``conf/lakehouse.yaml``."""
+        self.root = config.root.rstrip("/")
+        self.storage_options = dict(config.storage_options) or None
+        self.vacuum_retention_hours = config.vacuum_retention_hours
+
+    def uri(self, ref: str) -> str:
+        """Location of the table ``zone.name``."""
+        zone, _, name = ref.partition(".")
+        if not name or zone not in {"bronze", "silver", "gold"}:
+            raise UnknownDatasetError(f"not a table reference (zone.name): {ref!r}")
+        return f"{self.root}/{zone}/{name}"
+
+    def exists(self, ref: str) -> bool:
+        """Whether the table has been created."""
+        return DeltaTable.is_deltatable(self.uri(ref), storage_options=self.storage_options)
+
+    def table(self, ref: str, version: int | None = None) -> DeltaTable:
+        """Open the table, at ``version`` for time travel."""
+        if not self.exists(ref):
+            raise UnknownDatasetError(f"table {ref} does not exist yet at {self.uri(ref)}")
+        return DeltaTable(self.uri(ref), version=version, storage_options=self.storage_options)
+
+    def version(self, ref: str) -> int | None:
+        """Current version, or ``None`` before the first commit."""
+        return self.table(ref).version() if self.exists(ref) else None
+
+    def is_committed(self, ref: str, batch_id: str) -> bool:
+        """Whether ``batch_id`` has already been committed to the table."""
+        if not self.exists(ref):
+            return False
+        app_id = Commit("", "", batch_id, "").app_id
+        return self.table(ref).transaction_version(app_id) is not None
+
+    def last_metadata(self, ref: str, key: str) -> str | None:
+        """The newest commit's value of ``govlake.<key>``; maintenance commits are skipped."""
+        if not self.exists(ref):
+            return None
+        for entry in self.table(ref).history():
+            value = entry.get(META_PREFIX + key)
+            if value is not None:
+                return str(value)
+        return None
+
+    def last_cursor(self, ref: str) -> dict[str, Any] | None:
+        """The source cursor committed with the table's newest collected rows."""
+        raw = self.last_metadata(ref, "cursor")
+        return json.loads(raw) if raw else None
+
+    def last_inputs(self, ref: str) -> dict[str, int]:
+        """Input table versions that the table's newest derived rows were built from."""
+        raw = self.last_metadata(ref, "inputs")
+        return {k: int(v) for k, v in json.loads(raw).items()} if raw else {}
+
+    def write(
+        self,
+        ref: str,
+        data: pa.Table | pa.RecordBatchReader,
+        commit: Commit,
+        *,
+        mode: WriteMode,
+        keys: Sequence[str] = (),
+        partition_by: Sequence[str] = (),
+        predicate: str | None = None,
+        update_condition: str | None = None,
+        commit_empty: bool = False,
+    ) -> WriteResult:
+        """Write ``data`` with lineage columns in one Delta commit.
+
+        Args:
+            ref: Target table ``zone.name``; created on first write.
+            data: Rows to write, streamed batch by batch when given as a reader.
+            commit: Commit metadata; its batch id makes the write idempotent.
+            mode: ``append``, ``overwrite``, ``overwrite_partition`` (replace the rows matching
+                ``predicate``) or ``merge`` (upsert on ``keys``).
+            keys: Merge keys.
+            partition_by: Partition columns used when the table is created.
+            predicate: SQL predicate of the partition replaced by ``overwrite_partition``.
+            update_condition: Extra merge condition for updating a matched row, e.g.
+                ``s.updated_at >= t.updated_at`` so older rows never overwrite newer ones.
+            commit_empty: Commit even when there are no rows, to record the commit metadata
+                (e.g. input versions consumed by rows that all went to quarantine).
+
+        Returns:
+            The committed version and row count, or why nothing was committed.
+        """
+        if self.is_committed(ref, commit.batch_id):
+            return WriteResult(ref, 0, self.version(ref), "already_committed")
+        reader = data if isinstance(data, pa.RecordBatchReader) else data.to_reader()
+        counted = _CountingReader(_with_lineage(reader, commit))
+        first = counted.peek()
+        if first is None and mode in {"append", "merge"}:
+            if not commit_empty:
+                return WriteResult(ref, 0, self.version(ref), "no_rows")
+            mode = "append"
+        properties = CommitProperties(
+            custom_metadata=commit.metadata(),
+            app_transactions=[Transaction(commit.app_id, 1)],
+        )
+        stream = counted.reader()
+        if mode == "merge" and self.exists(ref):
+            self._merge(ref, stream, keys, update_condition, properties)
+        else:
+            if mode == "overwrite_partition" and not predicate:
+                raise GovlakeError(f"{ref}: overwrite_partition needs a predicate")
+            write_deltalake(
+                self.uri(ref),
+                stream,
+                mode="overwrite" if mode.startswith("overwrite") else "append",
+                predicate=predicate if mode == "overwrite_partition" else None,
+                partition_by=list(partition_by) or None,
+                storage_options=self.storage_options,
+                commit_properties=properties,
+            )
+        return WriteResult(ref, counted.rows, self.version(ref), "committed")
+
+    def _merge(self, ref: str, stream: pa.RecordBatchReader, keys: Sequence[str],
+               update_condition: str | None, properties: CommitProperties) -> None:
+        if not keys:
+            raise GovlakeError(f"{ref}: merge needs key columns")
+        on = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
+        (
+            self.table(ref)
+            .merge(stream, on, source_alias="s", target_alias="t", commit_properties=properties)
+            .when_matched_update_all(predicate=update_condition)
+            .when_not_matched_insert_all()
+            .execute()
+        )
+
+    def dataset(self, ref: str, version: int | None = None,
+                paths: Sequence[str] | None = None) -> ds.Dataset:
+        """A lazy Arrow dataset over the table's active files (optionally only ``paths``).
+
+        Local tables are read with Arrow's native file system; delta-rs's Python file-system
+        bridge leaves reader threads that abort the interpreter at exit, so it is used only for
+        object stores.
+        """
+        table = self.table(ref, version)
+        wanted = set(paths) if paths is not None else None
+        if "://" in self.root and not self.root.startswith("file://"):
+            dataset = table.to_pyarrow_dataset()
+            fragments = [f for f in dataset.get_fragments() if wanted is None or f.path in wanted]
+            return ds.FileSystemDataset(fragments, dataset.schema, dataset.format,
+                                        dataset.filesystem)
+        schema = pa.schema(table.schema().to_arrow())
+        partition_columns = table.metadata().partition_columns
+        parquet = ds.ParquetFileFormat()
+        filesystem = pafs.LocalFileSystem()
+        base = self.uri(ref).removeprefix("file://")
+        fragments = []
+        for action in pa.table(table.get_add_actions(flatten=True)).to_pylist():
+            if wanted is not None and action["path"] not in wanted:
+                continue
+            condition = pc.scalar(True)
+            for column in partition_columns:
+                value = action[f"partition.{column}"]
+                condition = condition & (
+                    pc.field(column).is_null() if value is None
+                    else pc.field(column) == pa.scalar(value).cast(schema.field(column).type)
+                )
+            fragments.append(parquet.make_fragment(f"{base}/{unquote(action['path'])}",
+                                                   filesystem, partition_expression=condition))
+        return ds.FileSystemDataset(fragments, schema, parquet, filesystem)
+
+    def read(self, ref: str, version: int | None = None,
+             columns: Sequence[str] | None = None) -> pa.Table:
+        """Read a whole table into memory (small tables and tests)."""
+        return self.dataset(ref, version).to_table(columns=list(columns) if columns else None)
+
+    def _paths(self, ref: str, version: int | None = None) -> list[str]:
+        actions = pa.table(self.table(ref, version).get_add_actions(flatten=True))
+        return actions.column("path").to_pylist() if actions.num_rows else []
+
+    def files_since(self, ref: str, version: int | None) -> tuple[list[str], int]:
+        """Data files (table-relative paths) added after ``version`` and the current version.
+
+        ``None`` means all files. For an append-only table these hold exactly the new rows;
+        after a compaction or a merge they may repeat rows already seen, which idempotent
+        merges absorb.
+        """
+        current = self.table(ref).version()
+        files = self._paths(ref)
+        if version is not None and version <= current:
+            seen = set(self._paths(ref, version))
+            files = [f for f in files if f not in seen]
+        return files, current
+
+    def read_files(self, ref: str, paths: Sequence[str], version: int | None = None) -> pa.Table:
+        """Rows of the given data files (from :meth:`files_since`) at ``version``."""
+        return self.dataset(ref, version, paths).to_table()
+
+    def describe(self, ref: str) -> TableInfo:
+        """Version, size and last commit of a table."""
+        dt = self.table(ref)
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        last = dt.history(1)[0]
+        rows = actions.column("num_records").to_pylist() if actions.num_rows else []
+        return TableInfo(
+            ref=ref,
+            version=dt.version(),
+            rows=sum(r or 0 for r in rows),
+            files=actions.num_rows,
+            size_bytes=sum(actions.column("size_bytes").to_pylist()) if actions.num_rows else 0,
+            last_commit=datetime.fromtimestamp(last["timestamp"] / 1000, tz=UTC),
+            last_operation=str(last.get("operation", "")),
+        )
+
+    def existing(self, refs: Iterable[str]) -> list[str]:
+        """The given tables and their quarantine companions that exist, in order."""
+        found = []
+        for ref in refs:
+            for candidate in (ref, ref + QUARANTINE_SUFFIX):
+                if self.exists(candidate):
+                    found.append(candidate)
+        return found
+
+    def optimize(self, ref: str) -> dict[str, Any]:
+        """Compact small files into larger ones (a new version with the same rows)."""
+        return dict(self.table(ref).optimize.compact())
+
+    def vacuum(self, ref: str) -> list[str]:
+        """Delete files no longer referenced and older than the retention period."""
+        return list(self.table(ref).vacuum(
+            retention_hours=self.vacuum_retention_hours, dry_run=False,
+        ))
+
+
+def _with_lineage(reader: pa.RecordBatchReader, commit: Commit) -> pa.RecordBatchReader:
+    """Append ``_batch_id``, ``_source`` and ``_ingested_at`` to every batch."""
+    ingested_at = pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC"))
+    base = pa.schema([f for f in reader.schema if f.name not in LINEAGE_COLUMNS])
+    schema = base.append(pa.field("_batch_id", pa.string(), nullable=False)).append(
+        pa.field("_source", pa.string(), nullable=False)
+    ).append(pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            n = batch.num_rows
+            columns = [batch.column(f.name) for f in base]
+            columns += [
+                pa.array([commit.batch_id] * n, pa.string()),
+                pa.array([commit.source] * n, pa.string()),
+                pa.repeat(ingested_at, n),
+            ]
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+class _CountingReader:
+    """Counts rows as they stream by and lets the writer peek at whether there are any."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self._reader = reader
+        self._head: list[pa.RecordBatch] = []
+        self.rows = 0
+
+    def peek(self) -> pa.RecordBatch | None:
+        """The first non-empty batch, kept for the stream; ``None`` if there is none."""
+        for batch in self._reader:
+            self._head.append(batch)
+            if batch.num_rows:
+                return batch
+        return None
+
+    def reader(self) -> pa.RecordBatchReader:
+        """The whole stream, peeked batches first."""
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in chain(self._head, self._reader):
+                self.rows += batch.num_rows
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(self._reader.schema, batches())

@@ -1,0 +1,45 @@
+"""Collection: one source stream into its bronze table, incrementally and exactly once."""
+
+from __future__ import annotations
+
+from connectors.connections import database_url
+from connectors.database import DatabaseReader
+from govlake.config import ProjectConfig
+from govlake.errors import GovlakeError
+from govlake.lakehouse import Commit, Lakehouse, WriteResult
+from jobs import cursor
+
+
+def ingest(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> WriteResult:
+    """Collect the source stream bound to the bronze dataset ``ref``.
+
+    With a cursor column, only rows above the committed cursor and up to the source's current
+    maximum are read; the new maximum is committed in the same Delta commit as the rows.
+    """
+    dataset = config.dataset(ref)
+    if dataset.collect is None:
+        raise GovlakeError(f"{ref} is not a collected dataset")
+    source = config.sources[dataset.collect.source]
+    stream = source.stream(dataset.collect.stream)
+    assert stream is not None
+    lake = Lakehouse(config.lakehouse)
+    url = database_url(source.conn_id, source.default_url)
+    with DatabaseReader(url, name=source.name) as db:
+        table = db.table(stream.table)
+        lower = upper = None
+        if stream.cursor:
+            lower = cursor.decode(lake.last_cursor(ref), stream.cursor)
+            upper = db.max_value(table, stream.cursor, lower)
+            if upper is None:
+                return WriteResult(ref, 0, lake.version(ref), "no_rows")
+        reader = db.read_batches(table, cursor=stream.cursor, lower=lower, upper=upper,
+                                 batch_size=stream.batch_size)
+        commit = Commit(
+            pipeline=pipeline,
+            run_id=run_id,
+            batch_id=f"{ref}@{run_id}",
+            source=f"{source.name}.{stream.name}",
+            cursor=cursor.encode(stream.cursor, upper) if stream.cursor else None,
+        )
+        return lake.write(ref, reader, commit, mode=dataset.write, keys=dataset.keys,
+                          partition_by=dataset.partition_by)

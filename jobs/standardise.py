@@ -1,0 +1,104 @@
+"""Reusable standardisation of government data, vectorised over Arrow arrays.
+
+Each rule rests on a well-kept library: python-stdnum for the unified social credit code
+(GB 32100-2015), cn2an for Chinese numerals and amounts, dateparser for free-form dates, and
+Unicode NFKC for full-width characters. Per-value rules run once per distinct value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import cn2an
+import dateparser
+import pyarrow as pa
+import pyarrow.compute as pc
+from stdnum.cn import uscc
+
+ArrayLike = pa.Array | pa.ChunkedArray
+
+_ISO_LIKE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_AMOUNT = re.compile(r"^(?P<number>.+?)(?P<unit>万|亿)?元?(人民币)?$")
+_UNITS = {None: Decimal(1), "万": Decimal(10_000), "亿": Decimal(100_000_000)}
+
+
+def map_distinct(values: ArrayLike, function: Callable[[Any], Any], type_: pa.DataType) -> pa.Array:
+    """Apply ``function`` once per distinct non-null value and spread the results back."""
+    encoded = pc.dictionary_encode(values).combine_chunks() if isinstance(
+        values, pa.ChunkedArray) else pc.dictionary_encode(values)
+    mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()], type=type_)
+    return pc.take(mapped, encoded.indices)
+
+
+def normalise_text(values: ArrayLike) -> pa.Array:
+    """NFKC (full-width to half-width), trimmed; blank becomes null."""
+    text = pc.utf8_trim_whitespace(pc.utf8_normalize(values, "NFKC"))
+    blank = pc.equal(text, "")
+    return pc.if_else(blank, pa.scalar(None, pa.string()), text)
+
+
+def normalise_uscc(values: ArrayLike) -> pa.Array:
+    """Unified social credit codes without separators, upper case."""
+    return map_distinct(normalise_text(values), lambda v: uscc.compact(v), pa.string())
+
+
+def uscc_is_valid(values: ArrayLike) -> pa.Array:
+    """Whether each code has the GB 32100-2015 form and check digit (null is not valid)."""
+    return pc.fill_null(map_distinct(values, uscc.is_valid, pa.bool_()), False)
+
+
+def parse_amount_yuan(text: str | None) -> Decimal | None:
+    """Amounts such as ``500万元``, ``1,200,000元``, ``三百万元人民币`` in yuan; ``None`` if unreadable."""
+    if not text:
+        return None
+    match = _AMOUNT.match(text.replace(",", "").replace(" ", ""))
+    if match is None:
+        return None
+    number = match.group("number")
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        try:
+            value = Decimal(str(cn2an.cn2an(number, "smart")))
+        except (ValueError, KeyError):
+            return None
+    return (value * _UNITS[match.group("unit")]).quantize(Decimal("0.01"))
+
+
+def parse_date(text: str | None) -> date | None:
+    """Dates such as ``2019-03-05``, ``2019年3月5日``, ``二〇一九年三月五日``; ``None`` if unreadable."""
+    if not text:
+        return None
+    text = text.strip()
+    for pattern in (_ISO_LIKE, _COMPACT_DATE):
+        if match := pattern.match(text):
+            try:
+                return date(*(int(g) for g in match.groups()))
+            except ValueError:
+                return None
+    western = cn2an.transform(text, "cn2an") if re.search(r"[〇零一二三四五六七八九十]", text) else text
+    if western != text:
+        return parse_date(western)
+    parsed = dateparser.parse(text, languages=["zh", "en"], settings={"STRICT_PARSING": True})
+    return parsed.date() if parsed else None
+
+
+def latest_per_key(table: pa.Table, keys: list[str], order_by: str) -> pa.Table:
+    """One row per key: the one with the greatest ``order_by`` (ties: the last one given)."""
+    if table.num_rows == 0:
+        return table
+    indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    ordered = indexed.sort_by([*((k, "ascending") for k in keys), (order_by, "descending"),
+                               ("__row", "descending")])
+    first = pa.array([True] + [False] * (ordered.num_rows - 1))
+    for key in keys:
+        column = ordered.column(key).combine_chunks()
+        changed = pc.not_equal(column.slice(1), column.slice(0, len(column) - 1))
+        changed = pa.concat_arrays([pa.array([True]), pc.fill_null(changed, True)])
+        first = pc.or_(first, changed)
+    return ordered.filter(first).drop_columns(["__row"])
