@@ -8,7 +8,8 @@ and commits it with the rows, so rows that arrive during a read wait for the nex
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -59,6 +60,7 @@ class DatabaseReader:
         self._engine = sa.create_engine(url, pool_pre_ping=True)
         self._safe_url = parsed.render_as_string(hide_password=True)
         self._metadata = sa.MetaData()
+        sa.event.listen(self._metadata, "column_reflect", _exact_floats)
 
     def __enter__(self) -> DatabaseReader:
         """Check that the database answers."""
@@ -85,6 +87,13 @@ class DatabaseReader:
         except sa.exc.NoSuchTableError:
             raise GovlakeError(f"source {self.name}: table {name!r} not found") from None
 
+    def _converters(self, table: sa.Table) -> list[Callable[[Any], Any] | None]:
+        """Per column, how a driver value becomes an Arrow value.
+
+        JSON documents become text.
+        """
+        return [_converter(c.type) for c in table.columns]
+
     def schema(self, table: sa.Table) -> pa.Schema:
         """Arrow schema of the table's columns."""
         return pa.schema([
@@ -109,6 +118,7 @@ class DatabaseReader:
                      upper: Any = None, batch_size: int = 50_000) -> pa.RecordBatchReader:
         """Stream the rows (in the cursor window when given) as Arrow record batches."""
         schema = self.schema(table)
+        converters = self._converters(table)
         query = sa.select(table)
         if cursor is not None:
             column = self._column(table, cursor)
@@ -123,15 +133,34 @@ class DatabaseReader:
                     query
                 )
                 for rows in result.partitions(batch_size):
-                    yield _to_batch(rows, schema, self.name, table.name)
+                    yield _to_batch(rows, schema, converters, self.name, table.name)
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _to_batch(rows: Any, schema: pa.Schema, source: str, table: str) -> pa.RecordBatch:
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _exact_floats(inspector: Any, table: sa.Table, column: dict[str, Any]) -> None:
+    """Read floating columns as floats: MySQL's DOUBLE otherwise comes rounded to a Decimal."""
+    if isinstance(column["type"], sa.Float):
+        column["type"].asdecimal = False
+
+
+def _converter(sql: sa.types.TypeEngine[Any]) -> Callable[[Any], Any] | None:
+    if isinstance(sql, sa.JSON):
+        return _json_text
+    return None
+
+
+def _to_batch(rows: Any, schema: pa.Schema, converters: list[Callable[[Any], Any] | None],
+              source: str, table: str) -> pa.RecordBatch:
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
     arrays = []
-    for field, values in zip(schema, columns, strict=True):
+    for field, convert, values in zip(schema, converters, columns, strict=True):
+        if convert is not None:
+            values = [convert(v) for v in values]
         try:
             arrays.append(pa.array(values, type=field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:

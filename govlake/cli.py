@@ -26,7 +26,7 @@ conf_app = typer.Typer(help="Check the declarative configuration in conf/.", no_
 app.add_typer(conf_app, name="conf")
 
 out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 ConfOption = Annotated[Path | None, typer.Option(
     "--conf", help="Configuration folder (default: $GOVLAKE_CONF or ./conf).")]
@@ -172,3 +172,19 @@ def maintain(refs: Annotated[list[str] | None, typer.Argument(
     for r in run_maintenance(config, refs, optimize=optimize, vacuum=vacuum):
         out.print(f"{r.ref}: +{r.files_added} -{r.files_removed} files compacted, "
                   f"{r.files_vacuumed} vacuumed")
+
+
+@app.command()
+@reports_errors
+def ui(conf: ConfOption = None) -> None:
+    """Start the Airflow UI (airflow standalone) on govlake's DAGs and the demo's data."""
+    import os
+
+    from govlake.airflow_home import activate
+
+    config = _config(conf)
+    home = activate(config.home, config.conf_dir)
+    out.print(f"AIRFLOW_HOME={home}; the admin password is written to "
+              f"{home}/simple_auth_manager_passwords.json.generated")
+    airflow = Path(sys.executable).with_name("airflow")
+    os.execv(airflow, [str(airflow), "standalone"])

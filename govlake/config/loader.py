@@ -150,6 +150,7 @@ class _Loading:
         self.conf = conf
         self.env = env
         self.issues: list[ConfIssue] = []
+        self.invalid: set[str] = set()  # names declared in entries that failed validation
         self.where: dict[tuple[str, str], tuple[_Doc, Path_]] = {}
 
     def issue(self, doc: _Doc, path: Path_, message: str) -> None:
@@ -272,6 +273,8 @@ class _Loading:
             obj = self._validate(doc, item, path, model)
             if obj is not None:
                 self._register(key, doc, path, obj, id_attr, found)
+            elif isinstance(item, dict):
+                self.invalid.add(f"{item.get('zone')}.{item.get('name')}")
 
     def _listed_dir(self, folder: str, key: str, model: type[BaseModel],
                     id_attr: str) -> dict[str, Any]:
@@ -289,6 +292,8 @@ class _Loading:
             obj = self._validate(doc, doc.data, (), model) if doc else None
             if doc and obj is not None:
                 self._register(folder, doc, (), obj, id_attr, found)
+            elif doc and isinstance(doc.data, dict):
+                self.invalid.add(str(doc.data.get("name")))
         return found
 
     def _unexpected_files(self) -> None:
@@ -318,9 +323,11 @@ class _Loading:
                        datasets: dict[str, Dataset]) -> None:
         if dataset.collect is not None:
             source = sources.get(dataset.collect.source)
-            if source is None:
+            if source is None and dataset.collect.source not in self.invalid:
                 self.issue(*self._at("datasets", ref, "collect", "source"),
                            f"unknown source {dataset.collect.source!r}")
+            elif source is None:
+                pass
             elif (stream := source.stream(dataset.collect.stream)) is None:
                 self.issue(*self._at("datasets", ref, "collect", "stream"),
                            f"source {source.name!r} has no stream {dataset.collect.stream!r}")
@@ -329,7 +336,7 @@ class _Loading:
                            "append without a source cursor would re-append every row each run: "
                            "set the stream's cursor or write: overwrite")
         for i, upstream in enumerate(dataset.inputs):
-            if upstream not in datasets:
+            if upstream not in datasets and upstream not in self.invalid:
                 self.issue(*self._at("datasets", ref, "inputs", i), f"unknown dataset {upstream!r}")
 
     def _check_pipelines(self, datasets: dict[str, Dataset],
@@ -339,7 +346,8 @@ class _Loading:
             for i, ref in enumerate(pipeline.builds):
                 where = self._at("pipelines", name, "builds", i)
                 if ref not in datasets:
-                    self.issue(*where, f"unknown dataset {ref!r}")
+                    if ref not in self.invalid:
+                        self.issue(*where, f"unknown dataset {ref!r}")
                 elif ref in builder_of:
                     self.issue(*where, f"{ref} is already built by pipeline {builder_of[ref]!r}")
                 else:

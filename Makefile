@@ -1,0 +1,41 @@
+# The two commands of the README: `make demo` and `make test`. Both set up from scratch.
+UV_VERSION := 0.13.8
+TOOLS := .tools/uv
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: setup demo test test-fast lint airflow clean
+
+$(UV):
+	python3 -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python python3.11
+	touch $@
+
+setup: $(VENV)/.synced  ## virtualenv with the locked dependencies
+
+demo: setup  ## the main job on the embedded default (seeded SQLite -> bronze -> silver -> gold)
+	$(BIN)/govlake demo
+
+test: setup  ## lint, types and the whole test suite (needs the local PostgreSQL and MariaDB)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+test-fast: setup  ## unit tests only
+	$(BIN)/pytest -m unit
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+airflow: setup  ## the Airflow UI on the demo's data, at http://127.0.0.1:8080
+	$(BIN)/govlake ui
+
+clean:
+	rm -rf $(VENV) .tools .govlake

@@ -1,0 +1,66 @@
+"""Shared fixtures. Every test carries exactly one tier marker: unit, integration, e2e, cluster.
+
+Airflow reads its settings when first imported, so a throwaway AIRFLOW_HOME is set here,
+before any test module imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="govlake-airflow-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+})
+
+REPO = Path(__file__).resolve().parent.parent
+TIERS = ("unit", "integration", "e2e", "cluster")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse tests without exactly one tier marker."""
+    for item in items:
+        tiers = [m.name for m in item.iter_markers() if m.name in TIERS]
+        if len(tiers) != 1:
+            raise pytest.UsageError(f"{item.nodeid}: needs exactly one of {TIERS}, has {tiers}")
+
+
+def pytest_sessionfinish() -> None:
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def conf_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the project's conf/, with GOVLAKE_HOME in the test's temp folder."""
+    target = tmp_path / "conf"
+    shutil.copytree(REPO / "conf", target)
+    monkeypatch.setenv("GOVLAKE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GOVLAKE_CONF", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_MARKET_REGISTRY_DB", raising=False)
+    return target
+
+
+@pytest.fixture
+def project(conf_dir: Path):  # noqa: ANN201
+    from govlake.config import load_config
+
+    return load_config(conf_dir)
+
+
+@pytest.fixture
+def registry_db(project) -> Iterator[Path]:  # noqa: ANN001
+    """The demo's SQLite registry, seeded small."""
+    from govlake.demo import source_path
+    from govlake.scenario import seed
+
+    path = source_path(project)
+    seed(path, rows=300, seed_value=7)
+    yield path

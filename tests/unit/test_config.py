@@ -1,0 +1,125 @@
+"""The conf loader: the shipped conf is valid; every kind of mistake is named with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from govlake.cli import app
+from govlake.config import ConfError, load_config
+
+pytestmark = pytest.mark.unit
+
+
+def _errors(conf_dir: Path) -> list[str]:
+    with pytest.raises(ConfError) as caught:
+        load_config(conf_dir)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_shipped_conf_is_valid(conf_dir: Path, tmp_path: Path) -> None:
+    config = load_config(conf_dir)
+    assert set(config.datasets) == {
+        "bronze.enterprise_registry", "silver.enterprise_registry", "gold.enterprise_directory"
+    }
+    assert [p.name for p in config.pipeline_order()] == [
+        "market_registry_ingest", "enterprise_registry_refine"
+    ]
+    assert config.lakehouse.root == f"{tmp_path}/home/lakehouse"
+    assert config.builder_of["silver.enterprise_registry"] == "enterprise_registry_refine"
+
+
+def test_unknown_field_is_named_with_file_and_line(conf_dir: Path) -> None:
+    path = conf_dir / "sources" / "market_registry.yaml"
+    _edit(path, "    batch_size: 50000", "    batch_size: 50000\n    bacth: 3")
+    (error,) = _errors(conf_dir)
+    line = path.read_text().splitlines().index("    bacth: 3") + 1
+    assert error.startswith(f"{path}:{line}: streams.0.bacth: ")
+    assert "Extra inputs are not permitted" in error
+
+
+def test_every_problem_is_reported_at_once(conf_dir: Path) -> None:
+    datasets = conf_dir / "datasets" / "enterprise_registry.yaml"
+    _edit(datasets, "    write: merge\n    latest_by", "    write: merge\n    keys: []\n    latest_by")
+    _edit(datasets, "owner: market_regulation\n    keys: [uscc]\n    classification: public",
+          "owner: tax_bureau\n    keys: [uscc]\n    classification: public")
+    pipeline = conf_dir / "pipelines" / "market_registry_ingest.yaml"
+    _edit(pipeline, 'schedule: "@daily"', 'schedule: "every day"')
+    errors = _errors(conf_dir)
+    assert any("datasets.1.keys" in e or "datasets.1: " in e and "merge needs" in e for e in errors)
+    assert any("owner: unknown department 'tax_bureau'" in e for e in errors)
+    assert any(f"{pipeline}:5: schedule: " in e and "not a cron" in e for e in errors)
+
+
+def test_malformed_yaml_names_the_line(conf_dir: Path) -> None:
+    path = conf_dir / "engine.yaml"
+    path.write_text("spark:\n  master: local[*]\n  options: {a: 1\n", encoding="utf-8")
+    (error,) = _errors(conf_dir)
+    assert error.startswith(f"{path}:") and "not valid YAML" in error
+
+
+def test_missing_lakehouse_file(conf_dir: Path) -> None:
+    (conf_dir / "lakehouse.yaml").unlink()
+    assert _errors(conf_dir) == [f"{conf_dir / 'lakehouse.yaml'}: <file>: required file is missing"]
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    assert "configuration folder not found" in _errors(tmp_path / "nowhere")[0]
+
+
+def test_cross_references(conf_dir: Path) -> None:
+    datasets = conf_dir / "datasets" / "enterprise_registry.yaml"
+    _edit(datasets, "inputs: [silver.enterprise_registry]", "inputs: [silver.enterprise_registery]")
+    _edit(datasets, "stream: enterprise}", "stream: enterprises}")
+    errors = _errors(conf_dir)
+    assert any("inputs.0: unknown dataset 'silver.enterprise_registery'" in e for e in errors)
+    assert any("has no stream 'enterprises'" in e for e in errors)
+
+
+def test_secrets_stay_out_of_yaml(conf_dir: Path) -> None:
+    path = conf_dir / "sources" / "market_registry.yaml"
+    _edit(path, "default_url: sqlite:///${GOVLAKE_HOME}/sources/market_registry.db",
+          "default_url: postgresql://etl:hunter2@127.0.0.1/registry")
+    (error,) = _errors(conf_dir)
+    assert "default_url" in error and "must not carry a password" in error
+
+
+def test_undefined_environment_variable(conf_dir: Path) -> None:
+    _edit(conf_dir / "lakehouse.yaml", "root: ${GOVLAKE_HOME}/lakehouse", "root: ${LAKE_ROOT}")
+    (error,) = _errors(conf_dir)
+    assert "root: environment variable LAKE_ROOT is not set" in error
+
+
+def test_append_without_cursor_would_duplicate(conf_dir: Path) -> None:
+    _edit(conf_dir / "sources" / "market_registry.yaml", "    cursor: updated_at\n", "")
+    (error,) = _errors(conf_dir)
+    assert "write: append without a source cursor" in error
+
+
+def test_derived_dataset_listed_before_its_input(conf_dir: Path) -> None:
+    _edit(conf_dir / "pipelines" / "enterprise_registry_refine.yaml",
+          "builds: [silver.enterprise_registry, gold.enterprise_directory]",
+          "builds: [gold.enterprise_directory, silver.enterprise_registry]")
+    errors = _errors(conf_dir)
+    assert any("listed before its input silver.enterprise_registry" in e for e in errors)
+
+
+def test_conf_check_command(conf_dir: Path) -> None:
+    runner = CliRunner()
+    good = runner.invoke(app, ["conf", "check", str(conf_dir)])
+    assert good.exit_code == 0, good.output
+    assert "ok: 1 sources, 3 datasets, 2 pipelines" in good.output
+    _edit(conf_dir / "engine.yaml", "shuffle_partitions: 4", "shuffle_partitions: 0")
+    bad = runner.invoke(app, ["conf", "check", str(conf_dir)])
+    assert bad.exit_code == 1
+    assert "engine.yaml:5: spark.shuffle_partitions: Input should be greater than or equal to 1" in (
+        bad.stderr)
+    assert "nothing was run" in bad.stderr
