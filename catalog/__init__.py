@@ -1,0 +1,1 @@
+"""The data catalog: entries generated from pipeline metadata, review and publication."""

@@ -53,7 +53,9 @@ def _airflow_uri_to_sqlalchemy(conn_id: str, raw: str) -> str:
         if conn.get("port"):
             host += f":{conn['port']}"
         netloc = f"{auth}@{host}" if auth else host
-        raw = urlunsplit((conn.get("conn_type", ""), netloc, "/" + (conn.get("schema") or ""), "", ""))
+        raw = urlunsplit(
+            (conn.get("conn_type", ""), netloc, "/" + (conn.get("schema") or ""), "", "")
+        )
     parts = urlsplit(raw)
     scheme = parts.scheme.replace("-", "_")
     if "+" in scheme:

@@ -20,30 +20,29 @@ from sqlalchemy.engine import make_url
 
 from govlake.errors import GovlakeError
 
+_SIMPLE_TYPES: list[tuple[type[sa.types.TypeEngine[Any]], pa.DataType]] = [
+    (sa.Boolean, pa.bool_()),
+    (sa.SmallInteger, pa.int16()),
+    (sa.Integer, pa.int64()),
+    (sa.Float, pa.float64()),
+    (sa.Date, pa.date32()),
+    (sa.Time, pa.time64("us")),
+    (sa.LargeBinary, pa.binary()),
+]
+
 
 def arrow_type(column: sa.Column[Any]) -> pa.DataType:
-    """The Arrow type that holds a SQL column's values without loss."""
+    """The Arrow type that holds a SQL column's values without loss (text when unsure)."""
     sql = column.type
-    if isinstance(sql, sa.Boolean):
-        return pa.bool_()
-    if isinstance(sql, sa.SmallInteger):
-        return pa.int16()
-    if isinstance(sql, sa.Integer):
-        return pa.int64()
+    if isinstance(sql, sa.DateTime):
+        return pa.timestamp("us", tz="UTC" if sql.timezone else None)
     if isinstance(sql, sa.Numeric) and not isinstance(sql, sa.Float):
         if sql.precision and sql.precision <= 38:
             return pa.decimal128(sql.precision, sql.scale or 0)
         return pa.decimal128(38, 10)
-    if isinstance(sql, sa.Float):
-        return pa.float64()
-    if isinstance(sql, sa.DateTime):
-        return pa.timestamp("us", tz="UTC" if sql.timezone else None)
-    if isinstance(sql, sa.Date):
-        return pa.date32()
-    if isinstance(sql, sa.Time):
-        return pa.time64("us")
-    if isinstance(sql, sa.LargeBinary):
-        return pa.binary()
+    for kind, arrow in _SIMPLE_TYPES:
+        if isinstance(sql, kind):
+            return arrow
     return pa.string()
 
 
@@ -70,11 +69,16 @@ class DatabaseReader:
         except sa.exc.SQLAlchemyError as exc:
             self._engine.dispose()
             reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-            raise GovlakeError(f"source {self.name}: cannot connect to {self._safe_url}: {reason}")
+            message = f"source {self.name}: cannot connect to {self._safe_url}: {reason}"
+            raise GovlakeError(message) from None
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         """Release the connection pool."""
         self._engine.dispose()
 
@@ -82,8 +86,9 @@ class DatabaseReader:
         """Reflect ``name`` (``schema.table`` allowed)."""
         schema, _, table = name.rpartition(".")
         try:
-            return sa.Table(table, self._metadata, autoload_with=self._engine,
-                            schema=schema or None)
+            return sa.Table(
+                table, self._metadata, autoload_with=self._engine, schema=schema or None
+            )
         except sa.exc.NoSuchTableError:
             raise GovlakeError(f"source {self.name}: table {name!r} not found") from None
 
@@ -96,9 +101,9 @@ class DatabaseReader:
 
     def schema(self, table: sa.Table) -> pa.Schema:
         """Arrow schema of the table's columns."""
-        return pa.schema([
-            pa.field(c.name, arrow_type(c), nullable=bool(c.nullable)) for c in table.columns
-        ])
+        return pa.schema(
+            [pa.field(c.name, arrow_type(c), nullable=bool(c.nullable)) for c in table.columns]
+        )
 
     def _column(self, table: sa.Table, name: str) -> sa.Column[Any]:
         if name not in table.c:
@@ -114,8 +119,15 @@ class DatabaseReader:
         with self._engine.connect() as conn:
             return conn.execute(query).scalar()
 
-    def read_batches(self, table: sa.Table, *, cursor: str | None = None, lower: Any = None,
-                     upper: Any = None, batch_size: int = 50_000) -> pa.RecordBatchReader:
+    def read_batches(
+        self,
+        table: sa.Table,
+        *,
+        cursor: str | None = None,
+        lower: Any = None,
+        upper: Any = None,
+        batch_size: int = 50_000,
+    ) -> pa.RecordBatchReader:
         """Stream the rows (in the cursor window when given) as Arrow record batches."""
         schema = self.schema(table)
         converters = self._converters(table)
@@ -154,13 +166,17 @@ def _converter(sql: sa.types.TypeEngine[Any]) -> Callable[[Any], Any] | None:
     return None
 
 
-def _to_batch(rows: Any, schema: pa.Schema, converters: list[Callable[[Any], Any] | None],
-              source: str, table: str) -> pa.RecordBatch:
+def _to_batch(
+    rows: Any,
+    schema: pa.Schema,
+    converters: list[Callable[[Any], Any] | None],
+    source: str,
+    table: str,
+) -> pa.RecordBatch:
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
     arrays = []
-    for field, convert, values in zip(schema, converters, columns, strict=True):
-        if convert is not None:
-            values = [convert(v) for v in values]
+    for field, convert, raw in zip(schema, converters, columns, strict=True):
+        values = [convert(v) for v in raw] if convert is not None else raw
         try:
             arrays.append(pa.array(values, type=field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:

@@ -48,7 +48,9 @@ def activate(home: Path, conf_dir: Path) -> Path:
         return airflow_home
     done = subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]

@@ -20,16 +20,21 @@ from rich.table import Table
 from govlake.config import ConfError, ProjectConfig, load_config
 from govlake.errors import GovlakeError
 
-app = typer.Typer(help="govlake: the data backbone of the application collaboration platform.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="govlake: the data backbone of the application collaboration platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 conf_app = typer.Typer(help="Check the declarative configuration in conf/.", no_args_is_help=True)
 app.add_typer(conf_app, name="conf")
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
-ConfOption = Annotated[Path | None, typer.Option(
-    "--conf", help="Configuration folder (default: $GOVLAKE_CONF or ./conf).")]
+ConfOption = Annotated[
+    Path | None,
+    typer.Option("--conf", help="Configuration folder (default: $GOVLAKE_CONF or ./conf)."),
+]
 
 
 def reports_errors(command: F) -> F:
@@ -57,19 +62,27 @@ def _config(conf: Path | None) -> ProjectConfig:
 
 @conf_app.command("check")
 @reports_errors
-def conf_check(directory: Annotated[Path | None, typer.Argument(
-        help="Configuration folder (default: $GOVLAKE_CONF or ./conf).")] = None) -> None:
+def conf_check(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Configuration folder (default: $GOVLAKE_CONF or ./conf).")
+    ] = None,
+) -> None:
     """Validate every file in the conf folder and report all problems with file and line."""
     config = load_config(directory)
-    out.print(f"{config.conf_dir}: ok: {len(config.sources)} sources, {len(config.datasets)} "
-              f"datasets, {len(config.pipelines)} pipelines, {len(config.departments)} departments")
+    out.print(
+        f"{config.conf_dir}: ok: {len(config.sources)} sources, {len(config.datasets)} "
+        f"datasets, {len(config.pipelines)} pipelines, {len(config.departments)} departments"
+    )
 
 
 @app.command()
 @reports_errors
-def run(pipelines: Annotated[list[str] | None, typer.Argument(
-            help="Pipelines to run (default: all, producers first).")] = None,
-        conf: ConfOption = None) -> None:
+def run(
+    pipelines: Annotated[
+        list[str] | None, typer.Argument(help="Pipelines to run (default: all, producers first).")
+    ] = None,
+    conf: ConfOption = None,
+) -> None:
     """Run pipelines now, without Airflow."""
     from jobs.runner import manual_run_id, run_pipeline
 
@@ -78,14 +91,17 @@ def run(pipelines: Annotated[list[str] | None, typer.Argument(
     run_id = manual_run_id()
     for name in names:
         for result in run_pipeline(config, name, run_id=run_id, progress=out.print):
-            out.print(f"  {result.ref}: {result.status}, {result.rows} rows, "
-                      f"version {result.version}")
+            out.print(
+                f"  {result.ref}: {result.status}, {result.rows} rows, version {result.version}"
+            )
 
 
 @app.command()
 @reports_errors
-def demo(rows: Annotated[int, typer.Option(help="Registry rows to seed on first run.")] = 2000,
-         conf: ConfOption = None) -> None:
+def demo(
+    rows: Annotated[int, typer.Option(help="Registry rows to seed on first run.")] = 2000,
+    conf: ConfOption = None,
+) -> None:
     """Run the main job on the embedded default: seeded registry -> bronze -> silver -> gold."""
     from govlake.demo import run_demo
 
@@ -100,17 +116,28 @@ def demo(rows: Annotated[int, typer.Option(help="Registry rows to seed on first 
     _print_tables(report.tables)
     out.print(f"lakehouse:    {report.lakehouse}")
     out.print(f"airflow home: {report.airflow_home}  (Airflow log: {report.log})")
-    out.print(f"took {report.seconds:.1f} s. Try: govlake sql \"SELECT status, count(*) FROM "
-              "gold.enterprise_directory GROUP BY status\"")
+    out.print(
+        f'took {report.seconds:.1f} s. Try: govlake sql "SELECT status, count(*) FROM '
+        'gold.enterprise_directory GROUP BY status"'
+    )
 
 
 def _print_tables(tables: list[Any]) -> None:
     view = Table(title="Lakehouse tables")
     for column in ("table", "rows", "version", "files", "size", "last commit", "operation"):
-        view.add_column(column, justify="right" if column in {"rows", "version", "files"} else "left")
+        view.add_column(
+            column, justify="right" if column in {"rows", "version", "files"} else "left"
+        )
     for t in tables:
-        view.add_row(t.ref, str(t.rows), str(t.version), str(t.files), f"{t.size_bytes / 1024:.0f} KiB",
-                     t.last_commit.strftime("%Y-%m-%d %H:%M:%S UTC"), t.last_operation)
+        view.add_row(
+            t.ref,
+            str(t.rows),
+            str(t.version),
+            str(t.files),
+            f"{t.size_bytes / 1024:.0f} KiB",
+            t.last_commit.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            t.last_operation,
+        )
     out.print(view)
 
 
@@ -127,10 +154,12 @@ def tables(conf: ConfOption = None) -> None:
 
 @app.command()
 @reports_errors
-def sql(statement: Annotated[str, typer.Argument(help="SQL over tables named zone.table.")],
-        output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
-        limit: Annotated[int, typer.Option(help="Rows shown in table format.")] = 50,
-        conf: ConfOption = None) -> None:
+def sql(
+    statement: Annotated[str, typer.Argument(help="SQL over tables named zone.table.")],
+    output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    limit: Annotated[int, typer.Option(help="Rows shown in table format.")] = 50,
+    conf: ConfOption = None,
+) -> None:
     """Query lakehouse tables by name, e.g. SELECT count(*) FROM silver.enterprise_registry."""
     from govlake.lakehouse import Lakehouse
     from govlake.sql import query
@@ -160,9 +189,14 @@ def sql(statement: Annotated[str, typer.Argument(help="SQL over tables named zon
 
 @app.command()
 @reports_errors
-def maintain(refs: Annotated[list[str] | None, typer.Argument(
-                 help="Tables (zone.table); default: all.")] = None,
-             optimize: bool = True, vacuum: bool = True, conf: ConfOption = None) -> None:
+def maintain(
+    refs: Annotated[
+        list[str] | None, typer.Argument(help="Tables (zone.table); default: all.")
+    ] = None,
+    optimize: bool = True,
+    vacuum: bool = True,
+    conf: ConfOption = None,
+) -> None:
     """Compact small files and vacuum unreferenced ones."""
     from jobs.maintenance import maintain as run_maintenance
 
@@ -170,8 +204,10 @@ def maintain(refs: Annotated[list[str] | None, typer.Argument(
     for ref in refs or []:
         config.dataset(ref.removesuffix("__quarantine"))
     for r in run_maintenance(config, refs, optimize=optimize, vacuum=vacuum):
-        out.print(f"{r.ref}: +{r.files_added} -{r.files_removed} files compacted, "
-                  f"{r.files_vacuumed} vacuumed")
+        out.print(
+            f"{r.ref}: +{r.files_added} -{r.files_removed} files compacted, "
+            f"{r.files_vacuumed} vacuumed"
+        )
 
 
 @app.command()
@@ -184,7 +220,9 @@ def ui(conf: ConfOption = None) -> None:
 
     config = _config(conf)
     home = activate(config.home, config.conf_dir)
-    out.print(f"AIRFLOW_HOME={home}; the admin password is written to "
-              f"{home}/simple_auth_manager_passwords.json.generated")
+    out.print(
+        f"AIRFLOW_HOME={home}; the admin password is written to "
+        f"{home}/simple_auth_manager_passwords.json.generated"
+    )
     airflow = Path(sys.executable).with_name("airflow")
     os.execv(airflow, [str(airflow), "standalone"])

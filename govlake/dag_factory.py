@@ -11,6 +11,8 @@ failure fails at once instead of waiting for a retry).
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -48,7 +50,8 @@ def _doc_md(pipeline: Pipeline, config: ProjectConfig) -> str:
     owner = config.departments[pipeline.owner].name
     return (
         f"## {pipeline.title}\n\n{pipeline.description}\n\n"
-        f"Owner: {owner} (`{pipeline.owner}`). Declared in `conf/pipelines/{pipeline.name}.yaml`.\n\n"
+        f"Owner: {owner} (`{pipeline.owner}`). "
+        f"Declared in `conf/pipelines/{pipeline.name}.yaml`.\n\n"
         f"| table | title | write |\n|---|---|---|\n{rows}\n"
     )
 
@@ -56,15 +59,15 @@ def _doc_md(pipeline: Pipeline, config: ProjectConfig) -> str:
 def _schedule(pipeline: Pipeline, config: ProjectConfig) -> Any:
     if pipeline.schedule != "on_update":
         return pipeline.schedule
-    upstream = sorted({
-        ref for built in pipeline.builds for ref in config.datasets[built].inputs
-        if ref not in pipeline.builds
-    })
-    assets = [asset_for(ref) for ref in upstream]
-    schedule = assets[0]
-    for asset in assets[1:]:
-        schedule = schedule | asset
-    return schedule
+    upstream = sorted(
+        {
+            ref
+            for built in pipeline.builds
+            for ref in config.datasets[built].inputs
+            if ref not in pipeline.builds
+        }
+    )
+    return functools.reduce(operator.or_, [asset_for(ref) for ref in upstream])
 
 
 def build_dag(pipeline: Pipeline, config: ProjectConfig, fileloc: str | None = None) -> DAG:

@@ -80,8 +80,9 @@ def _output_to(log: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
-def run_demo(config: ProjectConfig, rows: int = 2000,
-             progress: Callable[[str], None] = print) -> DemoReport:
+def run_demo(
+    config: ProjectConfig, rows: int = 2000, progress: Callable[[str], None] = print
+) -> DemoReport:
     """Seed the source if needed, run every pipeline's DAG once in order, and report."""
     started = time.perf_counter()
     source = source_path(config)
@@ -111,5 +112,6 @@ def run_demo(config: ProjectConfig, rows: int = 2000,
             raise GovlakeError(f"DAG {pipeline.name} ended {state}: see {log}")
     lake = Lakehouse(config.lakehouse)
     tables = [lake.describe(ref) for ref in lake.existing(config.datasets)]
-    return DemoReport(seeded, source, runs, tables, lake.root, airflow_home, log,
-                      time.perf_counter() - started)
+    return DemoReport(
+        seeded, source, runs, tables, lake.root, airflow_home, log, time.perf_counter() - started
+    )

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -192,19 +192,28 @@ class Lakehouse:
         else:
             if mode == "overwrite_partition" and not predicate:
                 raise GovlakeError(f"{ref}: overwrite_partition needs a predicate")
-            write_deltalake(
-                self.uri(ref),
-                stream,
-                mode="overwrite" if mode.startswith("overwrite") else "append",
-                predicate=predicate if mode == "overwrite_partition" else None,
-                partition_by=list(partition_by) or None,
-                storage_options=self.storage_options,
-                commit_properties=properties,
-            )
+            common: dict[str, Any] = {
+                "partition_by": list(partition_by) or None,
+                "storage_options": self.storage_options,
+                "commit_properties": properties,
+            }
+            if mode in {"append", "merge"}:  # a merge into a new table creates it
+                write_deltalake(self.uri(ref), stream, mode="append", **common)
+            else:
+                replace_where = predicate if mode == "overwrite_partition" else None
+                write_deltalake(
+                    self.uri(ref), stream, mode="overwrite", predicate=replace_where, **common
+                )
         return WriteResult(ref, counted.rows, self.version(ref), "committed")
 
-    def _merge(self, ref: str, stream: pa.RecordBatchReader, keys: Sequence[str],
-               update_condition: str | None, properties: CommitProperties) -> None:
+    def _merge(
+        self,
+        ref: str,
+        stream: pa.RecordBatchReader,
+        keys: Sequence[str],
+        update_condition: str | None,
+        properties: CommitProperties,
+    ) -> None:
         if not keys:
             raise GovlakeError(f"{ref}: merge needs key columns")
         on = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
@@ -216,8 +225,9 @@ class Lakehouse:
             .execute()
         )
 
-    def dataset(self, ref: str, version: int | None = None,
-                paths: Sequence[str] | None = None) -> ds.Dataset:
+    def dataset(
+        self, ref: str, version: int | None = None, paths: Sequence[str] | None = None
+    ) -> ds.Dataset:
         """A lazy Arrow dataset over the table's active files (optionally only ``paths``).
 
         Local tables are read with Arrow's native file system; delta-rs's Python file-system
@@ -229,8 +239,9 @@ class Lakehouse:
         if "://" in self.root and not self.root.startswith("file://"):
             dataset = table.to_pyarrow_dataset()
             fragments = [f for f in dataset.get_fragments() if wanted is None or f.path in wanted]
-            return ds.FileSystemDataset(fragments, dataset.schema, dataset.format,
-                                        dataset.filesystem)
+            return ds.FileSystemDataset(
+                fragments, dataset.schema, dataset.format, dataset.filesystem
+            )
         schema = pa.schema(table.schema().to_arrow())
         partition_columns = table.metadata().partition_columns
         parquet = ds.ParquetFileFormat()
@@ -244,15 +255,20 @@ class Lakehouse:
             for column in partition_columns:
                 value = action[f"partition.{column}"]
                 condition = condition & (
-                    pc.field(column).is_null() if value is None
+                    pc.field(column).is_null()
+                    if value is None
                     else pc.field(column) == pa.scalar(value).cast(schema.field(column).type)
                 )
-            fragments.append(parquet.make_fragment(f"{base}/{unquote(action['path'])}",
-                                                   filesystem, partition_expression=condition))
+            fragments.append(
+                parquet.make_fragment(
+                    f"{base}/{unquote(action['path'])}", filesystem, partition_expression=condition
+                )
+            )
         return ds.FileSystemDataset(fragments, schema, parquet, filesystem)
 
-    def read(self, ref: str, version: int | None = None,
-             columns: Sequence[str] | None = None) -> pa.Table:
+    def read(
+        self, ref: str, version: int | None = None, columns: Sequence[str] | None = None
+    ) -> pa.Table:
         """Read a whole table into memory (small tables and tests)."""
         return self.dataset(ref, version).to_table(columns=list(columns) if columns else None)
 
@@ -309,18 +325,23 @@ class Lakehouse:
 
     def vacuum(self, ref: str) -> list[str]:
         """Delete files no longer referenced and older than the retention period."""
-        return list(self.table(ref).vacuum(
-            retention_hours=self.vacuum_retention_hours, dry_run=False,
-        ))
+        return list(
+            self.table(ref).vacuum(
+                retention_hours=self.vacuum_retention_hours,
+                dry_run=False,
+            )
+        )
 
 
 def _with_lineage(reader: pa.RecordBatchReader, commit: Commit) -> pa.RecordBatchReader:
     """Append ``_batch_id``, ``_source`` and ``_ingested_at`` to every batch."""
     ingested_at = pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC"))
     base = pa.schema([f for f in reader.schema if f.name not in LINEAGE_COLUMNS])
-    schema = base.append(pa.field("_batch_id", pa.string(), nullable=False)).append(
-        pa.field("_source", pa.string(), nullable=False)
-    ).append(pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False))
+    schema = (
+        base.append(pa.field("_batch_id", pa.string(), nullable=False))
+        .append(pa.field("_source", pa.string(), nullable=False))
+        .append(pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False))
+    )
 
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:

@@ -21,11 +21,13 @@ DIVISIONS = ["110105", "110108", "310115", "330106", "440305", "510107", "420111
 STATUSES = ["存续"] * 12 + ["在业"] * 4 + ["注销", "吊销", "迁出"]
 CN_AMOUNTS = ["三百万元", "五十万元", "一千万元", "伍佰万元", "二百万元人民币"]
 ORG_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-EPOCH = datetime(2024, 1, 1, 8, 0, 0)
+# The registry stores local wall-clock times without a zone, as such exports usually do.
+EPOCH = datetime(2024, 1, 1, 8, 0, 0)  # noqa: DTZ001
 
 metadata = sa.MetaData()
 enterprise = sa.Table(
-    "enterprise", metadata,
+    "enterprise",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("uscc", sa.String(32)),
     sa.Column("name", sa.String(200)),
@@ -78,7 +80,7 @@ def generate(rows: int, seed: int, start: datetime = EPOCH) -> list[dict[str, ob
     records: list[dict[str, object]] = []
     for i in range(rows):
         updated = start + timedelta(minutes=i)
-        founded = datetime(1995, 1, 1) + timedelta(days=rng.randint(0, 10_000))
+        founded = EPOCH.replace(year=1995) + timedelta(days=rng.randint(0, 10_000))
         code = make_uscc(rng)
         record: dict[str, object] = {
             "uscc": _noisy(rng, code),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from govlake.errors import GovlakeError
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[str], Any]] = {
     "int": int,
     "str": str,
     "decimal": Decimal,
@@ -24,7 +25,9 @@ def encode(column: str, value: Any) -> dict[str, str]:
     elif isinstance(value, date):
         kind = "date"
     elif isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise GovlakeError(f"cursor column {column!r}: unsupported value type {type(value).__name__}")
+        raise GovlakeError(
+            f"cursor column {column!r}: unsupported value type {type(value).__name__}"
+        )
     else:
         kind = {int: "int", str: "str", Decimal: "decimal"}[type(value)]
     text = value.isoformat() if isinstance(value, date) else str(value)

@@ -42,7 +42,7 @@ def load_transform(path: str) -> Transform:
         raise GovlakeError(f"transform {path!r} cannot be loaded: {exc}") from None
     if not callable(function):
         raise GovlakeError(f"transform {path!r} is not callable")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> list[WriteResult]:
@@ -64,27 +64,38 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
             )
         files, versions[upstream] = lake.files_since(upstream, consumed.get(upstream))
         table = lake.read_files(upstream, files, versions[upstream])
-        inputs[upstream] = table.drop_columns([c for c in LINEAGE_COLUMNS if c in table.schema.names])
+        inputs[upstream] = table.drop_columns(
+            [c for c in LINEAGE_COLUMNS if c in table.schema.names]
+        )
         ranges.append(f"{upstream}:{consumed.get(upstream, -1)}->{versions[upstream]}")
     if incremental and not any(t.num_rows for t in inputs.values()):
         return [WriteResult(ref, 0, lake.version(ref), "no_rows")]
 
     output = load_transform(dataset.transform)(inputs)
-    commit = Commit(pipeline=pipeline, run_id=run_id, batch_id=f"{ref}@{','.join(ranges)}",
-                    source=",".join(dataset.inputs), inputs=versions)
+    commit = Commit(
+        pipeline=pipeline,
+        run_id=run_id,
+        batch_id=f"{ref}@{','.join(ranges)}",
+        source=",".join(dataset.inputs),
+        inputs=versions,
+    )
     results = []
     if output.rejects is not None and output.rejects.num_rows:
         quarantine = replace(commit, batch_id=commit.batch_id + QUARANTINE_SUFFIX)
-        results.append(lake.write(ref + QUARANTINE_SUFFIX, output.rejects, quarantine,
-                                  mode="append"))
+        results.append(
+            lake.write(ref + QUARANTINE_SUFFIX, output.rejects, quarantine, mode="append")
+        )
     rows = lake.write(
-        ref, output.rows, commit,
+        ref,
+        output.rows,
+        commit,
         mode=dataset.write,
         keys=dataset.keys,
         partition_by=dataset.partition_by,
         predicate=_partition_predicate(dataset, output.rows),
         update_condition=f's."{dataset.latest_by}" >= t."{dataset.latest_by}"'
-        if dataset.latest_by else None,
+        if dataset.latest_by
+        else None,
         commit_empty=incremental,
     )
     return [rows, *results]

@@ -32,8 +32,9 @@ def ingest(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> Wr
             upper = db.max_value(table, stream.cursor, lower)
             if upper is None:
                 return WriteResult(ref, 0, lake.version(ref), "no_rows")
-        reader = db.read_batches(table, cursor=stream.cursor, lower=lower, upper=upper,
-                                 batch_size=stream.batch_size)
+        reader = db.read_batches(
+            table, cursor=stream.cursor, lower=lower, upper=upper, batch_size=stream.batch_size
+        )
         commit = Commit(
             pipeline=pipeline,
             run_id=run_id,
@@ -41,5 +42,11 @@ def ingest(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> Wr
             source=f"{source.name}.{stream.name}",
             cursor=cursor.encode(stream.cursor, upper) if stream.cursor else None,
         )
-        return lake.write(ref, reader, commit, mode=dataset.write, keys=dataset.keys,
-                          partition_by=dataset.partition_by)
+        return lake.write(
+            ref,
+            reader,
+            commit,
+            mode=dataset.write,
+            keys=dataset.keys,
+            partition_by=dataset.partition_by,
+        )

@@ -18,8 +18,13 @@ class MaintenanceResult:
     files_vacuumed: int
 
 
-def maintain(config: ProjectConfig, refs: list[str] | None = None, *, optimize: bool = True,
-             vacuum: bool = True) -> list[MaintenanceResult]:
+def maintain(
+    config: ProjectConfig,
+    refs: list[str] | None = None,
+    *,
+    optimize: bool = True,
+    vacuum: bool = True,
+) -> list[MaintenanceResult]:
     """Compact and/or vacuum the given tables (all existing ones by default)."""
     lake = Lakehouse(config.lakehouse)
     targets = lake.existing(refs or list(config.datasets))
@@ -27,10 +32,12 @@ def maintain(config: ProjectConfig, refs: list[str] | None = None, *, optimize: 
     for ref in targets:
         metrics = lake.optimize(ref) if optimize else {}
         vacuumed = lake.vacuum(ref) if vacuum else []
-        results.append(MaintenanceResult(
-            ref,
-            int(metrics.get("numFilesAdded", 0)),
-            int(metrics.get("numFilesRemoved", 0)),
-            len(vacuumed),
-        ))
+        results.append(
+            MaintenanceResult(
+                ref,
+                int(metrics.get("numFilesAdded", 0)),
+                int(metrics.get("numFilesRemoved", 0)),
+                len(vacuumed),
+            )
+        )
     return results

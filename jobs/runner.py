@@ -19,8 +19,9 @@ def manual_run_id() -> str:
     return "manual__" + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def build_dataset(config: ProjectConfig, ref: str, *, pipeline: str,
-                  run_id: str) -> list[WriteResult]:
+def build_dataset(
+    config: ProjectConfig, ref: str, *, pipeline: str, run_id: str
+) -> list[WriteResult]:
     """Collect or derive one dataset, as its conf declares."""
     if config.dataset(ref).collect is not None:
         return [ingest(config, ref, pipeline=pipeline, run_id=run_id)]
@@ -35,8 +36,9 @@ def build_task(conf_dir: str, ref: str, *, pipeline: str, run_id: str) -> list[d
     ]
 
 
-def run_pipeline(config: ProjectConfig, name: str, *, run_id: str | None = None,
-                 progress: Progress | None = None) -> list[WriteResult]:
+def run_pipeline(
+    config: ProjectConfig, name: str, *, run_id: str | None = None, progress: Progress | None = None
+) -> list[WriteResult]:
     """Build every dataset of a pipeline in order, without Airflow."""
     pipeline = config.pipeline(name)
     run_id = run_id or manual_run_id()

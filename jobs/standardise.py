@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeAlias
 
 import cn2an
 import dateparser
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from stdnum.cn import uscc
 
-ArrayLike = pa.Array | pa.ChunkedArray
+ArrayLike: TypeAlias = pa.Array | pa.ChunkedArray
 
 _ISO_LIKE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -29,8 +29,11 @@ _UNITS = {None: Decimal(1), "万": Decimal(10_000), "亿": Decimal(100_000_000)}
 
 def map_distinct(values: ArrayLike, function: Callable[[Any], Any], type_: pa.DataType) -> pa.Array:
     """Apply ``function`` once per distinct non-null value and spread the results back."""
-    encoded = pc.dictionary_encode(values).combine_chunks() if isinstance(
-        values, pa.ChunkedArray) else pc.dictionary_encode(values)
+    encoded = (
+        pc.dictionary_encode(values).combine_chunks()
+        if isinstance(values, pa.ChunkedArray)
+        else pc.dictionary_encode(values)
+    )
     mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()], type=type_)
     return pc.take(mapped, encoded.indices)
 
@@ -53,7 +56,7 @@ def uscc_is_valid(values: ArrayLike) -> pa.Array:
 
 
 def parse_amount_yuan(text: str | None) -> Decimal | None:
-    """Amounts such as ``500万元``, ``1,200,000元``, ``三百万元人民币`` in yuan; ``None`` if unreadable."""
+    """Amounts such as ``500万元``, ``1,200,000元``, ``三百万元人民币`` in yuan, else ``None``."""
     if not text:
         return None
     match = _AMOUNT.match(text.replace(",", "").replace(" ", ""))
@@ -71,7 +74,7 @@ def parse_amount_yuan(text: str | None) -> Decimal | None:
 
 
 def parse_date(text: str | None) -> date | None:
-    """Dates such as ``2019-03-05``, ``2019年3月5日``, ``二〇一九年三月五日``; ``None`` if unreadable."""
+    """Dates such as ``2019-03-05``, ``2019年3月5日``, ``二〇一九年三月五日``, else ``None``."""
     if not text:
         return None
     text = text.strip()
@@ -81,7 +84,9 @@ def parse_date(text: str | None) -> date | None:
                 return date(*(int(g) for g in match.groups()))
             except ValueError:
                 return None
-    western = cn2an.transform(text, "cn2an") if re.search(r"[〇零一二三四五六七八九十]", text) else text
+    western = (
+        cn2an.transform(text, "cn2an") if re.search(r"[〇零一二三四五六七八九十]", text) else text
+    )
     if western != text:
         return parse_date(western)
     parsed = dateparser.parse(text, languages=["zh", "en"], settings={"STRICT_PARSING": True})
@@ -93,8 +98,9 @@ def latest_per_key(table: pa.Table, keys: list[str], order_by: str) -> pa.Table:
     if table.num_rows == 0:
         return table
     indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
-    ordered = indexed.sort_by([*((k, "ascending") for k in keys), (order_by, "descending"),
-                               ("__row", "descending")])
+    ordered = indexed.sort_by(
+        [*((k, "ascending") for k in keys), (order_by, "descending"), ("__row", "descending")]
+    )
     first = pa.array([True] + [False] * (ordered.num_rows - 1))
     for key in keys:
         column = ordered.column(key).combine_chunks()

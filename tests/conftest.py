@@ -9,17 +9,18 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="govlake-airflow-"))
-os.environ.update({
-    "AIRFLOW_HOME": str(_AIRFLOW_HOME),
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
-})
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+    }
+)
 
 REPO = Path(__file__).resolve().parent.parent
 TIERS = ("unit", "integration", "e2e", "cluster")
@@ -56,11 +57,11 @@ def project(conf_dir: Path):  # noqa: ANN201
 
 
 @pytest.fixture
-def registry_db(project) -> Iterator[Path]:  # noqa: ANN001
+def registry_db(project) -> Path:  # noqa: ANN001
     """The demo's SQLite registry, seeded small."""
     from govlake.demo import source_path
     from govlake.scenario import seed
 
     path = source_path(project)
     seed(path, rows=300, seed_value=7)
-    yield path
+    return path

@@ -118,8 +118,10 @@ class ProjectConfig:
                     pending.remove(pipeline)
                     break
             else:
-                raise GovlakeError("pipelines depend on each other in a cycle: " + ", ".join(
-                    p.name for p in pending))
+                raise GovlakeError(
+                    "pipelines depend on each other in a cycle: "
+                    + ", ".join(p.name for p in pending)
+                )
         return order
 
 
@@ -205,7 +207,7 @@ class _Loading:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self._value(item, (*path, i), doc) for i, item in enumerate(node.value)]
-        value = yaml.SafeLoader(" ").construct_object(node)  # type: ignore[no-untyped-call]
+        value = yaml.SafeLoader(" ").construct_object(node)
         return self._expand(value, path, doc) if isinstance(value, str) else value
 
     def _expand(self, text: str, path: Path_, doc: _Doc) -> str:
@@ -246,8 +248,9 @@ class _Loading:
         for i, item in enumerate(doc.data[key]):
             yield (key, i), item
 
-    def _register(self, kind: str, doc: _Doc, path: Path_, obj: Any, id_attr: str,
-                  into: dict[str, Any]) -> None:
+    def _register(
+        self, kind: str, doc: _Doc, path: Path_, obj: Any, id_attr: str, into: dict[str, Any]
+    ) -> None:
         ident = getattr(obj, id_attr)
         if ident in into:
             first_doc, _ = self.where[(kind, ident)]
@@ -267,8 +270,9 @@ class _Loading:
             self._collect(doc, key, model, id_attr, found)
         return found
 
-    def _collect(self, doc: _Doc, key: str, model: type[BaseModel], id_attr: str,
-                 found: dict[str, Any]) -> None:
+    def _collect(
+        self, doc: _Doc, key: str, model: type[BaseModel], id_attr: str, found: dict[str, Any]
+    ) -> None:
         for path, item in self._items(doc, key):
             obj = self._validate(doc, item, path, model)
             if obj is not None:
@@ -276,8 +280,9 @@ class _Loading:
             elif isinstance(item, dict):
                 self.invalid.add(f"{item.get('zone')}.{item.get('name')}")
 
-    def _listed_dir(self, folder: str, key: str, model: type[BaseModel],
-                    id_attr: str) -> dict[str, Any]:
+    def _listed_dir(
+        self, folder: str, key: str, model: type[BaseModel], id_attr: str
+    ) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for file in sorted((self.conf / folder).glob("*.yaml")):
             doc = self._parse(file)
@@ -308,39 +313,57 @@ class _Loading:
         doc, path = self.where[(kind, ident)]
         return doc, (*path, *field_path)
 
-    def _cross_check(self, departments: dict[str, Department], sources: dict[str, DatabaseSource],
-                     datasets: dict[str, Dataset], pipelines: dict[str, Pipeline]) -> dict[str, str]:
+    def _cross_check(
+        self,
+        departments: dict[str, Department],
+        sources: dict[str, DatabaseSource],
+        datasets: dict[str, Dataset],
+        pipelines: dict[str, Pipeline],
+    ) -> dict[str, str]:
         for kind, items in (("sources", sources), ("datasets", datasets), ("pipelines", pipelines)):
             for ident, item in items.items():
                 if item.owner not in departments:
-                    self.issue(*self._at(kind, ident, "owner"),
-                               f"unknown department {item.owner!r}")
+                    self.issue(
+                        *self._at(kind, ident, "owner"), f"unknown department {item.owner!r}"
+                    )
         for ref, dataset in datasets.items():
             self._check_dataset(ref, dataset, sources, datasets)
         return self._check_pipelines(datasets, pipelines)
 
-    def _check_dataset(self, ref: str, dataset: Dataset, sources: dict[str, DatabaseSource],
-                       datasets: dict[str, Dataset]) -> None:
+    def _check_dataset(
+        self,
+        ref: str,
+        dataset: Dataset,
+        sources: dict[str, DatabaseSource],
+        datasets: dict[str, Dataset],
+    ) -> None:
         if dataset.collect is not None:
             source = sources.get(dataset.collect.source)
             if source is None and dataset.collect.source not in self.invalid:
-                self.issue(*self._at("datasets", ref, "collect", "source"),
-                           f"unknown source {dataset.collect.source!r}")
+                self.issue(
+                    *self._at("datasets", ref, "collect", "source"),
+                    f"unknown source {dataset.collect.source!r}",
+                )
             elif source is None:
                 pass
             elif (stream := source.stream(dataset.collect.stream)) is None:
-                self.issue(*self._at("datasets", ref, "collect", "stream"),
-                           f"source {source.name!r} has no stream {dataset.collect.stream!r}")
+                self.issue(
+                    *self._at("datasets", ref, "collect", "stream"),
+                    f"source {source.name!r} has no stream {dataset.collect.stream!r}",
+                )
             elif dataset.write == "append" and stream.cursor is None:
-                self.issue(*self._at("datasets", ref, "write"),
-                           "append without a source cursor would re-append every row each run: "
-                           "set the stream's cursor or write: overwrite")
+                self.issue(
+                    *self._at("datasets", ref, "write"),
+                    "append without a source cursor would re-append every row each run: "
+                    "set the stream's cursor or write: overwrite",
+                )
         for i, upstream in enumerate(dataset.inputs):
             if upstream not in datasets and upstream not in self.invalid:
                 self.issue(*self._at("datasets", ref, "inputs", i), f"unknown dataset {upstream!r}")
 
-    def _check_pipelines(self, datasets: dict[str, Dataset],
-                         pipelines: dict[str, Pipeline]) -> dict[str, str]:
+    def _check_pipelines(
+        self, datasets: dict[str, Dataset], pipelines: dict[str, Pipeline]
+    ) -> dict[str, str]:
         builder_of: dict[str, str] = {}
         for name, pipeline in pipelines.items():
             for i, ref in enumerate(pipeline.builds):
@@ -354,18 +377,23 @@ class _Loading:
                     self._check_build_order(pipeline, i, datasets[ref], where)
                     builder_of[ref] = name
             if pipeline.schedule == "on_update" and not any(
-                up not in pipeline.builds for ref in pipeline.builds if ref in datasets
+                up not in pipeline.builds
+                for ref in pipeline.builds
+                if ref in datasets
                 for up in datasets[ref].inputs
             ):
-                self.issue(*self._at("pipelines", name, "schedule"),
-                           "on_update needs an input built by another pipeline")
+                self.issue(
+                    *self._at("pipelines", name, "schedule"),
+                    "on_update needs an input built by another pipeline",
+                )
         for ref in datasets:
             if ref not in builder_of:
                 self.issue(*self._at("datasets", ref), f"{ref} is not built by any pipeline")
         return builder_of
 
-    def _check_build_order(self, pipeline: Pipeline, index: int, dataset: Dataset,
-                           where: tuple[_Doc, Path_]) -> None:
+    def _check_build_order(
+        self, pipeline: Pipeline, index: int, dataset: Dataset, where: tuple[_Doc, Path_]
+    ) -> None:
         for upstream in dataset.inputs:
             if upstream in pipeline.builds[index:]:
                 self.issue(*where, f"{dataset.ref} is listed before its input {upstream}")

@@ -35,7 +35,7 @@ class LakehouseConfig(Strict):
     root: str = Field(description="Folder or URI under which <zone>/<table> Delta tables live.")
     storage_options: dict[str, str] = Field(
         default_factory=dict,
-        description="delta-rs storage options (S3 endpoint, region...). Secrets come from env vars.",
+        description="delta-rs storage options (S3 endpoint, region...); secrets from env vars.",
     )
     vacuum_retention_hours: int = Field(default=168, ge=0)
 
@@ -123,7 +123,8 @@ class Dataset(Strict):
     partition_by: list[str] = Field(default_factory=list)
     write: WriteMode = "append"
     latest_by: str | None = Field(
-        default=None, description="On merge, a matched row is replaced only by a row not older by this column."
+        default=None,
+        description="On merge, a matched row is replaced only by a row not older by this column.",
     )
     collect: SourceBinding | None = None
     inputs: list[DatasetRef] = Field(default_factory=list)
@@ -138,7 +139,9 @@ class Dataset(Strict):
     def _build_is_complete(self) -> Dataset:
         if self.zone == "bronze":
             if self.collect is None or self.inputs or self.transform:
-                raise ValueError("a bronze dataset is collected: set 'collect', not inputs/transform")
+                raise ValueError(
+                    "a bronze dataset is collected: set 'collect', not inputs/transform"
+                )
         elif self.collect is not None or not self.inputs or self.transform is None:
             raise ValueError(f"a {self.zone} dataset is derived: set 'inputs' and 'transform'")
         if self.write == "merge" and not self.keys:

@@ -100,7 +100,8 @@ def single_source_conf(tmp_path: Path) -> Callable[..., Path]:
             (conf / folder).mkdir(parents=True, exist_ok=True)
         (conf / "lakehouse.yaml").write_text(f"root: {tmp_path}/lake\n")
         (conf / "departments.yaml").write_text(
-            "departments:\n  - {code: platform, name: 大数据管理中心}\n", encoding="utf-8")
+            "departments:\n  - {code: platform, name: 大数据管理中心}\n", encoding="utf-8"
+        )
         values = {"name": name, "table": table, "cursor": cursor}
         (conf / "sources" / f"{name}.yaml").write_text(SOURCE_YAML.format(**values))
         (conf / "datasets" / f"{name}.yaml").write_text(DATASET_YAML.format(**values))

@@ -23,11 +23,14 @@ pytestmark = pytest.mark.integration
 
 def _typed_table(metadata: sa.MetaData, schema: str | None, *, tz: bool) -> sa.Table:
     return sa.Table(
-        "typed_rows", metadata,
+        "typed_rows",
+        metadata,
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("amount", sa.Numeric(20, 4)),
         sa.Column("ratio", sa.Double),
-        sa.Column("happened", sa.DateTime(timezone=tz).with_variant(mysql.DATETIME(fsp=6), "mysql")),
+        sa.Column(
+            "happened", sa.DateTime(timezone=tz).with_variant(mysql.DATETIME(fsp=6), "mysql")
+        ),
         sa.Column("day", sa.Date),
         sa.Column("title", sa.String(100)),
         sa.Column("payload", sa.LargeBinary),
@@ -42,21 +45,24 @@ def _rows(first: int, count: int, *, tz: bool) -> list[dict[str, object]]:
     happened = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC if tz else None)
     rows = []
     for i in range(first, first + count):
-        rows.append({
-            "id": i,
-            "amount": Decimal("12345678901234.5678") + i,
-            "ratio": i / 3,
-            "happened": happened,
-            "day": date(2023, 5, 1),
-            "title": f"企业信用信息 第{i}条",
-            "payload": bytes([0, 255, i % 256]),
-            "doc": {"区划": "330106", "n": i},
-            "flag": i % 2 == 0,
-            "updated_at": datetime(2024, 1, 1, 0, 0, i),
-        })
+        rows.append(
+            {
+                "id": i,
+                "amount": Decimal("12345678901234.5678") + i,
+                "ratio": i / 3,
+                "happened": happened,
+                "day": date(2023, 5, 1),
+                "title": f"企业信用信息 第{i}条",
+                "payload": bytes([0, 255, i % 256]),
+                "doc": {"区划": "330106", "n": i},
+                "flag": i % 2 == 0,
+                "updated_at": datetime(2024, 1, 1, 0, 0, i),
+            }
+        )
     nulls = dict.fromkeys(rows[0], None)
-    rows.append({**nulls, "id": first + count,
-                 "updated_at": datetime(2024, 1, 1, 0, 0, first + count)})
+    rows.append(
+        {**nulls, "id": first + count, "updated_at": datetime(2024, 1, 1, 0, 0, first + count)}
+    )
     return rows
 
 
@@ -85,7 +91,10 @@ def _ingest_twice(conf: Path, engine: sa.Engine, table: sa.Table, *, tz: bool) -
     assert (first.status, first.rows) == ("committed", 6)
     _check_bronze(lake, "bronze.src", _rows(1, 5, tz=tz))
     assert lake.last_cursor("bronze.src") == {
-        "column": "updated_at", "type": "datetime", "value": "2024-01-01T00:00:06"}
+        "column": "updated_at",
+        "type": "datetime",
+        "value": "2024-01-01T00:00:06",
+    }
 
     assert ingest(config, "bronze.src", pipeline="src_ingest", run_id="r2").status == "no_rows"
     with engine.begin() as conn:
@@ -95,9 +104,11 @@ def _ingest_twice(conf: Path, engine: sa.Engine, table: sa.Table, *, tz: bool) -
     _check_bronze(lake, "bronze.src", _rows(1, 5, tz=tz) + _rows(10, 2, tz=tz))
 
 
-def test_postgresql_types_and_increments(postgres_schema: tuple[sa.Engine, str],
-                                         single_source_conf: Callable[..., Path],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_postgresql_types_and_increments(
+    postgres_schema: tuple[sa.Engine, str],
+    single_source_conf: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     engine, schema = postgres_schema
     table = _typed_table(sa.MetaData(), schema, tz=True)
     table.create(engine)
@@ -110,37 +121,53 @@ def test_postgresql_types_and_increments(postgres_schema: tuple[sa.Engine, str],
     assert bronze.schema.field("happened").type == pa.timestamp("us", tz="UTC")
 
 
-def test_mariadb_types_and_increments(mariadb_database: tuple[sa.Engine, str],
-                                      single_source_conf: Callable[..., Path],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mariadb_types_and_increments(
+    mariadb_database: tuple[sa.Engine, str],
+    single_source_conf: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     engine, name = mariadb_database
     table = _typed_table(sa.MetaData(), None, tz=False)
     table.create(engine)
     with engine.begin() as conn:
         conn.execute(table.insert(), _rows(1, 5, tz=False))
     conf = single_source_conf("src", "typed_rows")
-    monkeypatch.setenv("AIRFLOW_CONN_SRC_DB", json.dumps({
-        "conn_type": "mysql", "host": "127.0.0.1", "port": 3306, "login": "root",
-        "schema": f"{name}?charset=utf8mb4"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SRC_DB",
+        json.dumps(
+            {
+                "conn_type": "mysql",
+                "host": "127.0.0.1",
+                "port": 3306,
+                "login": "root",
+                "schema": f"{name}?charset=utf8mb4",
+            }
+        ),
+    )
     _ingest_twice(conf, engine, table, tz=False)
 
 
 def test_unreachable_source_is_a_clear_error_and_writes_nothing(
-        single_source_conf: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    single_source_conf: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     conf = single_source_conf("src", "typed_rows")
     monkeypatch.setenv("AIRFLOW_CONN_SRC_DB", "postgres://etl:secret@127.0.0.1:1/nowhere")
     config = load_config(conf)
     with pytest.raises(GovlakeError) as caught:
         ingest(config, "bronze.src", pipeline="src_ingest", run_id="r1")
     message = str(caught.value)
-    assert message.startswith("source src: cannot connect to postgresql+psycopg://etl:***@127.0.0.1:1")
+    assert message.startswith(
+        "source src: cannot connect to postgresql+psycopg://etl:***@127.0.0.1:1"
+    )
     assert "secret" not in message
     assert not Lakehouse(config.lakehouse).exists("bronze.src")
 
 
-def test_missing_table_and_missing_cursor_column(postgres_schema: tuple[sa.Engine, str],
-                                                 single_source_conf: Callable[..., Path],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_table_and_missing_cursor_column(
+    postgres_schema: tuple[sa.Engine, str],
+    single_source_conf: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     engine, schema = postgres_schema
     monkeypatch.setenv("AIRFLOW_CONN_SRC_DB", "postgresql://postgres@127.0.0.1:5432/test")
     config = load_config(single_source_conf("src", f"{schema}.absent"))

@@ -28,10 +28,13 @@ def _edit(path: Path, old: str, new: str) -> None:
 def test_shipped_conf_is_valid(conf_dir: Path, tmp_path: Path) -> None:
     config = load_config(conf_dir)
     assert set(config.datasets) == {
-        "bronze.enterprise_registry", "silver.enterprise_registry", "gold.enterprise_directory"
+        "bronze.enterprise_registry",
+        "silver.enterprise_registry",
+        "gold.enterprise_directory",
     }
     assert [p.name for p in config.pipeline_order()] == [
-        "market_registry_ingest", "enterprise_registry_refine"
+        "market_registry_ingest",
+        "enterprise_registry_refine",
     ]
     assert config.lakehouse.root == f"{tmp_path}/home/lakehouse"
     assert config.builder_of["silver.enterprise_registry"] == "enterprise_registry_refine"
@@ -48,9 +51,14 @@ def test_unknown_field_is_named_with_file_and_line(conf_dir: Path) -> None:
 
 def test_every_problem_is_reported_at_once(conf_dir: Path) -> None:
     datasets = conf_dir / "datasets" / "enterprise_registry.yaml"
-    _edit(datasets, "    write: merge\n    latest_by", "    write: merge\n    keys: []\n    latest_by")
-    _edit(datasets, "owner: market_regulation\n    keys: [uscc]\n    classification: public",
-          "owner: tax_bureau\n    keys: [uscc]\n    classification: public")
+    _edit(
+        datasets, "    write: merge\n    latest_by", "    write: merge\n    keys: []\n    latest_by"
+    )
+    _edit(
+        datasets,
+        "owner: market_regulation\n    keys: [uscc]\n    classification: public",
+        "owner: tax_bureau\n    keys: [uscc]\n    classification: public",
+    )
     pipeline = conf_dir / "pipelines" / "market_registry_ingest.yaml"
     _edit(pipeline, 'schedule: "@daily"', 'schedule: "every day"')
     errors = _errors(conf_dir)
@@ -86,8 +94,11 @@ def test_cross_references(conf_dir: Path) -> None:
 
 def test_secrets_stay_out_of_yaml(conf_dir: Path) -> None:
     path = conf_dir / "sources" / "market_registry.yaml"
-    _edit(path, "default_url: sqlite:///${GOVLAKE_HOME}/sources/market_registry.db",
-          "default_url: postgresql://etl:hunter2@127.0.0.1/registry")
+    _edit(
+        path,
+        "default_url: sqlite:///${GOVLAKE_HOME}/sources/market_registry.db",
+        "default_url: postgresql://etl:hunter2@127.0.0.1/registry",
+    )
     (error,) = _errors(conf_dir)
     assert "default_url" in error and "must not carry a password" in error
 
@@ -105,9 +116,11 @@ def test_append_without_cursor_would_duplicate(conf_dir: Path) -> None:
 
 
 def test_derived_dataset_listed_before_its_input(conf_dir: Path) -> None:
-    _edit(conf_dir / "pipelines" / "enterprise_registry_refine.yaml",
-          "builds: [silver.enterprise_registry, gold.enterprise_directory]",
-          "builds: [gold.enterprise_directory, silver.enterprise_registry]")
+    _edit(
+        conf_dir / "pipelines" / "enterprise_registry_refine.yaml",
+        "builds: [silver.enterprise_registry, gold.enterprise_directory]",
+        "builds: [gold.enterprise_directory, silver.enterprise_registry]",
+    )
     errors = _errors(conf_dir)
     assert any("listed before its input silver.enterprise_registry" in e for e in errors)
 
@@ -120,6 +133,8 @@ def test_conf_check_command(conf_dir: Path) -> None:
     _edit(conf_dir / "engine.yaml", "shuffle_partitions: 4", "shuffle_partitions: 0")
     bad = runner.invoke(app, ["conf", "check", str(conf_dir)])
     assert bad.exit_code == 1
-    assert "engine.yaml:5: spark.shuffle_partitions: Input should be greater than or equal to 1" in (
-        bad.stderr)
+    assert (
+        "engine.yaml:5: spark.shuffle_partitions: Input should be greater than or equal to 1"
+        in (bad.stderr)
+    )
     assert "nothing was run" in bad.stderr

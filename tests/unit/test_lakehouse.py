@@ -24,16 +24,17 @@ def lake(tmp_path: Path) -> Lakehouse:
 
 
 def _commit(batch: str, cursor: dict[str, str] | None = None) -> Commit:
-    return Commit(pipeline="p", run_id=f"run-{batch}", batch_id=batch, source="test",
-                  cursor=cursor)
+    return Commit(pipeline="p", run_id=f"run-{batch}", batch_id=batch, source="test", cursor=cursor)
 
 
 def _rows(ids: list[int], names: list[str], day: str = "2024-01-01") -> pa.Table:
-    return pa.table({
-        "id": pa.array(ids, pa.int64()),
-        "name": pa.array(names, pa.string()),
-        "day": pa.array([date.fromisoformat(day)] * len(ids), pa.date32()),
-    })
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "name": pa.array(names, pa.string()),
+            "day": pa.array([date.fromisoformat(day)] * len(ids), pa.date32()),
+        }
+    )
 
 
 def _content(lake: Lakehouse, ref: str = REF) -> list[tuple[object, ...]]:
@@ -42,8 +43,12 @@ def _content(lake: Lakehouse, ref: str = REF) -> list[tuple[object, ...]]:
 
 
 def test_append_adds_lineage_and_commit_metadata(lake: Lakehouse) -> None:
-    result = lake.write(REF, _rows([1, 2], ["a", "b"]), _commit("b1", {"column": "id",
-                        "type": "int", "value": "2"}), mode="append")
+    result = lake.write(
+        REF,
+        _rows([1, 2], ["a", "b"]),
+        _commit("b1", {"column": "id", "type": "int", "value": "2"}),
+        mode="append",
+    )
     assert (result.status, result.rows, result.version) == ("committed", 2, 0)
     table = lake.read(REF)
     assert set(table.column("_batch_id").to_pylist()) == {"b1"}
@@ -70,11 +75,17 @@ def test_overwrite_replaces_everything(lake: Lakehouse) -> None:
 
 
 def test_overwrite_partition_replaces_one_partition(lake: Lakehouse) -> None:
-    lake.write(REF, _rows([1], ["a"], "2024-01-01"), _commit("b1"), mode="append",
-               partition_by=["day"])
+    lake.write(
+        REF, _rows([1], ["a"], "2024-01-01"), _commit("b1"), mode="append", partition_by=["day"]
+    )
     lake.write(REF, _rows([2], ["b"], "2024-01-02"), _commit("b2"), mode="append")
-    lake.write(REF, _rows([9], ["z"], "2024-01-02"), _commit("b3"),
-               mode="overwrite_partition", predicate="day = '2024-01-02'")
+    lake.write(
+        REF,
+        _rows([9], ["z"], "2024-01-02"),
+        _commit("b3"),
+        mode="overwrite_partition",
+        predicate="day = '2024-01-02'",
+    )
     assert _content(lake) == [(1, "a", date(2024, 1, 1)), (9, "z", date(2024, 1, 2))]
     day_one = lake.dataset(REF).to_table(filter=pa.compute.field("day") == date(2024, 1, 1))
     assert day_one.column("id").to_pylist() == [1]
@@ -82,13 +93,19 @@ def test_overwrite_partition_replaces_one_partition(lake: Lakehouse) -> None:
 
 def test_merge_upserts_on_keys_and_respects_latest_by(lake: Lakehouse) -> None:
     def versioned(ids: list[int], names: list[str], seq: list[int]) -> pa.Table:
-        return pa.table({"id": pa.array(ids, pa.int64()), "name": names,
-                         "seq": pa.array(seq, pa.int64())})
+        return pa.table(
+            {"id": pa.array(ids, pa.int64()), "name": names, "seq": pa.array(seq, pa.int64())}
+        )
 
-    lake.write(REF, versioned([1, 2], ["a", "b"], [5, 5]), _commit("b1"), mode="merge",
-               keys=["id"])
-    lake.write(REF, versioned([2, 3, 1], ["B", "c", "stale"], [6, 6, 4]), _commit("b2"),
-               mode="merge", keys=["id"], update_condition='s."seq" >= t."seq"')
+    lake.write(REF, versioned([1, 2], ["a", "b"], [5, 5]), _commit("b1"), mode="merge", keys=["id"])
+    lake.write(
+        REF,
+        versioned([2, 3, 1], ["B", "c", "stale"], [6, 6, 4]),
+        _commit("b2"),
+        mode="merge",
+        keys=["id"],
+        update_condition='s."seq" >= t."seq"',
+    )
     assert _content(lake) == [(1, "a", 5), (2, "B", 6), (3, "c", 6)]
 
 
@@ -96,8 +113,9 @@ def test_empty_incremental_write_commits_nothing(lake: Lakehouse) -> None:
     lake.write(REF, _rows([1], ["a"]), _commit("b1"), mode="append")
     empty = lake.write(REF, _rows([], []), _commit("b2"), mode="merge", keys=["id"])
     assert (empty.status, lake.version(REF)) == ("no_rows", 0)
-    recorded = lake.write(REF, _rows([], []), _commit("b3"), mode="merge", keys=["id"],
-                          commit_empty=True)
+    recorded = lake.write(
+        REF, _rows([], []), _commit("b3"), mode="merge", keys=["id"], commit_empty=True
+    )
     assert (recorded.status, recorded.version) == ("committed", 1)
     assert lake.is_committed(REF, "b3")
 

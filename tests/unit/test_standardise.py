@@ -36,7 +36,11 @@ def test_valid_codes_pass() -> None:
 
 def test_wrong_check_digit_and_bad_forms_fail() -> None:
     bad = [_flip_check_digit(c) for c in REAL_CODES] + [
-        "9135010", "91350100M000100Y4I", "", None, "ABCDEFGHIJKLMNOPQR",
+        "9135010",
+        "91350100M000100Y4I",
+        "",
+        None,
+        "ABCDEFGHIJKLMNOPQR",
     ]
     assert uscc_is_valid(pa.array(bad, pa.string())).to_pylist() == [False] * len(bad)
 
@@ -51,14 +55,17 @@ def test_text_is_nfkc_trimmed_and_blank_is_null() -> None:
     assert normalise_text(values).to_pylist() == ["杭州(西湖)科技有限公司", "ABC123", None, None]
 
 
-@pytest.mark.parametrize(("text", "yuan"), [
-    ("500万元", "5000000.00"),
-    ("1,200,000元", "1200000.00"),
-    ("三百万元", "3000000.00"),
-    ("伍佰万元", "5000000.00"),
-    ("50.5万元人民币", "505000.00"),
-    ("2亿元", "200000000.00"),
-])
+@pytest.mark.parametrize(
+    ("text", "yuan"),
+    [
+        ("500万元", "5000000.00"),
+        ("1,200,000元", "1200000.00"),
+        ("三百万元", "3000000.00"),
+        ("伍佰万元", "5000000.00"),
+        ("50.5万元人民币", "505000.00"),
+        ("2亿元", "200000000.00"),
+    ],
+)
 def test_amounts_in_yuan(text: str, yuan: str) -> None:
     assert parse_amount_yuan(text) == Decimal(yuan)
 
@@ -68,9 +75,17 @@ def test_unreadable_amounts(text: str | None) -> None:
     assert parse_amount_yuan(text) is None
 
 
-@pytest.mark.parametrize("text", [
-    "2019-03-05", "2019/3/5", "2019年3月5日", "20190305", "二〇一九年三月五日", "2019.03.05",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2019-03-05",
+        "2019/3/5",
+        "2019年3月5日",
+        "20190305",
+        "二〇一九年三月五日",
+        "2019.03.05",
+    ],
+)
 def test_dates(text: str) -> None:
     assert parse_date(text) == date(2019, 3, 5)
 
@@ -81,10 +96,12 @@ def test_unreadable_dates(text: str | None) -> None:
 
 
 def test_latest_per_key_keeps_the_newest_row() -> None:
-    table = pa.table({
-        "k": ["a", "b", "a", "c", "b"],
-        "v": [1, 2, 3, 4, 5],
-        "at": [datetime(2024, 1, d) for d in (1, 9, 5, 1, 3)],
-    })
+    table = pa.table(
+        {
+            "k": ["a", "b", "a", "c", "b"],
+            "v": [1, 2, 3, 4, 5],
+            "at": [datetime(2024, 1, d) for d in (1, 9, 5, 1, 3)],
+        }
+    )
     kept = latest_per_key(table, ["k"], "at").sort_by("k")
     assert kept.to_pydict()["v"] == [3, 2, 4]

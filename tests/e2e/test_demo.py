@@ -1,0 +1,88 @@
+"""The README's main job, as a user runs it: `govlake demo` through Airflow, twice, then SQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.e2e
+GOVLAKE = str(Path(sys.executable).with_name("govlake"))
+
+
+def _govlake(
+    home: Path, *args: str, extra_env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GOVLAKE"))}
+    env.update({"GOVLAKE_HOME": str(home), **(extra_env or {})})
+    done = subprocess.run(
+        [GOVLAKE, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def _counts(home: Path) -> dict[str, int]:
+    query = (
+        "SELECT 'bronze' z, count(*) n FROM bronze.enterprise_registry UNION ALL "
+        "SELECT 'silver', count(*) FROM silver.enterprise_registry UNION ALL "
+        "SELECT 'quarantine', count(*) FROM silver.enterprise_registry__quarantine UNION ALL "
+        "SELECT 'gold', count(*) FROM gold.enterprise_directory"
+    )
+    lines = _govlake(home, "sql", query, "--format", "json").stdout.splitlines()
+    return {row["z"]: row["n"] for row in map(json.loads, lines)}
+
+
+def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = _govlake(home, "demo", "--rows", "500")
+    assert "market_registry_ingest     │ success" in first.stdout
+    assert "enterprise_registry_refine │ success" in first.stdout
+    counts = _counts(home)
+    assert counts["bronze"] == 500
+    assert counts["silver"] + counts["quarantine"] < 500
+    assert counts["gold"] == counts["silver"] > 400
+    assert (home / "airflow" / "airflow.db").is_file()
+
+    second = _govlake(home, "demo", "--rows", "500")
+    assert "source: reusing" in second.stdout
+    assert _counts(home) == counts
+    tables = _govlake(home, "tables").stdout
+    assert "silver.enterprise_registry " in tables
+
+
+def test_sql_names_an_unknown_table(tmp_path: Path) -> None:
+    done = _govlake(tmp_path / "home", "sql", "SELECT count(*) FROM silver.nope", check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: unknown table in query:")
+    assert "nope" in done.stderr
+
+
+def test_unreachable_source_fails_the_dag_and_writes_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = _govlake(
+        home,
+        "demo",
+        "--rows",
+        "50",
+        check=False,
+        extra_env={"AIRFLOW_CONN_MARKET_REGISTRY_DB": "postgres://etl@127.0.0.1:1/registry"},
+    )
+    assert done.returncode == 1
+    assert "error: DAG market_registry_ingest ended failed: see" in done.stderr
+    log = (home / "demo.log").read_text()
+    assert "source market_registry: cannot connect to postgresql+psycopg://etl@127.0.0.1:1" in log
+    assert not (home / "lakehouse" / "bronze").exists()
