@@ -117,7 +117,7 @@ def demo(
     out.print(f"lakehouse:    {report.lakehouse}")
     out.print(f"airflow home: {report.airflow_home}  (Airflow log: {report.log})")
     out.print(
-        f'took {report.seconds:.1f} s. Try: govlake sql "SELECT status, count(*) FROM '
+        f'took {report.seconds:.1f} s. Try: .venv/bin/govlake sql "SELECT status, count(*) FROM '
         'gold.enterprise_directory GROUP BY status"'
     )
 

@@ -105,8 +105,49 @@ def build_dag(pipeline: Pipeline, config: ProjectConfig, fileloc: str | None = N
     return dag
 
 
+@task
+def maintain_table(conf_dir: str, ref: str) -> list[dict[str, Any]]:
+    """Compact and vacuum one table and its quarantine (see jobs.maintenance.maintain)."""
+    from dataclasses import asdict
+
+    from govlake.config import load_config
+    from jobs.maintenance import maintain
+
+    return [asdict(r) for r in maintain(load_config(Path(conf_dir)), [ref])]
+
+
+def build_maintenance_dag(config: ProjectConfig, fileloc: str | None = None) -> DAG:
+    """One DAG that compacts and vacuums every declared table on the configured schedule."""
+    with DAG(
+        dag_id="lakehouse_maintenance",
+        description="Compact small files and vacuum unreferenced ones",
+        doc_md=(
+            "## Lakehouse maintenance\n\nCompacts small files (`optimize`) and removes files "
+            f"unreferenced for more than {config.lakehouse.vacuum_retention_hours} hours "
+            "(`vacuum`) in every declared table and its quarantine. Tables not created yet "
+            "are skipped. Schedule: `maintenance_schedule` in `conf/lakehouse.yaml`."
+        ),
+        schedule=config.lakehouse.maintenance_schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["govlake", "maintenance"],
+        default_args={
+            "owner": "platform",
+            "retries": int(os.environ.get("GOVLAKE_RETRIES", 1)),
+            "retry_delay": timedelta(minutes=10),
+        },
+    ) as dag:
+        for ref in config.datasets:
+            maintain_table.override(task_id=ref.replace(".", "__"))(str(config.conf_dir), ref)
+    if fileloc:
+        dag.fileloc = fileloc
+    return dag
+
+
 def build_dags(conf_dir: str | Path | None = None, fileloc: str | None = None) -> Iterator[DAG]:
-    """Every pipeline's DAG, producers first."""
+    """Every pipeline's DAG, producers first, then the maintenance DAG."""
     config = load_config(conf_dir)
     for pipeline in config.pipeline_order():
         yield build_dag(pipeline, config, fileloc)
+    yield build_maintenance_dag(config, fileloc)

@@ -28,6 +28,8 @@ from govlake.errors import GovlakeError, UnknownDatasetError
 LINEAGE_COLUMNS = ("_batch_id", "_source", "_ingested_at")
 META_PREFIX = "govlake."
 QUARANTINE_SUFFIX = "__quarantine"
+CHANGE_DATA_FEED = "delta.enableChangeDataFeed"
+CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ class Lakehouse:
                 raise GovlakeError(f"{ref}: overwrite_partition needs a predicate")
             common: dict[str, Any] = {
                 "partition_by": list(partition_by) or None,
+                "configuration": None if self.exists(ref) else {CHANGE_DATA_FEED: "true"},
                 "storage_options": self.storage_options,
                 "commit_properties": properties,
             }
@@ -272,27 +275,28 @@ class Lakehouse:
         """Read a whole table into memory (small tables and tests)."""
         return self.dataset(ref, version).to_table(columns=list(columns) if columns else None)
 
-    def _paths(self, ref: str, version: int | None = None) -> list[str]:
-        actions = pa.table(self.table(ref, version).get_add_actions(flatten=True))
-        return actions.column("path").to_pylist() if actions.num_rows else []
+    def changes_since(self, ref: str, version: int | None) -> tuple[pa.Table, int]:
+        """Rows inserted or updated after ``version`` (the whole table when ``None``).
 
-    def files_since(self, ref: str, version: int | None) -> tuple[list[str], int]:
-        """Data files (table-relative paths) added after ``version`` and the current version.
-
-        ``None`` means all files. For an append-only table these hold exactly the new rows;
-        after a compaction or a merge they may repeat rows already seen, which idempotent
-        merges absorb.
+        Read from the table's change data feed, so compactions and other rewrites that change
+        no data bring nothing back. Deleted rows are not returned. Also returns the version read.
         """
-        current = self.table(ref).version()
-        files = self._paths(ref)
-        if version is not None and version <= current:
-            seen = set(self._paths(ref, version))
-            files = [f for f in files if f not in seen]
-        return files, current
-
-    def read_files(self, ref: str, paths: Sequence[str], version: int | None = None) -> pa.Table:
-        """Rows of the given data files (from :meth:`files_since`) at ``version``."""
-        return self.dataset(ref, version, paths).to_table()
+        table = self.table(ref)
+        current = table.version()
+        if version is None:
+            return self.read(ref, current), current
+        if version >= current:
+            return pa.schema(table.schema().to_arrow()).empty_table(), current
+        if table.metadata().configuration.get(CHANGE_DATA_FEED) != "true":
+            raise GovlakeError(f"{ref} has no change data feed ({CHANGE_DATA_FEED}=true)")
+        schema = pa.schema(table.schema().to_arrow())
+        changes = pa.table(
+            table.load_cdf(starting_version=version + 1, ending_version=current).read_all()
+        )
+        kind = pc.cast(changes.column("_change_type"), pa.string())
+        wanted = pc.is_in(kind, pa.array(["insert", "update_postimage"]))
+        rows = changes.select(schema.names).cast(schema)  # delta-rs gives string_view
+        return rows.filter(wanted), current
 
     def describe(self, ref: str) -> TableInfo:
         """Version, size and last commit of a table."""

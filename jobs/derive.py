@@ -1,7 +1,8 @@
 """Derivation: build a silver or gold table from its inputs with a transform function.
 
-Incremental datasets (write ``append`` or ``merge``) read only the input files added since the
-input versions recorded in their last commit; ``overwrite`` datasets read their inputs whole.
+Incremental datasets (write ``append`` or ``merge``) read only the rows inserted or updated in
+their inputs since the input versions recorded in their last commit (the Delta change data feed,
+so compactions bring nothing back); ``overwrite`` datasets read their inputs whole.
 The batch id is made from those input version ranges, so processing the same input twice never
 commits twice, whatever the run. Rows a transform rejects go to ``<table>__quarantine`` with a
 ``_reason``, before the good rows, so a crash between the two commits loses nothing.
@@ -62,8 +63,7 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
             raise UnknownDatasetError(
                 f"{ref}: input {upstream} does not exist yet (built by pipeline {builder})"
             )
-        files, versions[upstream] = lake.files_since(upstream, consumed.get(upstream))
-        table = lake.read_files(upstream, files, versions[upstream])
+        table, versions[upstream] = lake.changes_since(upstream, consumed.get(upstream))
         inputs[upstream] = table.drop_columns(
             [c for c in LINEAGE_COLUMNS if c in table.schema.names]
         )

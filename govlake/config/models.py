@@ -38,6 +38,9 @@ class LakehouseConfig(Strict):
         description="delta-rs storage options (S3 endpoint, region...); secrets from env vars.",
     )
     vacuum_retention_hours: int = Field(default=168, ge=0)
+    maintenance_schedule: str = Field(
+        default="@weekly", description="When the lakehouse_maintenance DAG compacts and vacuums."
+    )
 
 
 class SparkConfig(Strict):

@@ -13,6 +13,7 @@ from govlake.config import ProjectConfig
 from govlake.lakehouse import LINEAGE_COLUMNS, Lakehouse
 from govlake.scenario import append_updates, enterprise
 from jobs.enterprise_registry import standardise
+from jobs.maintenance import maintain
 from jobs.runner import run_pipeline
 from jobs.standardise import uscc_is_valid
 
@@ -123,3 +124,20 @@ def test_crash_between_quarantine_and_rows_loses_and_repeats_nothing(
     assert lake.read(QUARANTINE).num_rows == expected.rejects.num_rows
     assert lake.read(SILVER).num_rows == expected.rows.num_rows
     assert lake.version(QUARANTINE) == 0, "the quarantine batch was committed exactly once"
+
+
+def test_maintenance_compacts_every_table_and_keeps_rows(
+    project: ProjectConfig, registry_db: Path
+) -> None:
+    _run_all(project)
+    append_updates(registry_db, rows=20, seed_value=5)
+    _run_all(project)
+    lake = Lakehouse(project.lakehouse)
+    before = _counts(lake)
+    results = {r.ref: r for r in maintain(project)}
+    assert set(results) == {BRONZE, SILVER, QUARANTINE, GOLD}
+    assert results[BRONZE].files_removed == 2
+    assert results[BRONZE].files_added == 1
+    assert _counts(lake) == before
+    _run_all(project)
+    assert _counts(lake) == before, "compaction is not mistaken for new input"

@@ -18,7 +18,11 @@ def dagbag():  # noqa: ANN201
 
 def test_dags_import_without_errors(dagbag) -> None:  # noqa: ANN001
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"market_registry_ingest", "enterprise_registry_refine"}
+    assert set(dagbag.dag_ids) == {
+        "market_registry_ingest",
+        "enterprise_registry_refine",
+        "lakehouse_maintenance",
+    }
 
 
 def test_every_dag_has_owner_retries_tags_and_docs(dagbag) -> None:  # noqa: ANN001
@@ -27,7 +31,7 @@ def test_every_dag_has_owner_retries_tags_and_docs(dagbag) -> None:  # noqa: ANN
         assert dag.doc_md and dag.doc_md.startswith("## "), dag.dag_id
         assert not dag.catchup and dag.max_active_runs == 1
         for task in dag.tasks:
-            assert task.owner not in ("", "airflow"), task.task_id
+            assert task.owner not in {"", "airflow"}, task.task_id
             assert task.retries >= 1, task.task_id
 
 

@@ -139,14 +139,23 @@ def test_crash_mid_stream_leaves_the_table_unchanged_and_rerun_loads_once(lake: 
     assert [r[0] for r in _content(lake)] == [1, 2, 3]
 
 
-def test_files_since_gives_only_new_files(lake: Lakehouse) -> None:
+def test_changes_since_skips_compactions_and_sees_updates(lake: Lakehouse) -> None:
     lake.write(REF, _rows([1], ["a"]), _commit("b1"), mode="append")
     lake.write(REF, _rows([2], ["b"]), _commit("b2"), mode="append")
-    files, version = lake.files_since(REF, 0)
-    assert version == 1
-    assert lake.read_files(REF, files).column("id").to_pylist() == [2]
-    everything, _ = lake.files_since(REF, None)
-    assert sorted(lake.read_files(REF, everything).column("id").to_pylist()) == [1, 2]
+    changes, version = lake.changes_since(REF, 0)
+    assert (version, changes.column("id").to_pylist()) == (1, [2])
+    assert "_change_type" not in changes.column_names
+    lake.optimize(REF)
+    assert lake.changes_since(REF, 1)[0].num_rows == 0
+    lake.write(REF, _rows([2, 3], ["B", "c"]), _commit("b3"), mode="merge", keys=["id"])
+    changes, version = lake.changes_since(REF, 2)
+    assert version == 3
+    assert sorted(changes.select(["id", "name"]).to_pylist(), key=str) == [
+        {"id": 2, "name": "B"},
+        {"id": 3, "name": "c"},
+    ]
+    everything, _ = lake.changes_since(REF, None)
+    assert sorted(everything.column("id").to_pylist()) == [1, 2, 3]
 
 
 def test_maintenance_keeps_rows(lake: Lakehouse) -> None:
