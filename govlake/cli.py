@@ -27,6 +27,10 @@ app = typer.Typer(
 )
 conf_app = typer.Typer(help="Check the declarative configuration in conf/.", no_args_is_help=True)
 app.add_typer(conf_app, name="conf")
+quality_app = typer.Typer(
+    help="Validation suites, results and quality scores.", no_args_is_help=True
+)
+app.add_typer(quality_app, name="quality")
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
@@ -226,3 +230,63 @@ def ui(conf: ConfOption = None) -> None:
     )
     airflow = Path(sys.executable).with_name("airflow")
     os.execv(airflow, [str(airflow), "standalone"])
+
+
+@quality_app.command("run")
+@reports_errors
+def quality_run(
+    dataset: Annotated[str, typer.Argument(help="zone.table")], conf: ConfOption = None
+) -> None:
+    """Validate a table's current version with its suite and record the results."""
+    from jobs.quality.on_demand import validate_table
+    from jobs.runner import manual_run_id
+
+    validation = validate_table(_config(conf), dataset, run_id=manual_run_id())
+    view = Table(title=f"{dataset}: suite {validation.suite}")
+    for column in ("expectation", "success", "unexpected", "observed"):
+        view.add_column(column)
+    for o in validation.outcomes:
+        view.add_row(
+            o.label,
+            "yes" if o.success else ("WARN" if not o.blocking else "NO"),
+            str(o.unexpected_count),
+            o.observed or "",
+        )
+    out.print(view)
+    out.print(
+        f"score {validation.score} in {validation.seconds:.2f} s; Data Docs: {validation.docs}"
+    )
+
+
+@quality_app.command("report")
+@reports_errors
+def quality_report(
+    dataset: Annotated[str | None, typer.Argument(help="zone.table")] = None,
+    conf: ConfOption = None,
+) -> None:
+    """Latest validation of each dataset (or of one): score, failures, action."""
+    from govlake.lakehouse import Lakehouse
+    from jobs.quality.results import latest
+
+    config = _config(conf)
+    if dataset:
+        config.dataset(dataset)
+    rows = latest(Lakehouse(config.lakehouse), dataset).to_pylist()
+    if not rows:
+        raise GovlakeError("no validation recorded yet" + (f" for {dataset}" if dataset else ""))
+    view = Table(title="Latest validations")
+    for column in ("dataset", "version", "score", "passed", "failed", "action", "validated at"):
+        view.add_column(column)
+    for ref in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == ref]
+        failed = [f"{r['expectation']}({r['column'] or ''})" for r in mine if not r["success"]]
+        view.add_row(
+            ref,
+            str(mine[0]["version"]),
+            f"{mine[0]['score']:.2f}",
+            str(len(mine) - len(failed)),
+            "\n".join(failed) or "-",
+            mine[0]["action"],
+            mine[0]["validated_at"].strftime("%Y-%m-%d %H:%M:%S UTC"),
+        )
+    out.print(view)

@@ -29,6 +29,8 @@ LINEAGE_COLUMNS = ("_batch_id", "_source", "_ingested_at")
 META_PREFIX = "govlake."
 QUARANTINE_SUFFIX = "__quarantine"
 CHANGE_DATA_FEED = "delta.enableChangeDataFeed"
+ZONES = ("bronze", "silver", "gold", "platform")
+PLATFORM_TABLES = ("platform.quality_results",)
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 
 
@@ -98,7 +100,7 @@ class Lakehouse:
     def uri(self, ref: str) -> str:
         """Location of the table ``zone.name``."""
         zone, _, name = ref.partition(".")
-        if not name or zone not in {"bronze", "silver", "gold"}:
+        if not name or zone not in ZONES:
             raise UnknownDatasetError(f"not a table reference (zone.name): {ref!r}")
         return f"{self.root}/{zone}/{name}"
 
@@ -155,6 +157,7 @@ class Lakehouse:
         predicate: str | None = None,
         update_condition: str | None = None,
         commit_empty: bool = False,
+        evolve_schema: bool = False,
     ) -> WriteResult:
         """Write ``data`` with lineage columns in one Delta commit.
 
@@ -171,6 +174,7 @@ class Lakehouse:
                 ``s.updated_at >= t.updated_at`` so older rows never overwrite newer ones.
             commit_empty: Commit even when there are no rows, to record the commit metadata
                 (e.g. input versions consumed by rows that all went to quarantine).
+            evolve_schema: On append, add columns the table does not have yet.
 
         Returns:
             The committed version and row count, or why nothing was committed.
@@ -201,7 +205,10 @@ class Lakehouse:
                 "commit_properties": properties,
             }
             if mode in {"append", "merge"}:  # a merge into a new table creates it
-                write_deltalake(self.uri(ref), stream, mode="append", **common)
+                evolve: Literal["merge"] | None = (
+                    "merge" if evolve_schema and self.exists(ref) else None
+                )
+                write_deltalake(self.uri(ref), stream, mode="append", schema_mode=evolve, **common)
             else:
                 replace_where = predicate if mode == "overwrite_partition" else None
                 write_deltalake(
@@ -315,9 +322,9 @@ class Lakehouse:
         )
 
     def existing(self, refs: Iterable[str]) -> list[str]:
-        """The given tables and their quarantine companions that exist, in order."""
+        """The given tables, their quarantine companions and the platform's tables that exist."""
         found = []
-        for ref in refs:
+        for ref in [*refs, *PLATFORM_TABLES]:
             for candidate in (ref, ref + QUARANTINE_SUFFIX):
                 if self.exists(candidate):
                     found.append(candidate)

@@ -13,13 +13,13 @@ import duckdb
 import pyarrow as pa
 
 from govlake.errors import GovlakeError, UnknownDatasetError
-from govlake.lakehouse import Lakehouse
+from govlake.lakehouse import ZONES, Lakehouse
 
 
 def connect(lake: Lakehouse, refs: Iterable[str]) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
     """A DuckDB connection with a view per existing table; also returns their names."""
     con = duckdb.connect()
-    for zone in ("bronze", "silver", "gold"):
+    for zone in ZONES:
         con.execute(f"CREATE SCHEMA {zone}")
     tables = lake.existing(refs)
     for ref in tables:

@@ -21,6 +21,8 @@ from govlake.config import ProjectConfig
 from govlake.config.models import Dataset
 from govlake.errors import GovlakeError, UnknownDatasetError
 from govlake.lakehouse import LINEAGE_COLUMNS, QUARANTINE_SUFFIX, Commit, Lakehouse, WriteResult
+from jobs.quality.contracts import check
+from jobs.quality.gate import decide
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
                 f"{ref}: input {upstream} does not exist yet (built by pipeline {builder})"
             )
         table, versions[upstream] = lake.changes_since(upstream, consumed.get(upstream))
+        contract = config.datasets[upstream].contract if upstream in config.datasets else None
+        if contract:
+            check(table, contract, where=f"{ref}: input {upstream}")
         inputs[upstream] = table.drop_columns(
             [c for c in LINEAGE_COLUMNS if c in table.schema.names]
         )
@@ -72,6 +77,14 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
         return [WriteResult(ref, 0, lake.version(ref), "no_rows")]
 
     output = load_transform(dataset.transform)(inputs)
+    decision = decide(
+        config,
+        dataset,
+        output.rows,
+        pipeline=pipeline,
+        run_id=run_id,
+        input_rows=sum(t.num_rows for t in inputs.values()) if incremental else None,
+    )
     commit = Commit(
         pipeline=pipeline,
         run_id=run_id,
@@ -80,24 +93,38 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
         inputs=versions,
     )
     results = []
-    if output.rejects is not None and output.rejects.num_rows:
+    rejects = [t for t in (output.rejects, decision.rejects) if t is not None and t.num_rows]
+    if rejects:
         quarantine = replace(commit, batch_id=commit.batch_id + QUARANTINE_SUFFIX)
+        together = pa.concat_tables(rejects, promote_options="permissive")
         results.append(
-            lake.write(ref + QUARANTINE_SUFFIX, output.rejects, quarantine, mode="append")
+            lake.write(
+                ref + QUARANTINE_SUFFIX, together, quarantine, mode="append", evolve_schema=True
+            )
         )
     rows = lake.write(
         ref,
-        output.rows,
+        decision.rows,
         commit,
         mode=dataset.write,
         keys=dataset.keys,
         partition_by=dataset.partition_by,
-        predicate=_partition_predicate(dataset, output.rows),
+        predicate=_partition_predicate(dataset, decision.rows),
         update_condition=f's."{dataset.latest_by}" >= t."{dataset.latest_by}"'
         if dataset.latest_by
         else None,
         commit_empty=incremental,
     )
+    quarantined = decision.rejects is not None and decision.rejects.num_rows > 0
+    if rows.status != "already_committed":
+        decision.record(
+            lake,
+            dataset,
+            rows.version,
+            action="quarantined" if quarantined else "published",
+            pipeline=pipeline,
+            run_id=run_id,
+        )
     return [rows, *results]
 
 

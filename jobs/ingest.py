@@ -8,6 +8,7 @@ from govlake.config import ProjectConfig
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Commit, Lakehouse, WriteResult
 from jobs import cursor
+from jobs.quality.contracts import checked
 
 
 def ingest(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> WriteResult:
@@ -32,9 +33,10 @@ def ingest(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> Wr
             upper = db.max_value(table, stream.cursor, lower)
             if upper is None:
                 return WriteResult(ref, 0, lake.version(ref), "no_rows")
-        reader = db.read_batches(
+        rows = db.read_batches(
             table, cursor=stream.cursor, lower=lower, upper=upper, batch_size=stream.batch_size
         )
+        reader = checked(rows, dataset.contract, where=ref) if dataset.contract else rows
         commit = Commit(
             pipeline=pipeline,
             run_id=run_id,

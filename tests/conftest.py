@@ -44,6 +44,7 @@ def conf_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     target = tmp_path / "conf"
     shutil.copytree(REPO / "conf", target)
     monkeypatch.setenv("GOVLAKE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GOVLAKE_EXPECTATIONS", str(REPO / "expectations"))
     monkeypatch.delenv("GOVLAKE_CONF", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_MARKET_REGISTRY_DB", raising=False)
     return target

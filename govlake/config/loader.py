@@ -76,6 +76,7 @@ class ProjectConfig:
 
     conf_dir: Path
     home: Path
+    expectations_dir: Path
     lakehouse: LakehouseConfig
     engine: EngineConfig
     departments: dict[str, Department]
@@ -170,9 +171,11 @@ class _Loading:
         builder_of = self._cross_check(departments, sources, datasets, pipelines)
         if self.issues or lakehouse is None:
             return None
+        expectations = os.environ.get("GOVLAKE_EXPECTATIONS") or self.conf.parent / "expectations"
         return ProjectConfig(
             conf_dir=self.conf,
             home=home,
+            expectations_dir=Path(expectations).resolve(),
             lakehouse=lakehouse,
             engine=engine,
             departments=departments,

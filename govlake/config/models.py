@@ -113,6 +113,19 @@ class SourceBinding(Strict):
     stream: Identifier
 
 
+class Quality(Strict):
+    """What a failed validation suite does to a write (suites: expectations/<zone>__<table>.json).
+
+    ``fail`` blocks the commit and fails the task; ``warn`` commits and records; ``quarantine``
+    moves the rows that fail a row-level expectation to ``<table>__quarantine`` and commits the
+    rest (a failed table-level expectation still blocks, unless marked ``on_failure: warn``).
+    """
+
+    policy: Literal["fail", "warn", "quarantine"] = "fail"
+    max_row_drop: float = Field(default=0.5, ge=0.0, le=1.0)
+    freshness_hours: int = Field(default=48, ge=1)
+
+
 class Dataset(Strict):
     """A lakehouse table: its identity, ownership, grading and how it is built."""
 
@@ -132,6 +145,10 @@ class Dataset(Strict):
     collect: SourceBinding | None = None
     inputs: list[DatasetRef] = Field(default_factory=list)
     transform: ObjectPath | None = None
+    contract: ObjectPath | None = Field(
+        default=None, description="pandera schema (module:name) the rows must satisfy."
+    )
+    quality: Quality = Quality()
 
     @property
     def ref(self) -> str:

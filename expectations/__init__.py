@@ -1,0 +1,1 @@
+"""Validation suites (``<zone>__<table>.json``, Great Expectations) and pandera contracts."""

@@ -1,0 +1,36 @@
+"""Validate a table as it stands now, outside any write (``govlake quality run``)."""
+
+from __future__ import annotations
+
+from govlake.config import ProjectConfig
+from govlake.errors import GovlakeError
+from govlake.lakehouse import LINEAGE_COLUMNS, Lakehouse
+from jobs.quality import results
+from jobs.quality.gate import run_suite
+from jobs.quality.suites import Validation, suite_file
+
+
+def validate_table(config: ProjectConfig, ref: str, *, run_id: str) -> Validation:
+    """Run the dataset's suite on its current version and record the results."""
+    dataset = config.dataset(ref)
+    if not suite_file(config.expectations_dir, ref).exists():
+        raise GovlakeError(
+            f"{ref} has no suite: expected {suite_file(config.expectations_dir, ref)}"
+        )
+    lake = Lakehouse(config.lakehouse)
+    version = lake.table(ref).version()
+    table = lake.read(ref, version)
+    table = table.drop_columns([c for c in LINEAGE_COLUMNS if c in table.column_names])
+    validation = run_suite(config, dataset, table, input_rows=None)
+    assert validation is not None
+    results.record(
+        lake,
+        ref,
+        version,
+        validation,
+        policy=dataset.quality.policy,
+        action="checked",
+        pipeline="quality",
+        run_id=run_id,
+    )
+    return validation

@@ -1,0 +1,218 @@
+"""Run a Great Expectations suite file on an Arrow table and summarise the outcome.
+
+Suites live in ``expectations/<zone>__<table>.json`` in Great Expectations' own format. An
+expectation's ``meta`` may carry ``severity`` (``critical`` 3, ``major`` 2, ``minor`` 1; the
+weights of the quality score) and ``on_failure: warn`` (record, never block). Values that are
+known only at run time are suite parameters, resolved by :mod:`jobs.quality.parameters`.
+Data Docs are written under ``<output>/data_docs/`` (``$GOVLAKE_HOME/quality``) on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from govlake.errors import GovlakeError
+
+WEIGHTS = {"critical": 3, "major": 2, "minor": 1}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One expectation's result."""
+
+    expectation: str
+    column: str | None
+    success: bool
+    observed: str | None
+    unexpected_count: int
+    unexpected_rows: list[int]
+    weight: int
+    blocking: bool
+    row_level: bool
+    passed_share: float
+
+    @property
+    def label(self) -> str:
+        """``expectation(column)``, as quarantine reasons and reports name it."""
+        return f"{self.expectation}({self.column})" if self.column else self.expectation
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A suite's outcome on one table."""
+
+    suite: str
+    outcomes: list[Outcome]
+    seconds: float
+    docs: Path | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        """Whether every expectation passed."""
+        return all(o.success for o in self.outcomes)
+
+    @property
+    def score(self) -> float:
+        """Weighted share of passed expectations, 0-100.
+
+        Weights come from each expectation's severity; a failed row-level expectation earns
+        the share of rows that passed it.
+        """
+        total = sum(o.weight for o in self.outcomes)
+        earned = sum(o.weight * o.passed_share for o in self.outcomes)
+        return round(100.0 * earned / total, 2) if total else 100.0
+
+
+def suite_file(expectations_dir: Path, ref: str) -> Path:
+    """Where the suite of ``zone.table`` lives."""
+    return expectations_dir / (ref.replace(".", "__") + ".json")
+
+
+def load_suite(path: Path) -> dict[str, Any]:
+    """The suite as a dict, with a clear error for a broken file."""
+    try:
+        suite = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise GovlakeError(f"suite {path}: cannot be read: {exc}") from None
+    if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
+        raise GovlakeError(f"suite {path}: expected an object with an 'expectations' list")
+    return suite
+
+
+def parameter_names(suite: dict[str, Any]) -> set[str]:
+    """Names of the suite parameters (``{"$PARAMETER": name}``) the suite refers to."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if set(value) == {"$PARAMETER"}:
+                found.add(str(value["$PARAMETER"]))
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(suite["expectations"])
+    return found
+
+
+@cache
+def _context(output: Path) -> Any:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    import jobs.quality.custom_expectations  # noqa: F401  (registers the expectations)
+
+    docs = output / "data_docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    # Ephemeral: suites come from expectations/ on every run; only Data Docs persist.
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.add_data_docs_site(
+        site_name="govlake",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    return context
+
+
+def _datasource(context: Any) -> Any:
+    try:
+        return context.data_sources.get("govlake")
+    except (KeyError, ValueError):
+        return context.data_sources.add_pandas("govlake")
+
+
+def validate(
+    table: pa.Table, suite_path: Path, parameters: dict[str, Any], output: Path
+) -> Validation:
+    """Validate ``table`` with the suite file; Data Docs are written under ``output``."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core import ExpectationSuite
+
+    started = time.perf_counter()
+    raw = load_suite(suite_path)
+    name = suite_path.stem
+    missing = parameter_names(raw) - set(parameters)
+    if missing:
+        raise GovlakeError(f"suite {suite_path}: no value for parameter(s) {sorted(missing)}")
+    context = _context(output)
+    source = _datasource(context)
+    asset = next((a for a in source.assets if a.name == name), None) or source.add_dataframe_asset(
+        name
+    )
+    batch = (
+        asset.batch_definitions[0]
+        if asset.batch_definitions
+        else asset.add_batch_definition_whole_dataframe("whole")
+    )
+    try:
+        suite = context.suites.add_or_update(ExpectationSuite(**{**raw, "name": name}))
+    except Exception as exc:  # GX raises many types for a bad expectation; name the file
+        raise GovlakeError(f"suite {suite_path}: {exc}") from None
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch, suite=suite)
+    )
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs")],
+            result_format={"result_format": "COMPLETE"},
+        )
+    )
+    frame = table.to_pandas()
+    run = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters)
+    (result,) = run.run_results.values()
+    outcomes = [_outcome(r) for r in result.results]
+    docs = output / "data_docs" / "index.html"
+    return Validation(
+        name, outcomes, time.perf_counter() - started, docs if docs.exists() else None, parameters
+    )
+
+
+def _outcome(result: Any) -> Outcome:
+    config = result.expectation_config
+    meta = config.meta or {}
+    details = result.result or {}
+    rows = [
+        int(i) for i in details.get("unexpected_index_list") or [] if isinstance(i, int | float)
+    ]
+    row_level = "unexpected_index_list" in details
+    if result.success:
+        share = 1.0
+    elif row_level and details.get("unexpected_percent") is not None:
+        share = max(0.0, 1.0 - float(details["unexpected_percent"]) / 100.0)
+    else:
+        share = 0.0
+    observed = details.get("observed_value")
+    return Outcome(
+        expectation=config.type,
+        column=config.kwargs.get("column"),
+        success=bool(result.success),
+        observed=None
+        if observed is None
+        else json.dumps(observed, default=str, ensure_ascii=False),
+        unexpected_count=int(details.get("unexpected_count") or 0),
+        unexpected_rows=rows,
+        weight=WEIGHTS.get(str(meta.get("severity", "major")), 2),
+        blocking=meta.get("on_failure") != "warn",
+        row_level=row_level,
+        passed_share=share,
+    )
