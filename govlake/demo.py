@@ -49,6 +49,8 @@ class DemoReport:
     airflow_home: Path
     log: Path
     seconds: float
+    quality: dict[str, float]
+    data_docs: Path
 
 
 def source_path(config: ProjectConfig) -> Path:
@@ -110,8 +112,20 @@ def run_demo(
         runs.append(DagRunSummary(pipeline.name, state, time.perf_counter() - begun))
         if state != "success":
             raise GovlakeError(f"DAG {pipeline.name} ended {state}: see {log}")
+    from jobs.quality.results import latest_score
+
     lake = Lakehouse(config.lakehouse)
     tables = [lake.describe(ref) for ref in lake.existing(config.datasets)]
+    scores = {ref: latest_score(lake, ref) for ref in config.datasets}
     return DemoReport(
-        seeded, source, runs, tables, lake.root, airflow_home, log, time.perf_counter() - started
+        seeded,
+        source,
+        runs,
+        tables,
+        lake.root,
+        airflow_home,
+        log,
+        time.perf_counter() - started,
+        {ref: score for ref, score in scores.items() if score is not None},
+        config.home / "quality" / "data_docs" / "index.html",
     )

@@ -97,6 +97,8 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
     if rejects:
         quarantine = replace(commit, batch_id=commit.batch_id + QUARANTINE_SUFFIX)
         together = pa.concat_tables(rejects, promote_options="permissive")
+        # Rejects of different steps have different columns: every column may be null.
+        together = together.cast(pa.schema([f.with_nullable(True) for f in together.schema]))
         results.append(
             lake.write(
                 ref + QUARANTINE_SUFFIX, together, quarantine, mode="append", evolve_schema=True

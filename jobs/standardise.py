@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from stdnum.cn import uscc
 
+from jobs.identifiers import uscc_valid
+
 ArrayLike: TypeAlias = pa.Array | pa.ChunkedArray
 
 _ISO_LIKE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
@@ -51,8 +53,8 @@ def normalise_uscc(values: ArrayLike) -> pa.Array:
 
 
 def uscc_is_valid(values: ArrayLike) -> pa.Array:
-    """Whether each code has the GB 32100-2015 form and check digit (null is not valid)."""
-    return pc.fill_null(map_distinct(values, uscc.is_valid, pa.bool_()), False)
+    """Whether each compact code has the GB 32100-2015 form and check digit (null: no)."""
+    return pa.array(uscc_valid(values))
 
 
 def parse_amount_yuan(text: str | None) -> Decimal | None:

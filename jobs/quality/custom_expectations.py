@@ -1,4 +1,4 @@
-"""Expectations for Chinese government identifiers, checked with python-stdnum.
+"""Expectations for Chinese government identifiers (rules of python-stdnum).
 
 Importing this module registers ``expect_column_values_to_be_valid_uscc`` (unified social credit
 code, GB 32100-2015) and ``expect_column_values_to_be_valid_resident_id`` (GB 11643) with Great
@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import ColumnMapExpectation
 from great_expectations.expectations.metrics import (
     ColumnMapMetricProvider,
     column_condition_partial,
 )
-from stdnum.cn import ric, uscc
+from stdnum.cn import ric
+
+from jobs.identifiers import uscc_valid
 
 
 class ColumnValuesValidUscc(ColumnMapMetricProvider):
@@ -26,7 +29,8 @@ class ColumnValuesValidUscc(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:  # noqa: N805
-        return column.map(uscc.is_valid)
+        values = pa.array(column.astype(object).where(column.notna(), None), pa.string())
+        return pd.Series(uscc_valid(values), index=column.index)
 
 
 class ExpectColumnValuesToBeValidUscc(ColumnMapExpectation):

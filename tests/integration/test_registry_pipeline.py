@@ -135,7 +135,7 @@ def test_maintenance_compacts_every_table_and_keeps_rows(
     lake = Lakehouse(project.lakehouse)
     before = _counts(lake)
     results = {r.ref: r for r in maintain(project)}
-    assert set(results) == {BRONZE, SILVER, QUARANTINE, GOLD}
+    assert set(results) == {BRONZE, SILVER, QUARANTINE, GOLD, "platform.quality_results"}
     assert results[BRONZE].files_removed == 2
     assert results[BRONZE].files_added == 1
     assert _counts(lake) == before
