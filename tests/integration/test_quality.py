@@ -18,7 +18,7 @@ from govlake.config.models import Quality
 from govlake.lakehouse import Lakehouse
 from govlake.scenario import enterprise
 from jobs.enterprise_registry import SILVER_SCHEMA
-from jobs.quality.gate import QualityGateError, decide
+from jobs.quality.gate import Decision, QualityGateError, decide
 from jobs.quality.results import RESULTS, latest
 from jobs.quality.suites import load_suite, suite_file
 from jobs.runner import run_pipeline
@@ -58,9 +58,11 @@ def bad_rows() -> pa.Table:
     )
 
 
-def _with_policy(project: ProjectConfig, policy: str) -> object:
-    dataset = project.dataset(SILVER)
-    return dataset.model_copy(update={"quality": Quality(policy=policy)})  # type: ignore[arg-type]
+def _decide(
+    project: ProjectConfig, policy: str, rows: pa.Table, *, input_rows: int, run_id: str
+) -> Decision:
+    dataset = project.dataset(SILVER).model_copy(update={"quality": Quality(policy=policy)})
+    return decide(project, dataset, rows, input_rows=input_rows, pipeline="p", run_id=run_id)
 
 
 def test_every_derived_dataset_has_a_loadable_suite(project: ProjectConfig) -> None:
@@ -80,14 +82,7 @@ def test_every_derived_dataset_has_a_loadable_suite(project: ProjectConfig) -> N
 def test_quarantine_policy_moves_each_failing_row_with_its_reason(
     project: ProjectConfig, bad_rows: pa.Table
 ) -> None:
-    decision = decide(
-        project,
-        _with_policy(project, "quarantine"),
-        bad_rows,  # type: ignore[arg-type]
-        input_rows=7,
-        pipeline="p",
-        run_id="r",
-    )
+    decision = _decide(project, "quarantine", bad_rows, input_rows=7, run_id="r")
     assert decision.rows.column("uscc").to_pylist() == [VALID[0], VALID[1]]
     assert decision.rejects is not None
     reasons = dict(
@@ -110,14 +105,7 @@ def test_quarantine_policy_moves_each_failing_row_with_its_reason(
 
 def test_fail_policy_blocks_and_records(project: ProjectConfig, bad_rows: pa.Table) -> None:
     with pytest.raises(QualityGateError) as caught:
-        decide(
-            project,
-            _with_policy(project, "fail"),
-            bad_rows,  # type: ignore[arg-type]
-            input_rows=7,
-            pipeline="p",
-            run_id="r-blocked",
-        )
+        _decide(project, "fail", bad_rows, input_rows=7, run_id="r-blocked")
     message = str(caught.value)
     assert message.startswith(f"{SILVER}: suite silver__enterprise_registry failed, nothing")
     assert "expect_column_values_to_be_valid_uscc(uscc) (1 unexpected" in message
@@ -129,14 +117,7 @@ def test_fail_policy_blocks_and_records(project: ProjectConfig, bad_rows: pa.Tab
 
 
 def test_warn_policy_lets_everything_through(project: ProjectConfig, bad_rows: pa.Table) -> None:
-    decision = decide(
-        project,
-        _with_policy(project, "warn"),
-        bad_rows,  # type: ignore[arg-type]
-        input_rows=7,
-        pipeline="p",
-        run_id="r",
-    )
+    decision = _decide(project, "warn", bad_rows, input_rows=7, run_id="r")
     assert decision.rows.num_rows == bad_rows.num_rows
     assert decision.rejects is None
     assert decision.validation is not None
@@ -146,14 +127,7 @@ def test_warn_policy_lets_everything_through(project: ProjectConfig, bad_rows: p
 def test_a_ninety_percent_drop_blocks_even_under_quarantine(project: ProjectConfig) -> None:
     rows = _silver_rows(VALID[:2])
     with pytest.raises(QualityGateError, match="expect_table_row_count_to_be_between"):
-        decide(
-            project,
-            _with_policy(project, "quarantine"),
-            rows,  # type: ignore[arg-type]
-            input_rows=20,
-            pipeline="p",
-            run_id="r",
-        )
+        _decide(project, "quarantine", rows, input_rows=20, run_id="r")
 
 
 def _inject(db: Path, rows: list[dict[str, object]]) -> None:
