@@ -290,3 +290,45 @@ def quality_report(
             mine[0]["validated_at"].strftime("%Y-%m-%d %H:%M:%S UTC"),
         )
     out.print(view)
+
+
+@quality_app.command("quarantine")
+@reports_errors
+def quality_quarantine(
+    dataset: Annotated[str, typer.Argument(help="zone.table")],
+    limit: int = 50,
+    conf: ConfOption = None,
+) -> None:
+    """List a table's quarantined rows with the reason and the step that rejected them."""
+    from govlake.lakehouse import QUARANTINE_SUFFIX, Lakehouse
+
+    config = _config(conf)
+    config.dataset(dataset)
+    lake = Lakehouse(config.lakehouse)
+    if not lake.exists(dataset + QUARANTINE_SUFFIX):
+        out.print(f"{dataset}: nothing quarantined")
+        return
+    held = lake.read(dataset + QUARANTINE_SUFFIX)
+    keys = [k for k in config.dataset(dataset).keys if k in held.column_names]
+    view = Table(title=f"{dataset}__quarantine ({held.num_rows} rows)")
+    for column in (*keys, "_stage", "_reason"):
+        view.add_column(column)
+    for row in held.slice(0, limit).to_pylist():
+        view.add_row(*(str(row.get(c)) for c in (*keys, "_stage", "_reason")))
+    out.print(view)
+
+
+@quality_app.command("reprocess")
+@reports_errors
+def quality_reprocess(
+    dataset: Annotated[str, typer.Argument(help="zone.table")], conf: ConfOption = None
+) -> None:
+    """Send quarantined rows through the step that rejected them again, after a fix."""
+    from jobs.quality.reprocess import reprocess
+    from jobs.runner import manual_run_id
+
+    done = reprocess(_config(conf), dataset, run_id=manual_run_id())
+    out.print(
+        f"{done.ref}: {done.read} quarantined rows re-processed, {done.published} "
+        f"published, {done.still_quarantined} still quarantined"
+    )

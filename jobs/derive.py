@@ -15,14 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from govlake.config import ProjectConfig
 from govlake.config.models import Dataset
 from govlake.errors import GovlakeError, UnknownDatasetError
 from govlake.lakehouse import LINEAGE_COLUMNS, QUARANTINE_SUFFIX, Commit, Lakehouse, WriteResult
 from jobs.quality.contracts import check
-from jobs.quality.gate import decide
+from jobs.quality.gate import Decision, decide
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,30 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
         source=",".join(dataset.inputs),
         inputs=versions,
     )
+    return commit_build(lake, dataset, decision, output.rejects, commit, commit_empty=incremental)
+
+
+def commit_build(
+    lake: Lakehouse,
+    dataset: Dataset,
+    decision: Decision,
+    transform_rejects: pa.Table | None,
+    commit: Commit,
+    *,
+    commit_empty: bool,
+) -> list[WriteResult]:
+    """Write the rejects to quarantine, then the rows, then record the validation.
+
+    Rejects carry ``_stage``: ``transform`` (rows in the input's shape, rejected by the
+    transform) or ``suite`` (rows in the output's shape, rejected by the validation suite), so
+    they can be re-processed from the right step.
+    """
     results = []
-    rejects = [t for t in (output.rejects, decision.rejects) if t is not None and t.num_rows]
+    rejects = [
+        with_stage(t, stage)
+        for t, stage in ((transform_rejects, "transform"), (decision.rejects, "suite"))
+        if t is not None and t.num_rows
+    ]
     if rejects:
         quarantine = replace(commit, batch_id=commit.batch_id + QUARANTINE_SUFFIX)
         together = pa.concat_tables(rejects, promote_options="permissive")
@@ -101,11 +122,15 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
         together = together.cast(pa.schema([f.with_nullable(True) for f in together.schema]))
         results.append(
             lake.write(
-                ref + QUARANTINE_SUFFIX, together, quarantine, mode="append", evolve_schema=True
+                dataset.ref + QUARANTINE_SUFFIX,
+                together,
+                quarantine,
+                mode="append",
+                evolve_schema=True,
             )
         )
     rows = lake.write(
-        ref,
+        dataset.ref,
         decision.rows,
         commit,
         mode=dataset.write,
@@ -115,7 +140,7 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
         update_condition=f's."{dataset.latest_by}" >= t."{dataset.latest_by}"'
         if dataset.latest_by
         else None,
-        commit_empty=incremental,
+        commit_empty=commit_empty,
     )
     quarantined = decision.rejects is not None and decision.rejects.num_rows > 0
     if rows.status != "already_committed":
@@ -124,10 +149,18 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
             dataset,
             rows.version,
             action="quarantined" if quarantined else "published",
-            pipeline=pipeline,
-            run_id=run_id,
+            pipeline=commit.pipeline,
+            run_id=commit.run_id,
         )
     return [rows, *results]
+
+
+def with_stage(rejects: pa.Table, stage: str) -> pa.Table:
+    """``rejects`` tagged with the step that rejected them (``_stage``)."""
+    column = pa.array([stage] * rejects.num_rows, pa.string())
+    if "_stage" in rejects.column_names:
+        return rejects.set_column(rejects.column_names.index("_stage"), "_stage", column)
+    return rejects.append_column("_stage", column)
 
 
 def _partition_predicate(dataset: Dataset, rows: pa.Table) -> str | None:
@@ -145,12 +178,3 @@ def _partition_predicate(dataset: Dataset, rows: pa.Table) -> str | None:
         ]
         clauses.append("(" + " AND ".join(terms) + ")")
     return " OR ".join(clauses)
-
-
-def reject(table: pa.Table, mask: pa.Array, reason: pa.Array | str) -> tuple[pa.Table, pa.Table]:
-    """Split ``table`` into (kept, rejected) by ``mask``; rejected rows carry ``_reason``."""
-    rejected = table.filter(mask)
-    reasons = reason if isinstance(reason, str) else pc.filter(reason, mask)
-    if isinstance(reasons, str):
-        reasons = pa.array([reasons] * rejected.num_rows, pa.string())
-    return table.filter(pc.invert(mask)), rejected.append_column("_reason", reasons)

@@ -86,7 +86,10 @@ def decide(
     blocking = [
         o
         for o in validation.outcomes
-        if not o.success and o.blocking and (policy == "fail" or not o.row_level)
+        if not o.success
+        and o.blocking
+        # rows can only be quarantined when the suite says which ones failed
+        and (policy == "fail" or not o.row_level or not o.unexpected_rows)
     ]
     if blocking:
         decision = Decision(rows, None, validation)
@@ -118,9 +121,7 @@ def _quarantine(rows: pa.Table, validation: Validation) -> Decision:
             shown = values[row] if values is not None else ""
             reasons.setdefault(row, []).append(f"{outcome.label}: {shown}")
     bad = sorted(reasons)
-    mask = pa.array([False] * rows.num_rows)
-    if bad:
-        mask = pc.is_in(pa.array(range(rows.num_rows)), pa.array(bad))
+    mask = pc.is_in(pa.array(range(rows.num_rows), pa.int64()), pa.array(bad, pa.int64()))
     rejects = rows.filter(mask).append_column(
         "_reason", pa.array(["; ".join(reasons[i]) for i in bad], pa.string())
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,8 +18,10 @@ from govlake.config import ProjectConfig, load_config
 from govlake.config.models import Quality
 from govlake.lakehouse import Lakehouse
 from govlake.scenario import enterprise
+from jobs import enterprise_registry
 from jobs.enterprise_registry import SILVER_SCHEMA
 from jobs.quality.gate import Decision, QualityGateError, decide
+from jobs.quality.reprocess import reprocess
 from jobs.quality.results import RESULTS, latest
 from jobs.quality.suites import load_suite, suite_file
 from jobs.runner import run_pipeline
@@ -209,3 +212,48 @@ def test_quality_commands(project: ProjectConfig, registry_db: Path) -> None:
     missing = runner.invoke(app, ["quality", "run", "bronze.enterprise_registry", *conf])
     assert missing.exit_code == 1
     assert "has no suite" in missing.stderr
+
+
+def test_quarantined_rows_are_listed_and_reprocessed_after_a_fix(
+    project: ProjectConfig, registry_db: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    suspended = {**HUGE, "registered_capital": "100万元", "status": "停业"}
+    _inject(registry_db, [suspended])
+    for pipeline in project.pipeline_order():
+        run_pipeline(project, pipeline.name)
+    lake = Lakehouse(project.lakehouse)
+    held = lake.read(SILVER + "__quarantine")
+    before = held.num_rows
+    mine = held.filter(pc.field("uscc") == VALID[0]).to_pylist()
+    assert [(r["_stage"], r["_reason"]) for r in mine] == [
+        ("transform", "status: unknown value: 停业")
+    ]
+    runner = CliRunner()
+    listed = runner.invoke(
+        app, ["quality", "quarantine", SILVER, "--conf", str(project.conf_dir), "--limit", "1000"]
+    )
+    assert "status: unknown value: 停业" in listed.output
+
+    # The transform learns the status; the suite does not know it yet.
+    monkeypatch.setitem(enterprise_registry.STATUS_CODES, "停业", "suspended")
+    first = reprocess(project, SILVER, run_id="fix-1")
+    assert (first.read, first.published, first.still_quarantined) == (before, 0, before)
+    mine = lake.read(SILVER + "__quarantine").filter(pc.field("uscc") == VALID[0]).to_pylist()
+    assert [(r["_stage"], r["_reason"]) for r in mine] == [
+        ("suite", "expect_column_values_to_be_in_set(status): suspended")
+    ]
+
+    # Now the suite allows it too.
+    suites = tmp_path / "expectations"
+    shutil.copytree(project.expectations_dir, suites)
+    path = suites / "silver__enterprise_registry.json"
+    path.write_text(path.read_text().replace('"moved_out"]', '"moved_out", "suspended"]'))
+    monkeypatch.setenv("GOVLAKE_EXPECTATIONS", str(suites))
+    second = reprocess(load_config(project.conf_dir), SILVER, run_id="fix-2")
+    assert (second.published, second.still_quarantined) == (1, before - 1)
+    published = lake.read(SILVER).filter(pc.field("uscc") == VALID[0]).to_pylist()
+    assert [r["status"] for r in published] == ["suspended"]
+    assert lake.read(SILVER + "__quarantine").num_rows == before - 1
+    again = reprocess(load_config(project.conf_dir), SILVER, run_id="fix-3")
+    assert again.published == 0
+    assert lake.read(SILVER).filter(pc.field("uscc") == VALID[0]).num_rows == 1
