@@ -193,28 +193,46 @@ class Lakehouse:
             app_transactions=[Transaction(commit.app_id, 1)],
         )
         stream = counted.reader()
-        if mode == "merge" and self.exists(ref):
-            self._merge(ref, stream, keys, update_condition, properties)
-        else:
-            if mode == "overwrite_partition" and not predicate:
-                raise GovlakeError(f"{ref}: overwrite_partition needs a predicate")
-            common: dict[str, Any] = {
-                "partition_by": list(partition_by) or None,
-                "configuration": None if self.exists(ref) else {CHANGE_DATA_FEED: "true"},
-                "storage_options": self.storage_options,
-                "commit_properties": properties,
-            }
-            if mode in {"append", "merge"}:  # a merge into a new table creates it
-                evolve: Literal["merge"] | None = (
-                    "merge" if evolve_schema and self.exists(ref) else None
-                )
-                write_deltalake(self.uri(ref), stream, mode="append", schema_mode=evolve, **common)
+        try:
+            if mode == "merge" and self.exists(ref):
+                self._merge(ref, stream, keys, update_condition, properties)
             else:
-                replace_where = predicate if mode == "overwrite_partition" else None
-                write_deltalake(
-                    self.uri(ref), stream, mode="overwrite", predicate=replace_where, **common
+                self._write_files(
+                    ref, stream, mode, partition_by, predicate, properties, evolve_schema
                 )
+        except Exception:
+            if counted.error is not None:  # the source failed: report its error, not Delta's
+                raise counted.error from None
+            raise
         return WriteResult(ref, counted.rows, self.version(ref), "committed")
+
+    def _write_files(
+        self,
+        ref: str,
+        stream: pa.RecordBatchReader,
+        mode: WriteMode,
+        partition_by: Sequence[str],
+        predicate: str | None,
+        properties: CommitProperties,
+        evolve_schema: bool,
+    ) -> None:
+        if mode == "overwrite_partition" and not predicate:
+            raise GovlakeError(f"{ref}: overwrite_partition needs a predicate")
+        exists = self.exists(ref)
+        common: dict[str, Any] = {
+            "partition_by": list(partition_by) or None,
+            "configuration": None if exists else {CHANGE_DATA_FEED: "true"},
+            "storage_options": self.storage_options,
+            "commit_properties": properties,
+        }
+        if mode in {"append", "merge"}:  # a merge into a new table creates it
+            evolve: Literal["merge"] | None = "merge" if evolve_schema and exists else None
+            write_deltalake(self.uri(ref), stream, mode="append", schema_mode=evolve, **common)
+        else:
+            replace_where = predicate if mode == "overwrite_partition" else None
+            write_deltalake(
+                self.uri(ref), stream, mode="overwrite", predicate=replace_where, **common
+            )
 
     def _merge(
         self,
@@ -375,6 +393,7 @@ class _CountingReader:
         self._reader = reader
         self._head: list[pa.RecordBatch] = []
         self.rows = 0
+        self.error: Exception | None = None
 
     def peek(self) -> pa.RecordBatch | None:
         """The first non-empty batch, kept for the stream; ``None`` if there is none."""
@@ -388,8 +407,12 @@ class _CountingReader:
         """The whole stream, peeked batches first."""
 
         def batches() -> Iterator[pa.RecordBatch]:
-            for batch in chain(self._head, self._reader):
-                self.rows += batch.num_rows
-                yield batch
+            try:
+                for batch in chain(self._head, self._reader):
+                    self.rows += batch.num_rows
+                    yield batch
+            except Exception as exc:  # kept: delta-rs wraps it in a DeltaError
+                self.error = exc
+                raise
 
         return pa.RecordBatchReader.from_batches(self._reader.schema, batches())
