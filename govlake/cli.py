@@ -118,6 +118,9 @@ def demo(
         runs.add_row(r.dag_id, r.state, f"{r.seconds:.1f}")
     out.print(runs)
     _print_tables(report.tables)
+    scores = ", ".join(f"{ref} {score:.1f}" for ref, score in report.quality.items())
+    out.print(f"quality:      {scores}")
+    out.print(f"data docs:    {report.data_docs}  (govlake quality report)")
     out.print(f"lakehouse:    {report.lakehouse}")
     out.print(f"airflow home: {report.airflow_home}  (Airflow log: {report.log})")
     out.print(

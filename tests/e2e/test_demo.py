@@ -56,6 +56,8 @@ def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
     assert counts["silver"] + counts["quarantine"] < 500
     assert counts["gold"] == counts["silver"] > 400
     assert (home / "airflow" / "airflow.db").is_file()
+    assert "quality:      silver.enterprise_registry 95" in first.stdout
+    assert (home / "quality" / "data_docs" / "index.html").is_file()
 
     second = _govlake(home, "demo", "--rows", "500")
     assert "source: reusing" in second.stdout

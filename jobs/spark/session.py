@@ -1,0 +1,44 @@
+"""One SparkSession per process, built from ``conf/engine.yaml``, with the govdelta source."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+from govlake.config.models import SparkConfig
+from govlake.errors import GovlakeError
+
+
+_SESSIONS: dict[str, SparkSession] = {}
+
+
+def spark_session(config: SparkConfig) -> SparkSession:
+    """Start (once per master) the session described by ``config`` and register ``govdelta``."""
+    if config.master in _SESSIONS:
+        return _SESSIONS[config.master]
+    # Executors must run this interpreter, which has pyarrow, deltalake and govlake.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(config.master)
+        .appName("govlake")
+        .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
+        .config("spark.driver.memory", config.driver_memory)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.python.filterPushdown.enabled", "true")
+        .config("spark.executorEnv.PYSPARK_PYTHON", sys.executable)
+    )
+    for key, value in config.options.items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:
+        raise GovlakeError(f"Spark master {config.master} cannot be reached: {exc}") from None
+    from jobs.spark.delta_source import GovDeltaDataSource
+
+    spark.dataSource.register(GovDeltaDataSource)
+    _SESSIONS[config.master] = spark
+    return spark
