@@ -190,9 +190,14 @@ class GovDeltaWriter(DataSourceArrowWriter):
                     writer, meta = writers[key]
                     writer.write_table(part.select(data_schema.names))
                     meta["rows"] += part.num_rows
-        finally:
+        except BaseException:
+            # A failed task sends no message, so the driver's abort cannot see these files.
             for writer, _ in writers.values():
                 writer.close()
+            _delete(self.uri, [meta for _, meta in writers.values()])
+            raise
+        for writer, _ in writers.values():
+            writer.close()
         files = []
         for writer, meta in writers.values():
             info = filesystem.get_file_info(f"{base}/{meta['path']}")
