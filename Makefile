@@ -24,7 +24,9 @@ demo: setup  ## the main job on the embedded default (seeded SQLite -> bronze ->
 test: setup  ## lint, types and the whole test suite (needs the local PostgreSQL and MariaDB)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not cluster"
+	# A process holds one SparkSession: the standalone-cluster tier runs in its own.
+	$(BIN)/pytest -m cluster
 
 test-fast: setup  ## unit tests only
 	$(BIN)/pytest -m unit

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError
-from deltalake.transaction import AddAction, create_table_with_add_actions
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 from pyspark.sql.datasource import (
     DataSource,
     DataSourceArrowWriter,
@@ -118,7 +118,8 @@ class GovDeltaReader(DataSourceReader):
         """Use equality filters on partition columns to skip files; Spark re-checks all."""
         partition_columns = set(_open(self.uri, self.options).metadata().partition_columns)
         for condition in filters:
-            column = condition.attribute[0] if len(condition.attribute) == 1 else None
+            path: tuple[str, ...] = tuple(getattr(condition, "attribute", ()))
+            column = path[0] if len(path) == 1 else None
             if column in partition_columns and isinstance(condition, EqualTo):
                 self.pruning[column] = {_text(condition.value)}
             elif column in partition_columns and isinstance(condition, In):
@@ -151,8 +152,9 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _conform(batch: pa.RecordBatch, partition_values: dict[str, str | None],
-             target: pa.Schema) -> pa.RecordBatch:
+def _conform(
+    batch: pa.RecordBatch, partition_values: dict[str, str | None], target: pa.Schema
+) -> pa.RecordBatch:
     columns = []
     for f in target:
         if f.name in partition_values:
@@ -166,8 +168,9 @@ def _conform(batch: pa.RecordBatch, partition_values: dict[str, str | None],
 class GovDeltaWriter(DataSourceArrowWriter):
     """Executors write Parquet files; the driver commits them in one Delta transaction."""
 
-    def __init__(self, uri: str, options: dict[str, Any], schema: StructType,
-                 overwrite: bool) -> None:
+    def __init__(
+        self, uri: str, options: dict[str, Any], schema: StructType, overwrite: bool
+    ) -> None:
         """Prepare a write of ``schema`` rows; ``overwrite`` replaces the table or partitions."""
         self.uri = uri
         self.options = options
@@ -199,21 +202,24 @@ class GovDeltaWriter(DataSourceArrowWriter):
         for writer, _ in writers.values():
             writer.close()
         files = []
-        for writer, meta in writers.values():
+        for _, meta in writers.values():
             info = filesystem.get_file_info(f"{base}/{meta['path']}")
             files.append({**meta, "size": info.size})
         return WrittenFiles(files)
 
-    def _open_file(self, filesystem: pafs.FileSystem, base: str, key: tuple[str | None, ...],
-                   schema: pa.Schema) -> tuple[pq.ParquetWriter, dict[str, Any]]:
+    def _open_file(
+        self, filesystem: pafs.FileSystem, base: str, key: tuple[str | None, ...], schema: pa.Schema
+    ) -> tuple[pq.ParquetWriter, dict[str, Any]]:
         values = dict(zip(self.partition_by, key, strict=True))
-        folder = "/".join(f"{c}={'__HIVE_DEFAULT_PARTITION__' if v is None else v}"
-                          for c, v in values.items())
+        folder = "/".join(
+            f"{c}={'__HIVE_DEFAULT_PARTITION__' if v is None else v}" for c, v in values.items()
+        )
         name = f"part-{uuid.uuid4().hex}-govdelta.snappy.parquet"
         path = f"{folder}/{name}" if folder else name
         filesystem.create_dir(f"{base}/{folder}" if folder else base, recursive=True)
-        writer = pq.ParquetWriter(filesystem.open_output_stream(f"{base}/{path}"), schema,
-                                  compression="snappy")
+        writer = pq.ParquetWriter(
+            filesystem.open_output_stream(f"{base}/{path}"), schema, compression="snappy"
+        )
         return writer, {"path": path, "partition_values": values, "rows": 0}
 
     def commit(self, messages: list[WrittenFiles | None]) -> None:  # type: ignore[override]
@@ -223,16 +229,27 @@ class GovDeltaWriter(DataSourceArrowWriter):
             self._commit(files)
         except CommitFailedError as exc:
             _delete(self.uri, files)
-            raise GovlakeError(f"govdelta: concurrent commit conflict on {self.uri}: {exc}; "
-                               "the job's files were removed, run it again") from None
+            raise GovlakeError(
+                f"govdelta: concurrent commit conflict on {self.uri}: {exc}; "
+                "the job's files were removed, run it again"
+            ) from None
         except Exception:
             _delete(self.uri, files)
             raise
 
     def _commit(self, files: list[dict[str, Any]]) -> None:
         now = int(time.time() * 1000)
-        actions = [AddAction(f["path"], f["size"], f["partition_values"], now, True,
-                             json.dumps({"numRecords": f["rows"]})) for f in files]
+        actions = [
+            AddAction(
+                f["path"],
+                f["size"],
+                f["partition_values"],
+                now,
+                True,
+                json.dumps({"numRecords": f["rows"]}),
+            )
+            for f in files
+        ]
         schema = DeltaSchema.from_arrow(to_arrow_schema(self.schema, timezone="UTC"))
         properties = self._commit_properties()
         exists = DeltaTable.is_deltatable(self.uri)
@@ -240,16 +257,27 @@ class GovDeltaWriter(DataSourceArrowWriter):
             if DeltaTable(self.uri).transaction_version(f"govlake:{batch}") is not None:
                 _delete(self.uri, files)
                 return
-        mode = "overwrite" if self.overwrite else "append"
+        mode: Literal["overwrite", "append"] = "overwrite" if self.overwrite else "append"
         if not exists:
             create_table_with_add_actions(
-                self.uri, schema, actions, mode, partition_by=self.partition_by or None,
-                configuration={CHANGE_DATA_FEED: "true"}, commit_properties=properties)
+                self.uri,
+                schema,
+                actions,
+                mode,
+                partition_by=self.partition_by or None,
+                configuration={CHANGE_DATA_FEED: "true"},
+                commit_properties=properties,
+            )
             return
         filters = _partition_filters(self.options.get("replacewhere"), self.partition_by)
         DeltaTable(self.uri).create_write_transaction(
-            actions, mode, schema, partition_by=self.partition_by or None,
-            partition_filters=filters, commit_properties=properties)
+            cast(list[AddAction | RemoveAction], actions),
+            mode,
+            schema,
+            partition_by=self.partition_by or None,
+            partition_filters=filters,
+            commit_properties=properties,
+        )
 
     def _commit_properties(self) -> CommitProperties:
         commit = Commit(
@@ -259,8 +287,7 @@ class GovDeltaWriter(DataSourceArrowWriter):
             source="spark",
         )
         transactions = [Transaction(commit.app_id, 1)] if commit.batch_id else None
-        return CommitProperties(custom_metadata=commit.metadata(),
-                                app_transactions=transactions)
+        return CommitProperties(custom_metadata=commit.metadata(), app_transactions=transactions)
 
     def abort(self, messages: list[WrittenFiles | None]) -> None:  # type: ignore[override]
         """A task failed: remove every file written, commit nothing."""
@@ -274,8 +301,9 @@ def _partition_columns(uri: str, options: dict[str, Any]) -> list[str]:
     return [c.strip() for c in str(given).split(",") if c.strip()] if given else []
 
 
-def _partition_filters(predicate: str | None,
-                       partition_by: list[str]) -> list[tuple[str, str, str]] | None:
+def _partition_filters(
+    predicate: str | None, partition_by: list[str]
+) -> list[tuple[str, str, str]] | None:
     if not predicate:
         return None
     filters = []
@@ -284,13 +312,15 @@ def _partition_filters(predicate: str | None,
         if not match or match.group(1) not in partition_by:
             raise GovlakeError(
                 f"govdelta: replaceWhere supports only partition_column = 'value' terms joined "
-                f"by AND (partition columns: {partition_by}); got {term.strip()!r}")
+                f"by AND (partition columns: {partition_by}); got {term.strip()!r}"
+            )
         filters.append((match.group(1), "=", match.group(2).replace("''", "'")))
     return filters
 
 
-def _split(table: pa.Table, columns: list[str]) -> Iterator[tuple[tuple[str | None, ...],
-                                                                  pa.Table]]:
+def _split(
+    table: pa.Table, columns: list[str]
+) -> Iterator[tuple[tuple[str | None, ...], pa.Table]]:
     if not columns:
         yield (), table
         return
@@ -298,8 +328,11 @@ def _split(table: pa.Table, columns: list[str]) -> Iterator[tuple[tuple[str | No
     for key in keys:
         mask = None
         for column, value in key.items():
-            test = pa.compute.is_null(table[column]) if value is None else \
-                pa.compute.equal(table[column], value)
+            test = (
+                pa.compute.is_null(table[column])
+                if value is None
+                else pa.compute.equal(table[column], value)
+            )
             mask = test if mask is None else pa.compute.and_(mask, test)
         yield tuple(_text(key[c]) for c in columns), table.filter(mask)
 

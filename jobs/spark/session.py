@@ -10,7 +10,6 @@ from pyspark.sql import SparkSession
 from govlake.config.models import SparkConfig
 from govlake.errors import GovlakeError
 
-
 _SESSIONS: dict[str, SparkSession] = {}
 
 

@@ -23,8 +23,9 @@ SCHEMA = "id long, name string, day date, amount decimal(18,2), at timestamp"
 
 @pytest.fixture(scope="module")
 def spark():  # noqa: ANN201
-    return spark_session(SparkConfig(master="local[2]", shuffle_partitions=2,
-                                     options={"spark.ui.enabled": "false"}))
+    return spark_session(
+        SparkConfig(master="local[2]", shuffle_partitions=2, options={"spark.ui.enabled": "false"})
+    )
 
 
 def _rows() -> list[tuple[object, ...]]:
@@ -53,13 +54,20 @@ def test_spark_writes_what_delta_rs_reads(spark, tmp_path: Path) -> None:  # noq
 
 def test_spark_reads_what_the_lakehouse_wrote(spark, tmp_path: Path) -> None:  # noqa: ANN001
     lake = Lakehouse(LakehouseConfig(root=str(tmp_path)))
-    data = pa.table({"id": pa.array([1, 2], pa.int64()), "name": ["甲", None],
-                     "amount": pa.array([Decimal("1.50"), None], pa.decimal128(18, 2))})
+    data = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "name": ["甲", None],
+            "amount": pa.array([Decimal("1.50"), None], pa.decimal128(18, 2)),
+        }
+    )
     lake.write("silver.t", data, Commit("p", "r", "b1", "test"), mode="append")
     back = spark.read.format("govdelta").load(lake.uri("silver.t"))
     assert back.columns == ["id", "name", "amount", *LINEAGE_COLUMNS]
     assert sorted((r.id, r.name, r.amount, r._batch_id) for r in back.collect()) == [
-        (1, "甲", Decimal("1.50"), "b1"), (2, None, None, "b1")]
+        (1, "甲", Decimal("1.50"), "b1"),
+        (2, None, None, "b1"),
+    ]
 
 
 def test_batch_id_commits_once_and_leaves_no_files(spark, tmp_path: Path) -> None:  # noqa: ANN001
@@ -75,24 +83,28 @@ def test_batch_id_commits_once_and_leaves_no_files(spark, tmp_path: Path) -> Non
 
 def test_overwrite_by_partition_and_time_travel(spark, tmp_path: Path) -> None:  # noqa: ANN001
     target = str(tmp_path / "t")
-    spark.createDataFrame(_rows(), SCHEMA).write.format("govdelta") \
-        .option("partitionBy", "day").mode("append").save(target)
+    spark.createDataFrame(_rows(), SCHEMA).write.format("govdelta").option(
+        "partitionBy", "day"
+    ).mode("append").save(target)
     replacement = spark.createDataFrame([(9, "新", date(2024, 1, 2), None, None)], SCHEMA)
-    replacement.write.format("govdelta").option("replaceWhere", "day = '2024-01-02'") \
-        .mode("overwrite").save(target)
+    replacement.write.format("govdelta").option("replaceWhere", "day = '2024-01-02'").mode(
+        "overwrite"
+    ).save(target)
     now = spark.read.format("govdelta").load(target)
     assert sorted(r.id for r in now.collect()) == [1, 9]
     before = spark.read.format("govdelta").option("versionAsOf", 0).load(target)
     assert sorted(r.id for r in before.collect()) == [1, 2, 3]
     with pytest.raises(Exception, match="replaceWhere supports only partition_column"):
-        replacement.write.format("govdelta").option("replaceWhere", "id > 3") \
-            .mode("overwrite").save(target)
+        replacement.write.format("govdelta").option("replaceWhere", "id > 3").mode(
+            "overwrite"
+        ).save(target)
 
 
 def test_partition_pruning_plans_only_matching_files(spark, tmp_path: Path) -> None:  # noqa: ANN001
     target = str(tmp_path / "t")
-    spark.createDataFrame(_rows(), SCHEMA).write.format("govdelta") \
-        .option("partitionBy", "day").mode("append").save(target)
+    spark.createDataFrame(_rows(), SCHEMA).write.format("govdelta").option(
+        "partitionBy", "day"
+    ).mode("append").save(target)
     reader = GovDeltaReader(target, {}, spark.read.format("govdelta").load(target).schema)
     remaining = list(reader.pushFilters([EqualTo(("day",), date(2024, 1, 1))]))
     assert len(remaining) == 1, "Spark still re-checks the filter"
@@ -105,8 +117,7 @@ def test_partition_pruning_plans_only_matching_files(spark, tmp_path: Path) -> N
 
 def test_failed_job_commits_nothing_and_cleans_up(spark, tmp_path: Path) -> None:  # noqa: ANN001
     target = tmp_path / "t"
-    spark.createDataFrame(_rows(), SCHEMA).write.format("govdelta").mode("append") \
-        .save(str(target))
+    spark.createDataFrame(_rows(), SCHEMA).write.format("govdelta").mode("append").save(str(target))
     before = _files(target)
 
     def explode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
