@@ -1,8 +1,10 @@
 """Reusable standardisation of government data, vectorised over Arrow arrays.
 
 Each rule rests on a well-kept library: python-stdnum for the unified social credit code
-(GB 32100-2015), cn2an for Chinese numerals and amounts, dateparser for free-form dates, and
-Unicode NFKC for full-width characters. Per-value rules run once per distinct value.
+(GB 32100-2015) and the resident identity number (GB 11643), phonenumbers for telephone
+numbers, cn2an for Chinese numerals and amounts, dateparser for free-form dates, and Unicode
+NFKC for full-width characters. Per-value rules run once per distinct value; the credit-code
+check, needed on every row of large tables, is vectorised in :mod:`jobs.identifiers`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any, TypeAlias
 
 import cn2an
 import dateparser
+import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
-from stdnum.cn import uscc
+from stdnum.cn import ric, uscc
 
 from jobs.identifiers import uscc_valid
 
@@ -55,6 +58,34 @@ def normalise_uscc(values: ArrayLike) -> pa.Array:
 def uscc_is_valid(values: ArrayLike) -> pa.Array:
     """Whether each compact code has the GB 32100-2015 form and check digit (null: no)."""
     return pa.array(uscc_valid(values))
+
+
+def normalise_resident_id(values: ArrayLike) -> pa.Array:
+    """Resident identity numbers without spaces, with an upper-case check character."""
+    text = normalise_text(values)
+    return pc.utf8_upper(pc.replace_substring_regex(text, r"\s+", ""))
+
+
+def resident_id_is_valid(values: ArrayLike) -> pa.Array:
+    """Whether each number is valid per GB 11643 (birth date and check digit; null: no)."""
+    return pc.fill_null(map_distinct(values, ric.is_valid, pa.bool_()), False)
+
+
+def _e164(text: str | None, region: str) -> str | None:
+    if not text:
+        return None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_phone(values: ArrayLike, region: str = "CN") -> pa.Array:
+    """Phone numbers in E.164 (``+8613812345678``); null where not a valid number."""
+    return map_distinct(normalise_text(values), lambda v: _e164(v, region), pa.string())
 
 
 def parse_amount_yuan(text: str | None) -> Decimal | None:

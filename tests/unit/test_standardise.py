@@ -12,10 +12,13 @@ import pytest
 from govlake.scenario import make_uscc
 from jobs.standardise import (
     latest_per_key,
+    normalise_phone,
+    normalise_resident_id,
     normalise_text,
     normalise_uscc,
     parse_amount_yuan,
     parse_date,
+    resident_id_is_valid,
     uscc_is_valid,
 )
 
@@ -105,3 +108,29 @@ def test_latest_per_key_keeps_the_newest_row() -> None:
     )
     kept = latest_per_key(table, ["k"], "at").sort_by("k")
     assert kept.to_pydict()["v"] == [3, 2, 4]
+
+
+def test_resident_id_numbers() -> None:
+    values = pa.array(
+        [
+            "11010519491231002X",
+            " 110105 19491231 002x ",
+            "110105194912310021",
+            "110105194902300025",
+            None,
+        ]
+    )
+    compact = normalise_resident_id(values)
+    assert compact.to_pylist()[:2] == ["11010519491231002X"] * 2
+    assert resident_id_is_valid(compact).to_pylist() == [True, True, False, False, False]
+
+
+def test_phone_numbers_in_e164() -> None:
+    values = pa.array(["13812345678", "+86 138-1234-5678", "０５７１ 8888 6666", "12345", None])
+    assert normalise_phone(values).to_pylist() == [
+        "+8613812345678",
+        "+8613812345678",
+        "+8657188886666",
+        None,
+        None,
+    ]
