@@ -75,7 +75,7 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
     if incremental and not any(t.num_rows for t in inputs.values()):
         return [WriteResult(ref, 0, lake.version(ref), "no_rows")]
 
-    output = load_transform(dataset.transform)(inputs)
+    output = _transform(config, dataset, inputs)
     decision = decide(
         config,
         dataset,
@@ -92,6 +92,24 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
         inputs=versions,
     )
     return commit_build(lake, dataset, decision, output.rejects, commit, commit_empty=incremental)
+
+
+def _transform(config: ProjectConfig, dataset: Dataset, inputs: dict[str, pa.Table]) -> Derived:
+    assert dataset.transform is not None
+    if dataset.engine == "arrow":
+        return load_transform(dataset.transform)(inputs)
+    from jobs.spark.session import spark_session
+    from jobs.spark.transform import run_on_spark
+
+    spark = spark_session(config.engine.spark)
+    return run_on_spark(
+        spark,
+        dataset.transform,
+        inputs,
+        keys=dataset.keys,
+        latest_by=dataset.latest_by,
+        partitions=config.engine.spark.shuffle_partitions,
+    )
 
 
 def commit_build(

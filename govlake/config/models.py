@@ -149,6 +149,10 @@ class Dataset(Strict):
         default=None, description="pandera schema (module:name) the rows must satisfy."
     )
     quality: Quality = Quality()
+    engine: Literal["arrow", "spark"] = Field(
+        default="arrow",
+        description="Where the transform runs: in the task (arrow) or on Spark executors.",
+    )
 
     @property
     def ref(self) -> str:
@@ -164,6 +168,8 @@ class Dataset(Strict):
                 )
         elif self.collect is not None or not self.inputs or self.transform is None:
             raise ValueError(f"a {self.zone} dataset is derived: set 'inputs' and 'transform'")
+        if self.engine == "spark" and len(self.inputs) != 1:
+            raise ValueError("engine: spark runs transforms of exactly one input")
         if self.write == "merge" and not self.keys:
             raise ValueError("write: merge needs 'keys'")
         if self.write == "overwrite_partition" and not self.partition_by:
