@@ -177,6 +177,7 @@ class GovDeltaWriter(DataSourceArrowWriter):
         self.schema = schema
         self.overwrite = overwrite
         self.partition_by = _partition_columns(uri, options)
+        self.job = uuid.uuid4().hex[:12]  # made on the driver, shared by every task
 
     def write(self, iterator: Iterator[pa.RecordBatch]) -> WrittenFiles:
         """Write this task's rows as Parquet, one file per partition value."""
@@ -214,7 +215,7 @@ class GovDeltaWriter(DataSourceArrowWriter):
         folder = "/".join(
             f"{c}={'__HIVE_DEFAULT_PARTITION__' if v is None else v}" for c, v in values.items()
         )
-        name = f"part-{uuid.uuid4().hex}-govdelta.snappy.parquet"
+        name = f"part-{self.job}-{uuid.uuid4().hex}-govdelta.snappy.parquet"
         path = f"{folder}/{name}" if folder else name
         filesystem.create_dir(f"{base}/{folder}" if folder else base, recursive=True)
         writer = pq.ParquetWriter(
@@ -290,8 +291,22 @@ class GovDeltaWriter(DataSourceArrowWriter):
         return CommitProperties(custom_metadata=commit.metadata(), app_transactions=transactions)
 
     def abort(self, messages: list[WrittenFiles | None]) -> None:  # type: ignore[override]
-        """A task failed: remove every file written, commit nothing."""
+        """A task failed: remove every file this job wrote, commit nothing.
+
+        Files are found by the job's name prefix as well as from the messages, since a task
+        that finished after the failure sends no message. A task killed mid-write may still
+        leave a file; it is not in the Delta log, and vacuum removes it.
+        """
         _delete(self.uri, [f for m in messages if m is not None for f in m.files])
+        filesystem, base = pafs.FileSystem.from_uri(self.uri)
+        selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+        mine = [
+            info.path
+            for info in filesystem.get_file_info(selector)
+            if info.base_name.startswith(f"part-{self.job}-")
+        ]
+        for path in mine:
+            filesystem.delete_file(path)
 
 
 def _partition_columns(uri: str, options: dict[str, Any]) -> list[str]:
