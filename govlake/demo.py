@@ -112,6 +112,11 @@ def run_demo(
         runs.append(DagRunSummary(pipeline.name, state, time.perf_counter() - begun))
         if state != "success":
             raise GovlakeError(f"DAG {pipeline.name} ended {state}: see {log}")
+    if "jobs.spark.session" in sys.modules:  # stop Spark while its output still goes to the log
+        from jobs.spark.session import stop_sessions
+
+        with _output_to(log):
+            stop_sessions()
     from jobs.quality.results import latest_score
 
     lake = Lakehouse(config.lakehouse)

@@ -41,3 +41,9 @@ def spark_session(config: SparkConfig) -> SparkSession:
     spark.dataSource.register(GovDeltaDataSource)
     _SESSIONS[config.master] = spark
     return spark
+
+
+def stop_sessions() -> None:
+    """Stop every session this process started (the JVM goes with the last one)."""
+    while _SESSIONS:
+        _SESSIONS.popitem()[1].stop()
