@@ -34,18 +34,21 @@ def raw_rows(count: int, seed: int = 5) -> pa.Table:
     codes = [make_uscc(rng) for _ in range(count - count // 10)]
     codes += [rng.choice(codes) for _ in range(count // 10)]
     founded = [start - timedelta(days=rng.randint(0, 9000)) for _ in range(count)]
-    return pa.table({
-        "id": pa.array(range(count), pa.int64()),
-        "uscc": codes,
-        "name": [f"企业{i}有限公司" for i in range(count)],
-        "legal_representative": ["张三"] * count,
-        "registered_capital": [rng.choice(CAPITALS) for _ in range(count)],
-        "address": ["浙江省杭州市西湖区"] * count,
-        "established": [d.strftime(rng.choice(DATE_FORMS)) for d in founded],
-        "status": [rng.choice(STATUSES) for _ in range(count)],
-        "updated_at": pa.array([start + timedelta(seconds=i) for i in range(count)],
-                               pa.timestamp("us")),
-    })
+    return pa.table(
+        {
+            "id": pa.array(range(count), pa.int64()),
+            "uscc": codes,
+            "name": [f"企业{i}有限公司" for i in range(count)],
+            "legal_representative": ["张三"] * count,
+            "registered_capital": [rng.choice(CAPITALS) for _ in range(count)],
+            "address": ["浙江省杭州市西湖区"] * count,
+            "established": [d.strftime(rng.choice(DATE_FORMS)) for d in founded],
+            "status": [rng.choice(STATUSES) for _ in range(count)],
+            "updated_at": pa.array(
+                [start + timedelta(seconds=i) for i in range(count)], pa.timestamp("us")
+            ),
+        }
+    )
 
 
 def main() -> None:
@@ -64,21 +67,40 @@ def main() -> None:
     from jobs.spark.transform import run_on_spark
 
     started = time.perf_counter()
-    spark = spark_session(SparkConfig(shuffle_partitions=args.partitions, driver_memory="6g",
-                                      options={"spark.ui.enabled": "false"}))
+    spark = spark_session(
+        SparkConfig(
+            shuffle_partitions=args.partitions,
+            driver_memory="6g",
+            options={"spark.ui.enabled": "false"},
+        )
+    )
     session_s = time.perf_counter() - started
     started = time.perf_counter()
-    on_spark = run_on_spark(spark, "jobs.enterprise_registry:standardise", {BRONZE: table},
-                            keys=["uscc"], latest_by="updated_at", partitions=args.partitions)
+    on_spark = run_on_spark(
+        spark,
+        "jobs.enterprise_registry:standardise",
+        {BRONZE: table},
+        keys=["uscc"],
+        latest_by="updated_at",
+        partitions=args.partitions,
+    )
     spark_s = time.perf_counter() - started
     same = on_spark.rows.sort_by("uscc").equals(arrow.rows.sort_by("uscc"))
-    print(json.dumps({
-        "rows": args.rows, "silver_rows": arrow.rows.num_rows,
-        "arrow_s": round(arrow_s, 2), "arrow_rows_per_s": round(args.rows / arrow_s),
-        "spark_session_s": round(session_s, 2), "spark_s": round(spark_s, 2),
-        "spark_rows_per_s": round(args.rows / spark_s),
-        "spark_over_arrow_time": round(spark_s / arrow_s, 2), "same_rows": same,
-    }))
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "silver_rows": arrow.rows.num_rows,
+                "arrow_s": round(arrow_s, 2),
+                "arrow_rows_per_s": round(args.rows / arrow_s),
+                "spark_session_s": round(session_s, 2),
+                "spark_s": round(spark_s, 2),
+                "spark_rows_per_s": round(args.rows / spark_s),
+                "spark_over_arrow_time": round(spark_s / arrow_s, 2),
+                "same_rows": same,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -232,6 +232,8 @@ def ui(conf: ConfOption = None) -> None:
         f"{home}/simple_auth_manager_passwords.json.generated"
     )
     airflow = Path(sys.executable).with_name("airflow")
+    # standalone starts its components as `airflow ...` from PATH: put this environment first.
+    os.environ["PATH"] = f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"
     os.execv(airflow, [str(airflow), "standalone"])
 
 

@@ -1,0 +1,55 @@
+"""The govlake command without Airflow: run, tables, maintain, and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from govlake.cli import app
+from govlake.config import ProjectConfig
+from govlake.lakehouse import Lakehouse
+
+pytestmark = pytest.mark.integration
+
+
+def test_run_tables_and_maintain(project: ProjectConfig, registry_db: Path) -> None:
+    runner = CliRunner()
+    conf = ["--conf", str(project.conf_dir)]
+    ran = runner.invoke(app, ["run", *conf])
+    assert ran.exit_code == 0, ran.output
+    assert "bronze.enterprise_registry: committed, 300 rows, version 0" in ran.output
+    assert "gold.enterprise_directory: committed" in ran.output
+    again = runner.invoke(app, ["run", "market_registry_ingest", *conf])
+    assert "bronze.enterprise_registry: no_rows, 0 rows, version 0" in again.output
+    tables = runner.invoke(app, ["tables", *conf])
+    assert "silver.enterprise_registry__quarantine" in tables.output
+    maintained = runner.invoke(app, ["maintain", "bronze.enterprise_registry", *conf])
+    assert maintained.exit_code == 0, maintained.output
+    assert "bronze.enterprise_registry: +0 -0 files compacted, 0 vacuumed" in maintained.output
+    unknown = runner.invoke(app, ["maintain", "silver.nothing", *conf])
+    assert unknown.exit_code == 1
+    assert "unknown dataset 'silver.nothing'" in unknown.stderr
+
+
+def test_unreachable_source_is_one_line_and_writes_nothing(
+    project: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_MARKET_REGISTRY_DB", "mysql://etl:pw@127.0.0.1:1/registry")
+    done = CliRunner().invoke(
+        app, ["run", "market_registry_ingest", "--conf", str(project.conf_dir)]
+    )
+    assert done.exit_code == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "error: source market_registry: cannot connect to mysql+pymysql://etl:***@127.0.0.1:1"
+    )
+    assert not Lakehouse(project.lakehouse).exists("bronze.enterprise_registry")
+
+
+def test_unknown_pipeline(project: ProjectConfig) -> None:
+    done = CliRunner().invoke(app, ["run", "nightly", "--conf", str(project.conf_dir)])
+    assert done.exit_code == 1
+    assert "unknown pipeline 'nightly'; declared: enterprise_registry_refine" in done.stderr
