@@ -1,9 +1,9 @@
 """Run a dataset's Arrow transform on Spark executors (``engine: spark`` in conf).
 
-The input increment is spread over ``shuffle_partitions`` tasks; each task runs the same
-transform function as the single-node engine on its share and returns its rows and rejects as
-Arrow IPC. The driver gathers them, and when the dataset keeps the latest row per key it picks
-the latest across tasks as well, so the result equals the single-node one.
+The input increment is spread over ``shuffle_partitions`` tasks (more for large inputs); each task
+runs the same transform function as the single-node engine on its share and returns its rows and
+rejects as Arrow IPC. The driver fetches them task by task, and when the dataset keeps the latest
+row per key it picks the latest across tasks as well, so the result equals the single-node one.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from jobs.derive import Derived, load_transform
 from jobs.standardise import latest_per_key
 
 PARTS = "part string, payload binary"
+ROWS_PER_TASK = 500_000
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -60,14 +61,14 @@ def run_on_spark(
             }
         )
 
-    frame = spark.createDataFrame(table).repartition(partitions)
-    gathered = frame.mapInArrow(task, PARTS).toArrow()
+    # Tasks of at most ROWS_PER_TASK rows, fetched one at a time: the driver never asks for
+    # more than one task's output at once (spark.driver.maxResultSize).
+    tasks = max(partitions, -(-table.num_rows // ROWS_PER_TASK))
+    frame = spark.createDataFrame(table).repartition(tasks)
     rows: list[pa.Table] = []
     rejects: list[pa.Table] = []
-    for part, payload in zip(
-        gathered.column("part").to_pylist(), gathered.column("payload").to_pylist(), strict=True
-    ):
-        (rows if part == "rows" else rejects).append(_read_ipc(payload))
+    for gathered in frame.mapInArrow(task, PARTS).toLocalIterator():
+        (rows if gathered.part == "rows" else rejects).append(_read_ipc(bytes(gathered.payload)))
     if not rows:
         return load_transform(transform)({ref: table.slice(0, 0)})
     combined = pa.concat_tables(rows)
