@@ -23,12 +23,18 @@ SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
 JOB = """
 import json, sys
 from govlake.config.models import SparkConfig
-from jobs.spark.registry_silver import standardise_on_spark
+from govlake.lakehouse import LINEAGE_COLUMNS
 from jobs.spark.session import spark_session
+from jobs.spark.transform import run_on_spark
 spark = spark_session(SparkConfig(master=sys.argv[1], shuffle_partitions=3,
                                   options={"spark.ui.enabled": "false"}))
-rows = standardise_on_spark(spark, sys.argv[2]).collect()
-print(json.dumps(sorted([[str(v) for v in r] for r in rows])))
+bronze = spark.read.format("govdelta").load(sys.argv[2]).toArrow()
+bronze = bronze.drop_columns(list(LINEAGE_COLUMNS))
+out = run_on_spark(spark, "jobs.enterprise_registry:standardise",
+                   {"bronze.enterprise_registry": bronze}, keys=["uscc"],
+                   latest_by="updated_at", partitions=3)
+print(json.dumps([sorted(map(str, out.rows.to_pylist())),
+                  sorted(map(str, out.rejects.to_pylist()))]))
 print("workers:", spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size())
 """
 
@@ -111,6 +117,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _run(master: str, bronze: str) -> tuple[list[list[str]], str]:
+    """Rows and rejects of the silver transform run on ``master``, and its executor count."""
     done = subprocess.run(
         [sys.executable, "-c", JOB, master, bronze],
         cwd=REPO,
@@ -134,6 +141,7 @@ def test_silver_on_the_cluster_equals_local_mode(cluster: str, project, registry
     local, _ = _run("local[2]", bronze)
     assert executors == "workers: 2", "the driver and one worker's executor"
     assert on_cluster == local
-    assert len(on_cluster) > 250
-    reasons = [r[-1] for r in on_cluster if r[-1] != "None"]
-    assert reasons, "rejects come back with their reason"
+    rows, rejects = on_cluster
+    assert len(rows) > 250
+    assert rejects, "rejects come back"
+    assert all("'_reason': '" in r for r in rejects), "every reject carries its reason"
