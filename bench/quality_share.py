@@ -86,11 +86,10 @@ def main() -> None:
             transform="jobs.enterprise_registry:standardise",
             quality=Quality(policy="quarantine"),
         )
-        params = resolve(
-            parameter_names(load_suite(suite)), dataset=dataset, input_rows=rows, lake=lake
-        )
+        loaded = load_suite(suite)
+        params = resolve(parameter_names(loaded), dataset=dataset, input_rows=rows, lake=lake)
         started = time.perf_counter()
-        validation = validate(table, suite, params, Path(tmp) / "quality")
+        validation = validate(table, suite, loaded, params, Path(tmp) / "quality")
         check = time.perf_counter() - started
     print(
         json.dumps(

@@ -156,7 +156,7 @@ def tables(conf: ConfOption = None) -> None:
 
     config = _config(conf)
     lake = Lakehouse(config.lakehouse)
-    _print_tables([lake.describe(ref) for ref in lake.existing(config.datasets)])
+    _print_tables([lake.describe(ref) for ref in lake.present(config.datasets)])
 
 
 @app.command()

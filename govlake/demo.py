@@ -120,7 +120,7 @@ def run_demo(
     from jobs.quality.results import latest_score
 
     lake = Lakehouse(config.lakehouse)
-    tables = [lake.describe(ref) for ref in lake.existing(config.datasets)]
+    tables = [lake.describe(ref) for ref in lake.present(config.datasets)]
     scores = {ref: latest_score(lake, ref) for ref in config.datasets}
     return DemoReport(
         seeded,

@@ -339,10 +339,14 @@ class Lakehouse:
             last_operation=str(last.get("operation", "")),
         )
 
+    def present(self, datasets: Iterable[str]) -> list[str]:
+        """Every table that exists: the datasets, their quarantines and the platform's own."""
+        return self.existing([*datasets, *PLATFORM_TABLES])
+
     def existing(self, refs: Iterable[str]) -> list[str]:
-        """The given tables, their quarantine companions and the platform's tables that exist."""
+        """The given tables and their quarantine companions that exist, in order."""
         found = []
-        for ref in [*refs, *PLATFORM_TABLES]:
+        for ref in refs:
             for candidate in (ref, ref + QUARANTINE_SUFFIX):
                 if self.exists(candidate):
                     found.append(candidate)

@@ -17,11 +17,14 @@ from govlake.lakehouse import ZONES, Lakehouse
 
 
 def connect(lake: Lakehouse, refs: Iterable[str]) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
-    """A DuckDB connection with a view per existing table; also returns their names."""
+    """A DuckDB connection with a view per existing table, and the tables' names.
+
+    The tables are the datasets ``refs``, their quarantines and the platform's own tables.
+    """
     con = duckdb.connect()
     for zone in ZONES:
         con.execute(f"CREATE SCHEMA {zone}")
-    tables = lake.existing(refs)
+    tables = lake.present(refs)
     for ref in tables:
         source = "arrow__" + ref.replace(".", "__")
         con.register(source, lake.dataset(ref))

@@ -25,9 +25,9 @@ def maintain(
     optimize: bool = True,
     vacuum: bool = True,
 ) -> list[MaintenanceResult]:
-    """Compact and/or vacuum the given tables (all existing ones by default)."""
+    """Compact and/or vacuum the given tables and their quarantines (every table by default)."""
     lake = Lakehouse(config.lakehouse)
-    targets = lake.existing(refs or list(config.datasets))
+    targets = lake.existing(refs) if refs else lake.present(config.datasets)
     results = []
     for ref in targets:
         metrics = lake.optimize(ref) if optimize else {}

@@ -64,9 +64,11 @@ def run_suite(
     if not path.exists():
         return None
     lake = Lakehouse(config.lakehouse)
-    names = parameter_names(load_suite(path))
-    values = parameters.resolve(names, dataset=dataset, input_rows=input_rows, lake=lake)
-    return validate(rows, path, values, config.home / "quality")
+    suite = load_suite(path)
+    values = parameters.resolve(
+        parameter_names(suite), dataset=dataset, input_rows=input_rows, lake=lake
+    )
+    return validate(rows, path, suite, values, config.home / "quality")
 
 
 def decide(

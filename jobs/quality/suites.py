@@ -139,17 +139,20 @@ def _datasource(context: Any) -> Any:
 
 
 def validate(
-    table: pa.Table, suite_path: Path, parameters: dict[str, Any], output: Path
+    table: pa.Table,
+    suite_path: Path,
+    suite: dict[str, Any],
+    parameters: dict[str, Any],
+    output: Path,
 ) -> Validation:
-    """Validate ``table`` with the suite file; Data Docs are written under ``output``."""
+    """Validate ``table`` with ``suite``, read from ``suite_path``; Data Docs go to ``output``."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core import ExpectationSuite
 
     started = time.perf_counter()
-    raw = load_suite(suite_path)
     name = suite_path.stem
-    missing = parameter_names(raw) - set(parameters)
+    missing = parameter_names(suite) - set(parameters)
     if missing:
         raise GovlakeError(f"suite {suite_path}: no value for parameter(s) {sorted(missing)}")
     context = _context(output)
@@ -163,11 +166,11 @@ def validate(
         else asset.add_batch_definition_whole_dataframe("whole")
     )
     try:
-        suite = context.suites.add_or_update(ExpectationSuite(**{**raw, "name": name}))
+        registered = context.suites.add_or_update(ExpectationSuite(**{**suite, "name": name}))
     except Exception as exc:  # GX raises many types for a bad expectation; name the file
         raise GovlakeError(f"suite {suite_path}: {exc}") from None
     definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=name, data=batch, suite=suite)
+        gx.ValidationDefinition(name=name, data=batch, suite=registered)
     )
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
