@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -35,6 +36,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_sessionfinish() -> None:
+    if "jobs.spark.session" in sys.modules:  # close py4j while pytest's streams are open
+        sys.modules["jobs.spark.session"].stop_sessions()
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
