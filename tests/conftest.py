@@ -6,6 +6,7 @@ before any test module imports it.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -38,6 +39,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_sessionfinish() -> None:
     if "jobs.spark.session" in sys.modules:  # close py4j while pytest's streams are open
         sys.modules["jobs.spark.session"].stop_sessions()
+    # py4j logs again when its last connections are collected at exit, to a closed stream.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
