@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-from urllib.parse import quote, urlsplit, urlunsplit
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from govlake.errors import GovlakeError
 
@@ -64,3 +66,67 @@ def _airflow_uri_to_sqlalchemy(conn_id: str, raw: str) -> str:
     if driver is None:
         raise GovlakeError(f"{env_var(conn_id)}: unsupported database type {parts.scheme!r}")
     return urlunsplit((driver, *parts[1:]))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A server as an Airflow Connection describes it; ``extra`` holds the query/extra fields."""
+
+    conn_id: str
+    scheme: str
+    host: str
+    port: int | None
+    login: str | None
+    password: str | None = field(repr=False)
+    path: str
+    extra: dict[str, Any]
+
+    def __str__(self) -> str:
+        """``scheme://login@host:port/path``, never the password."""
+        auth = f"{self.login}@" if self.login else ""
+        port = f":{self.port}" if self.port else ""
+        return f"{self.scheme}://{auth}{self.host}{port}{self.path}"
+
+
+def endpoint(conn_id: str, default_url: str | None = None) -> Endpoint:
+    """The server behind ``conn_id``: its Airflow Connection, else ``default_url``."""
+    raw = os.environ.get(env_var(conn_id))
+    if raw is None:
+        if default_url is None:
+            raise GovlakeError(
+                f"connection {conn_id!r} is not defined: set {env_var(conn_id)} "
+                "or an Airflow Connection with that id"
+            )
+        raw = default_url
+    raw = raw.strip()
+    if raw.startswith("{"):
+        try:
+            conn = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise GovlakeError(f"{env_var(conn_id)} is not valid JSON: {exc}") from None
+        extra = conn.get("extra") or {}
+        return Endpoint(
+            conn_id=conn_id,
+            scheme=str(conn.get("conn_type", "")).replace("_", "-"),
+            host=conn.get("host") or "",
+            port=int(conn["port"]) if conn.get("port") else None,
+            login=conn.get("login"),
+            password=conn.get("password"),
+            path="/" + (conn.get("schema") or "").lstrip("/"),
+            extra=json.loads(extra) if isinstance(extra, str) else dict(extra),
+        )
+    parts = urlsplit(raw)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise GovlakeError(f"connection {conn_id!r}: {exc}") from None
+    return Endpoint(
+        conn_id=conn_id,
+        scheme=parts.scheme.replace("_", "-"),
+        host=parts.hostname or "",
+        port=port,
+        login=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        path=unquote(parts.path) or "/",
+        extra=dict(parse_qsl(parts.query)),
+    )

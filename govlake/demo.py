@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from govlake import scenario
 from govlake.airflow_home import activate, dags_folder
 from govlake.config import ProjectConfig
+from govlake.config.models import DatabaseSource
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Lakehouse, TableInfo
 
@@ -55,7 +56,8 @@ class DemoReport:
 
 def source_path(config: ProjectConfig) -> Path:
     """The SQLite file behind the demo source's default URL."""
-    url = config.sources[DEMO_SOURCE].default_url
+    source = config.sources[DEMO_SOURCE]
+    url = source.default_url if isinstance(source, DatabaseSource) else None
     database = make_url(url).database if url else None
     if not database:
         raise GovlakeError(f"source {DEMO_SOURCE} has no SQLite default_url for the demo")

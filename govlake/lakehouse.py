@@ -44,6 +44,7 @@ class Commit:
     source: str
     cursor: dict[str, Any] | None = None
     inputs: dict[str, int] = field(default_factory=dict)
+    file: dict[str, Any] | None = None
 
     def metadata(self) -> dict[str, str]:
         """The commit's custom metadata (string values, namespaced ``govlake.``)."""
@@ -57,6 +58,8 @@ class Commit:
             meta["govlake.cursor"] = json.dumps(self.cursor, ensure_ascii=False)
         if self.inputs:
             meta["govlake.inputs"] = json.dumps(self.inputs)
+        if self.file is not None:
+            meta["govlake.file"] = json.dumps(self.file, ensure_ascii=False)
         return meta
 
     @property
@@ -139,6 +142,27 @@ class Lakehouse:
         """The source cursor committed with the table's newest collected rows."""
         raw = self.last_metadata(ref, "cursor")
         return json.loads(raw) if raw else None
+
+    def collected_files(self, ref: str) -> list[dict[str, Any]]:
+        """The files whose rows were committed to the table, newest first (the file register).
+
+        Each entry is the ``file`` of a commit: path, size, mtime, sha256 (and ``duplicate_of``
+        for a file whose content had already been loaded under another name).
+        """
+        if not self.exists(ref):
+            return []
+        entries = self.table(ref).history()
+        return [json.loads(e[META_PREFIX + "file"]) for e in entries if META_PREFIX + "file" in e]
+
+    def mark(self, ref: str, commit: Commit) -> WriteResult:
+        """Commit ``commit``'s metadata with no rows (to register, e.g., a file seen again)."""
+        schema = pa.schema(self.table(ref).schema().to_arrow())
+        empty = pa.schema([f for f in schema if f.name not in LINEAGE_COLUMNS]).empty_table()
+        return self.write(ref, empty, commit, mode="append", commit_empty=True)
+
+    def schema(self, ref: str) -> pa.Schema | None:
+        """The table's Arrow schema, or ``None`` before its first commit."""
+        return pa.schema(self.table(ref).schema().to_arrow()) if self.exists(ref) else None
 
     def last_inputs(self, ref: str) -> dict[str, int]:
         """Input table versions that the table's newest derived rows were built from."""

@@ -1,54 +1,39 @@
-"""Collection: one source stream into its bronze table, incrementally and exactly once."""
+"""Collection: one source stream into its bronze table, incrementally and exactly once.
+
+Each kind of source has its collector module; this one picks it from the conf.
+"""
 
 from __future__ import annotations
 
-from connectors.connections import database_url
-from connectors.database import DatabaseReader
 from govlake.config import ProjectConfig
+from govlake.config.models import ApiSource, CrawlSource, DatabaseSource, FileSource
 from govlake.errors import GovlakeError
-from govlake.lakehouse import Commit, Lakehouse, WriteResult
-from jobs import cursor
-from jobs.quality.contracts import checked
+from govlake.lakehouse import Lakehouse, WriteResult
 
 
-def ingest(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> WriteResult:
-    """Collect the source stream bound to the bronze dataset ``ref``.
-
-    With a cursor column, only rows above the committed cursor and up to the source's current
-    maximum are read; the new maximum is committed in the same Delta commit as the rows.
-    """
+def ingest(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> list[WriteResult]:
+    """Collect the source stream bound to the bronze dataset ``ref``."""
     dataset = config.dataset(ref)
     if dataset.collect is None:
         raise GovlakeError(f"{ref} is not a collected dataset")
     source = config.sources[dataset.collect.source]
-    stream = source.stream(dataset.collect.stream)
-    assert stream is not None
+    stream = dataset.collect.stream
     lake = Lakehouse(config.lakehouse)
-    url = database_url(source.conn_id, source.default_url)
-    with DatabaseReader(url, name=source.name) as db:
-        table = db.table(stream.table)
-        lower = upper = None
-        if stream.cursor:
-            lower = cursor.decode(lake.last_cursor(ref), stream.cursor)
-            upper = db.max_value(table, stream.cursor, lower)
-            if upper is None:
-                return WriteResult(ref, 0, lake.version(ref), "no_rows")
-        rows = db.read_batches(
-            table, cursor=stream.cursor, lower=lower, upper=upper, batch_size=stream.batch_size
-        )
-        reader = checked(rows, dataset.contract, where=ref) if dataset.contract else rows
-        commit = Commit(
-            pipeline=pipeline,
-            run_id=run_id,
-            batch_id=f"{ref}@{run_id}",
-            source=f"{source.name}.{stream.name}",
-            cursor=cursor.encode(stream.cursor, upper) if stream.cursor else None,
-        )
-        return lake.write(
-            ref,
-            reader,
-            commit,
-            mode=dataset.write,
-            keys=dataset.keys,
-            partition_by=dataset.partition_by,
-        )
+    run = {"pipeline": pipeline, "run_id": run_id}
+    if isinstance(source, DatabaseSource):
+        from jobs.collect_database import collect_database
+
+        return collect_database(lake, dataset, source, stream, **run)
+    if isinstance(source, FileSource):
+        from jobs.collect_files import collect_files
+
+        staging = config.home / "staging" / ref
+        return collect_files(lake, dataset, source, stream, staging=staging, **run)
+    if isinstance(source, ApiSource):
+        from jobs.collect_api import collect_api
+
+        return collect_api(lake, dataset, source, stream, **run)
+    assert isinstance(source, CrawlSource)
+    from jobs.collect_crawl import collect_crawl
+
+    return collect_crawl(config, lake, dataset, source, stream, **run)

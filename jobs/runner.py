@@ -24,7 +24,7 @@ def build_dataset(
 ) -> list[WriteResult]:
     """Collect or derive one dataset, as its conf declares."""
     if config.dataset(ref).collect is not None:
-        return [ingest(config, ref, pipeline=pipeline, run_id=run_id)]
+        return ingest(config, ref, pipeline=pipeline, run_id=run_id)
     return derive(config, ref, pipeline=pipeline, run_id=run_id)
 
 

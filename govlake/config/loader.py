@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from govlake.config.models import (
-    DatabaseSource,
+    ApiStream,
+    DatabaseStream,
     Dataset,
     Department,
     EngineConfig,
     LakehouseConfig,
     Pipeline,
+    Source,
 )
 from govlake.errors import GovlakeError, UnknownDatasetError
 
@@ -80,7 +82,7 @@ class ProjectConfig:
     lakehouse: LakehouseConfig
     engine: EngineConfig
     departments: dict[str, Department]
-    sources: dict[str, DatabaseSource]
+    sources: dict[str, Source]
     datasets: dict[str, Dataset]
     pipelines: dict[str, Pipeline]
     builder_of: dict[str, str] = field(default_factory=dict)
@@ -164,7 +166,7 @@ class _Loading:
         lakehouse = self._single("lakehouse.yaml", LakehouseConfig, required=True)
         engine = self._single("engine.yaml", EngineConfig, required=False) or EngineConfig()
         departments = self._listed("departments.yaml", "departments", Department, "code")
-        sources = self._per_file("sources", DatabaseSource, "name")
+        sources = self._per_file("sources", Source, "name")
         datasets = self._listed_dir("datasets", "datasets", Dataset, "ref")
         pipelines = self._per_file("pipelines", Pipeline, "name")
         self._unexpected_files()
@@ -225,15 +227,19 @@ class _Loading:
 
         return ENV_REF.sub(substitute, text)
 
-    def _validate(self, doc: _Doc, data: Any, path: Path_, model: type[BaseModel]) -> Any:
+    def _validate(self, doc: _Doc, data: Any, path: Path_, model: Any) -> Any:
         try:
             return TypeAdapter(model).validate_python(data)
         except ValidationError as exc:
+            tag = data.get("kind") if isinstance(data, dict) else None
             for error in exc.errors():
-                self.issue(doc, (*path, *error["loc"]), error["msg"])
+                loc = error["loc"]
+                if tag is not None and loc and loc[0] == tag and tag not in data:
+                    loc = loc[1:]  # a tagged union names the variant first
+                self.issue(doc, (*path, *loc), error["msg"])
             return None
 
-    def _single(self, name: str, model: type[BaseModel], *, required: bool) -> Any:
+    def _single(self, name: str, model: Any, *, required: bool) -> Any:
         file = self.conf / name
         if not file.exists():
             if required:
@@ -262,7 +268,7 @@ class _Loading:
         into[ident] = obj
         self.where[(kind, ident)] = (doc, path)
 
-    def _listed(self, name: str, key: str, model: type[BaseModel], id_attr: str) -> dict[str, Any]:
+    def _listed(self, name: str, key: str, model: Any, id_attr: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
         file = self.conf / name
         if not file.exists():
@@ -274,7 +280,7 @@ class _Loading:
         return found
 
     def _collect(
-        self, doc: _Doc, key: str, model: type[BaseModel], id_attr: str, found: dict[str, Any]
+        self, doc: _Doc, key: str, model: Any, id_attr: str, found: dict[str, Any]
     ) -> None:
         for path, item in self._items(doc, key):
             obj = self._validate(doc, item, path, model)
@@ -283,9 +289,7 @@ class _Loading:
             elif isinstance(item, dict):
                 self.invalid.add(f"{item.get('zone')}.{item.get('name')}")
 
-    def _listed_dir(
-        self, folder: str, key: str, model: type[BaseModel], id_attr: str
-    ) -> dict[str, Any]:
+    def _listed_dir(self, folder: str, key: str, model: Any, id_attr: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for file in sorted((self.conf / folder).glob("*.yaml")):
             doc = self._parse(file)
@@ -293,7 +297,7 @@ class _Loading:
                 self._collect(doc, key, model, id_attr, found)
         return found
 
-    def _per_file(self, folder: str, model: type[BaseModel], id_attr: str) -> dict[str, Any]:
+    def _per_file(self, folder: str, model: Any, id_attr: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for file in sorted((self.conf / folder).glob("*.yaml")):
             doc = self._parse(file)
@@ -319,7 +323,7 @@ class _Loading:
     def _cross_check(
         self,
         departments: dict[str, Department],
-        sources: dict[str, DatabaseSource],
+        sources: dict[str, Source],
         datasets: dict[str, Dataset],
         pipelines: dict[str, Pipeline],
     ) -> dict[str, str]:
@@ -337,7 +341,7 @@ class _Loading:
         self,
         ref: str,
         dataset: Dataset,
-        sources: dict[str, DatabaseSource],
+        sources: dict[str, Source],
         datasets: dict[str, Dataset],
     ) -> None:
         if dataset.collect is not None:
@@ -354,11 +358,11 @@ class _Loading:
                     *self._at("datasets", ref, "collect", "stream"),
                     f"source {source.name!r} has no stream {dataset.collect.stream!r}",
                 )
-            elif dataset.write == "append" and stream.cursor is None:
+            elif dataset.write == "append" and _reappends(stream):
                 self.issue(
                     *self._at("datasets", ref, "write"),
                     "append without a source cursor would re-append every row each run: "
-                    "set the stream's cursor or write: overwrite",
+                    "set the stream's cursor, or write: merge or overwrite",
                 )
         for i, upstream in enumerate(dataset.inputs):
             if upstream not in datasets and upstream not in self.invalid:
@@ -400,3 +404,10 @@ class _Loading:
         for upstream in dataset.inputs:
             if upstream in pipeline.builds[index:]:
                 self.issue(*where, f"{dataset.ref} is listed before its input {upstream}")
+
+
+def _reappends(stream: object) -> bool:
+    """Whether every run reads the stream whole (no cursor, no register of what was read)."""
+    return isinstance(stream, ApiStream) or (
+        isinstance(stream, DatabaseStream) and stream.cursor is None
+    )

@@ -7,12 +7,14 @@ than a setting silently ignored. Cross-file references (owners, sources, inputs)
 
 from __future__ import annotations
 
+import codecs
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+StreamT = TypeVar("StreamT")
 Zone = Literal["bronze", "silver", "gold"]
 WriteMode = Literal["append", "overwrite", "overwrite_partition", "merge"]
 Classification = Literal["public", "internal", "sensitive", "restricted"]
@@ -65,6 +67,41 @@ class Department(Strict):
     name: str
 
 
+DriftPolicy = Literal["evolve", "fail"]
+
+
+class SourceBase(Strict):
+    """What every source declares: identity, owner and how schema drift is handled.
+
+    ``schema_drift: evolve`` adds columns that appear at the source to the bronze table;
+    ``fail`` stops the load with a message naming the column. A changed type always fails.
+    """
+
+    name: Identifier
+    title: str
+    owner: Identifier
+    schema_drift: DriftPolicy = "evolve"
+
+
+class ConnectedSource(SourceBase):
+    """A source reached through an Airflow Connection.
+
+    The connection comes from the Airflow Connection ``conn_id`` (env var
+    ``AIRFLOW_CONN_<CONN_ID>``); ``default_url`` is a password-free fallback for the embedded
+    default and local development.
+    """
+
+    default_url: str | None = None
+
+    @field_validator("default_url")
+    @classmethod
+    def _no_secret_in_url(cls, url: str | None) -> str | None:
+        if url is not None and urlsplit(url).password:
+            msg = "must not carry a password: put credentials in the Airflow Connection"
+            raise ValueError(msg)
+        return url
+
+
 class DatabaseStream(Strict):
     """One table read from a database source."""
 
@@ -77,33 +114,166 @@ class DatabaseStream(Strict):
     batch_size: int = Field(default=50_000, ge=1, le=5_000_000)
 
 
-class DatabaseSource(Strict):
-    """A relational database read through SQLAlchemy.
+class DatabaseSource(ConnectedSource):
+    """A relational database read through SQLAlchemy."""
 
-    The connection comes from the Airflow Connection ``conn_id`` (env var
-    ``AIRFLOW_CONN_<CONN_ID>``); ``default_url`` is a password-free fallback for the embedded
-    default and local development.
-    """
-
-    name: Identifier
     kind: Literal["database"]
-    title: str
-    owner: Identifier
     conn_id: Identifier
-    default_url: str | None = None
     streams: list[DatabaseStream] = Field(min_length=1)
-
-    @field_validator("default_url")
-    @classmethod
-    def _no_secret_in_url(cls, url: str | None) -> str | None:
-        if url is not None and urlsplit(url).password:
-            msg = "must not carry a password: put credentials in the Airflow Connection"
-            raise ValueError(msg)
-        return url
 
     def stream(self, name: str) -> DatabaseStream | None:
         """The stream called ``name``, if declared."""
         return next((s for s in self.streams if s.name == name), None)
+
+
+FileFormat = Literal["csv", "jsonl", "json", "xlsx", "parquet"]
+TEXT_FORMATS = {"csv", "jsonl", "json"}
+
+
+class FileStream(Strict):
+    """Files matching one glob in a drop folder, all of the same layout."""
+
+    name: Identifier
+    pattern: str = Field(description="Glob matched against file names in the folder.")
+    format: FileFormat
+    encoding: str = Field(
+        default="auto",
+        description="Text encoding (utf-8, utf-8-sig, gbk, gb18030...) or 'auto' to detect.",
+    )
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    sheet: str | None = Field(default=None, description="Excel sheet; the first when unset.")
+    columns: list[str] | None = Field(
+        default=None, description="Expected header; a file whose columns differ is refused."
+    )
+    archive_folder: str | None = Field(
+        default=None, description="Folder a file is moved to once its rows are committed."
+    )
+    batch_rows: int = Field(default=100_000, ge=1, le=5_000_000)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        if value == "auto":
+            return value
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r}") from None
+        return value
+
+
+class FileSource(ConnectedSource):
+    """A drop folder: local, on an FTP(S) server or on an SFTP server.
+
+    For ``transport: local`` the folder is a local path and no connection is used.
+    """
+
+    kind: Literal["files"]
+    transport: Literal["local", "ftp", "ftps", "sftp"]
+    conn_id: Identifier | None = None
+    folder: str
+    streams: list[FileStream] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _connection_for_remote(self) -> FileSource:
+        if self.transport != "local" and self.conn_id is None:
+            raise ValueError(f"transport {self.transport} needs a conn_id")
+        return self
+
+    def stream(self, name: str) -> FileStream | None:
+        """The stream called ``name``, if declared."""
+        return next((s for s in self.streams if s.name == name), None)
+
+
+class ApiStream(Strict):
+    """One paginated JSON endpoint."""
+
+    name: Identifier
+    path: str = Field(description="Path below the connection's base URL.")
+    records: str = Field(
+        default="", description="Dotted path to the list of records in a response; '' = root."
+    )
+    pagination: Literal["none", "page", "offset", "cursor"] = "none"
+    page_size: int = Field(default=100, ge=1, le=10_000)
+    page_param: str = "page"
+    size_param: str = "page_size"
+    offset_param: str = "offset"
+    cursor_param: str = "cursor"
+    next_cursor: str = Field(
+        default="next", description="Dotted path to the next page's cursor in a response."
+    )
+    params: dict[str, str] = Field(default_factory=dict)
+    max_pages: int = Field(default=10_000, ge=1)
+
+
+class ApiSource(ConnectedSource):
+    """An HTTP JSON API; the Connection's password is sent as a bearer token."""
+
+    kind: Literal["http_api"]
+    conn_id: Identifier
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    backoff_seconds: float = Field(default=1.0, ge=0)
+    streams: list[ApiStream] = Field(min_length=1)
+
+    def stream(self, name: str) -> ApiStream | None:
+        """The stream called ``name``, if declared."""
+        return next((s for s in self.streams if s.name == name), None)
+
+
+class CrawlStream(Strict):
+    """A crawl: list pages followed by selectors, detail pages parsed into items.
+
+    Selectors are CSS (``::text`` and ``::attr(x)`` allowed) or XPath when they start with
+    ``/`` or ``(``. A hand-written spider class may replace the declarative one.
+    """
+
+    name: Identifier
+    start_urls: list[str] = Field(min_length=1)
+    allowed_domains: list[str] = Field(min_length=1)
+    follow: list[str] = Field(
+        default_factory=list, description="Selectors of links to more list pages."
+    )
+    items: str | None = Field(default=None, description="Selector of links to detail pages.")
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="Item field -> selector on a detail page."
+    )
+    spider: ObjectPath | None = Field(default=None, description="Hand-written spider class.")
+    max_pages: int = Field(default=10_000, ge=1)
+    max_items: int = Field(default=0, ge=0, description="0 = no limit.")
+    download_delay: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _spider_or_selectors(self) -> CrawlStream:
+        if self.spider is None and (self.items is None or not self.fields):
+            raise ValueError("set 'items' and 'fields', or a hand-written 'spider'")
+        return self
+
+
+class CrawlSource(SourceBase):
+    """A website crawled with Scrapy; obeys robots.txt and throttles itself."""
+
+    kind: Literal["crawl"]
+    user_agent: str = "govlake-crawler (+data platform)"
+    streams: list[CrawlStream] = Field(min_length=1)
+
+    def stream(self, name: str) -> CrawlStream | None:
+        """The stream called ``name``, if declared."""
+        return next((s for s in self.streams if s.name == name), None)
+
+
+def declared(stream: StreamT | None, source: str, name: str) -> StreamT:
+    """``stream`` when the source declares it; the conf loader has already checked this."""
+    if stream is None:
+        raise ValueError(f"source {source!r} has no stream {name!r}")
+    return stream
+
+
+Source = Annotated[
+    DatabaseSource | FileSource | ApiSource | CrawlSource, Field(discriminator="kind")
+]
 
 
 class SourceBinding(Strict):

@@ -87,7 +87,7 @@ def _check_bronze(lake: Lakehouse, ref: str, expected: list[dict[str, object]]) 
 def _ingest_twice(conf: Path, engine: sa.Engine, table: sa.Table, *, tz: bool) -> None:
     config = load_config(conf)
     lake = Lakehouse(config.lakehouse)
-    first = ingest(config, "bronze.src", pipeline="src_ingest", run_id="r1")
+    [first] = ingest(config, "bronze.src", pipeline="src_ingest", run_id="r1")
     assert (first.status, first.rows) == ("committed", 6)
     _check_bronze(lake, "bronze.src", _rows(1, 5, tz=tz))
     assert lake.last_cursor("bronze.src") == {
@@ -96,10 +96,10 @@ def _ingest_twice(conf: Path, engine: sa.Engine, table: sa.Table, *, tz: bool) -
         "value": "2024-01-01T00:00:06",
     }
 
-    assert ingest(config, "bronze.src", pipeline="src_ingest", run_id="r2").status == "no_rows"
+    assert ingest(config, "bronze.src", pipeline="src_ingest", run_id="r2")[0].status == "no_rows"
     with engine.begin() as conn:
         conn.execute(table.insert(), _rows(10, 2, tz=tz))
-    second = ingest(config, "bronze.src", pipeline="src_ingest", run_id="r3")
+    [second] = ingest(config, "bronze.src", pipeline="src_ingest", run_id="r3")
     assert (second.status, second.rows) == ("committed", 3)
     _check_bronze(lake, "bronze.src", _rows(1, 5, tz=tz) + _rows(10, 2, tz=tz))
 

@@ -1,6 +1,6 @@
-"""The embedded default's synthetic source: the market-regulation enterprise registry.
+"""The market-regulation enterprise registry: a seeded SQLite database.
 
-A seeded SQLite database shaped like a real registry export: codes with the odd full-width
+Shaped like a real registry export: codes with the odd full-width
 digit or space, capital written as ``500万元`` or ``三百万元``, dates in several forms, a few
 superseded versions of the same enterprise, and a few rows that must be quarantined (bad check
 digits, unreadable dates). The same seed always gives the same rows.
