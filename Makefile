@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup demo test test-fast lint airflow clean
+.PHONY: setup test-servers demo test test-fast lint airflow clean
 
 $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION)
@@ -21,7 +21,14 @@ setup: $(VENV)/.synced  ## virtualenv with the locked dependencies
 demo: setup  ## the main job on the embedded default (seeded SQLite -> bronze -> silver -> gold)
 	$(BIN)/govlake demo
 
-test: setup  ## lint, types and the whole test suite (needs the local PostgreSQL and MariaDB)
+# The SFTP tests run a real OpenSSH sshd on a loopback port (Debian's openssh-server, as root).
+test-servers:
+	@if [ ! -x /usr/sbin/sshd ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -qq openssh-server >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq openssh-server >/dev/null; }; \
+	fi
+
+test: setup test-servers  ## lint, types and the whole test suite (needs the local PostgreSQL and MariaDB)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m "not cluster"

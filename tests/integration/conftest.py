@@ -6,12 +6,17 @@ is skipped, with the reason, only where the server is absent from this machine.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from govlake.local_servers import FtpServer
+from tests.sshd import SshServer, missing_reason
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MARIADB = "mysql+pymysql://root@127.0.0.1:3306/test"
@@ -76,8 +81,8 @@ datasets:
     title: test rows
     owner: platform
     keys: [id]
-    write: append
-    collect: {{source: {name}, stream: rows}}
+    write: {write}
+    collect: {{source: {name}, stream: {stream}}}
 """
 
 PIPELINE_YAML = """\
@@ -91,10 +96,11 @@ builds: [bronze.{name}]
 
 
 @pytest.fixture
-def single_source_conf(tmp_path: Path) -> Callable[..., Path]:
-    """Write a minimal conf folder with one database source collected into bronze."""
+def source_conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Write a minimal conf folder: one source (YAML given) collected into ``bronze.<name>``."""
+    monkeypatch.setenv("GOVLAKE_HOME", str(tmp_path / "home"))
 
-    def write(name: str, table: str, cursor: str = "updated_at") -> Path:
+    def write(name: str, source_yaml: str, *, stream: str = "rows", write: str = "append") -> Path:
         conf = tmp_path / "conf"
         for folder in ("sources", "datasets", "pipelines"):
             (conf / folder).mkdir(parents=True, exist_ok=True)
@@ -102,10 +108,44 @@ def single_source_conf(tmp_path: Path) -> Callable[..., Path]:
         (conf / "departments.yaml").write_text(
             "departments:\n  - {code: platform, name: 大数据管理中心}\n", encoding="utf-8"
         )
-        values = {"name": name, "table": table, "cursor": cursor}
-        (conf / "sources" / f"{name}.yaml").write_text(SOURCE_YAML.format(**values))
+        values = {"name": name, "stream": stream, "write": write}
+        (conf / "sources" / f"{name}.yaml").write_text(source_yaml, encoding="utf-8")
         (conf / "datasets" / f"{name}.yaml").write_text(DATASET_YAML.format(**values))
         (conf / "pipelines" / f"{name}.yaml").write_text(PIPELINE_YAML.format(**values))
         return conf
 
     return write
+
+
+@pytest.fixture
+def single_source_conf(source_conf: Callable[..., Path]) -> Callable[..., Path]:
+    """Write a minimal conf folder with one database source collected into bronze."""
+
+    def write(name: str, table: str, cursor: str = "updated_at") -> Path:
+        values = {"name": name, "table": table, "cursor": cursor}
+        return source_conf(name, SOURCE_YAML.format(**values))
+
+    return write
+
+
+@pytest.fixture
+def ftp_server(tmp_path: Path) -> Iterator[FtpServer]:
+    """pyftpdlib on a free loopback port, serving ``<tmp>/ftp`` to one user."""
+    root = tmp_path / "ftp"
+    root.mkdir()
+    with FtpServer.serving(root, tmp_path / "ftp.log") as server:
+        yield server
+
+
+@pytest.fixture
+def sftp_server() -> Iterator[SshServer]:
+    """OpenSSH sshd on a free loopback port; skipped, with the reason, where it cannot run."""
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    home = Path(tempfile.mkdtemp(prefix="govlake-sshd-"))  # outside pytest's root-only tmp
+    try:
+        with SshServer.create(home) as server:
+            yield server
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,165 @@
+"""Collect the new files of a drop folder into bronze, each file exactly once.
+
+A file is loaded in one Delta commit whose metadata carries its path, size, mtime and SHA-256:
+the table's history is the processed-file register, so a file is never marked without its rows
+nor its rows committed without the mark. The batch id is the content's SHA-256, so the same
+content dropped again under another name (or re-uploaded) loads nothing twice. Malformed rows are
+committed first to ``<table>__quarantine`` under the same batch id, then the good rows. A file
+that fails (download, decoding, schema) leaves no rows and no mark; the partial download is kept
+so the next attempt resumes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from connectors.drop_folder import DropFolder, RemoteFile, open_drop_folder
+from connectors.files import FileReader
+from govlake.config.models import Dataset, FileSource, FileStream, declared
+from govlake.errors import GovlakeError
+from govlake.lakehouse import QUARANTINE_SUFFIX, Commit, Lakehouse, WriteResult
+from jobs.drift import check_drift
+from jobs.quality.contracts import checked
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY = 64 << 20
+
+
+def collect_files(
+    lake: Lakehouse,
+    dataset: Dataset,
+    source: FileSource,
+    stream_name: str,
+    *,
+    staging: Path,
+    pipeline: str,
+    run_id: str,
+) -> list[WriteResult]:
+    """Load every file of the stream not yet in the register; archive loaded files if asked."""
+    ref = dataset.ref
+    stream = declared(source.stream(stream_name), source.name, stream_name)
+    register = {(f["path"], f["size"], f["mtime"]) for f in lake.collected_files(ref)}
+    staging.mkdir(parents=True, exist_ok=True)
+    results: list[WriteResult] = []
+    with open_drop_folder(source) as folder:
+        files = folder.list(stream.pattern)
+        new = [f for f in files if (f.path, f.size, f.mtime) not in register]
+        log.info(
+            "%s: %d file(s) match %r, %d new", folder.where, len(files), stream.pattern, len(new)
+        )
+        for file in files:
+            if file in new:
+                results += _collect_file(
+                    lake,
+                    dataset,
+                    source,
+                    stream,
+                    folder,
+                    file,
+                    staging,
+                    pipeline=pipeline,
+                    run_id=run_id,
+                )
+            if stream.archive_folder:
+                folder.move(file, stream.archive_folder)
+    return results or [WriteResult(ref, 0, lake.version(ref), "no_rows")]
+
+
+def _collect_file(
+    lake: Lakehouse,
+    dataset: Dataset,
+    source: FileSource,
+    stream: FileStream,
+    folder: DropFolder,
+    file: RemoteFile,
+    staging: Path,
+    *,
+    pipeline: str,
+    run_id: str,
+) -> list[WriteResult]:
+    ref = dataset.ref
+    local = staging / f"{file.name}.{file.size}.{file.mtime}.part"
+    folder.fetch(file, local, _progress(file))
+    if local.stat().st_size != file.size:
+        local.unlink()
+        raise GovlakeError(
+            f"source {source.name}: {file.path} changed size during download; retry later"
+        )
+    digest = _sha256(local)
+    entry: dict[str, Any] = {
+        "path": file.path,
+        "size": file.size,
+        "mtime": file.mtime,
+        "sha256": digest,
+    }
+    commit = Commit(
+        pipeline=pipeline,
+        run_id=run_id,
+        batch_id=f"{ref}@sha256:{digest}",
+        source=f"{source.name}.{stream.name}",
+        file=entry,
+    )
+    if lake.is_committed(ref, commit.batch_id):
+        log.info("%s: same content as a file already loaded; registering only", file.path)
+        first = next(f for f in lake.collected_files(ref) if f["sha256"] == digest)
+        seen = Commit(
+            pipeline=pipeline,
+            run_id=run_id,
+            batch_id=f"{ref}@seen:{file.path}:{file.size}:{file.mtime}",
+            source=commit.source,
+            file={**entry, "duplicate_of": first["path"]},
+        )
+        local.unlink()
+        return [lake.mark(ref, seen)]
+    reader = FileReader(local, stream, name=file.name)
+    where = f"source {source.name} file {file.path}"
+    quarantine = lake.write(
+        ref + QUARANTINE_SUFFIX,
+        reader.malformed_batches(),
+        commit,
+        mode="append",
+        evolve_schema=True,
+    )
+    if quarantine.rows:
+        log.warning(
+            "%s: %d malformed row(s) quarantined in %s", where, quarantine.rows, quarantine.ref
+        )
+    rows = reader.rows()
+    evolve = check_drift(lake.schema(ref), rows.schema, policy=source.schema_drift, where=where)
+    data = checked(rows, dataset.contract, where=where) if dataset.contract else rows
+    result = lake.write(
+        ref,
+        data,
+        commit,
+        mode=dataset.write,
+        keys=dataset.keys,
+        partition_by=dataset.partition_by,
+        evolve_schema=evolve,
+        commit_empty=True,
+    )
+    log.info("%s: %d row(s) committed to %s v%s", where, result.rows, ref, result.version)
+    local.unlink()
+    return [quarantine, result] if quarantine.rows else [result]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _progress(file: RemoteFile) -> Any:
+    reported = 0
+
+    def report(done: int) -> None:
+        nonlocal reported
+        if done - reported >= PROGRESS_EVERY:
+            reported = done
+            log.info("%s: %d of %d MB downloaded", file.name, done >> 20, file.size >> 20)
+
+    return report
