@@ -1,0 +1,6 @@
+"""A Scrapy project: crawl websites into bronze (settings, spiders, middlewares, pipelines).
+
+Run a crawl with :func:`connectors.crawl.run.crawl` in a process of its own (Twisted's reactor
+cannot restart); check the spiders' contracts with
+``SCRAPY_SETTINGS_MODULE=connectors.crawl.settings scrapy check`` against a served site.
+"""

@@ -1,0 +1,25 @@
+"""Scrapy settings for every govlake crawl: polite by default (robots.txt, AutoThrottle)."""
+
+BOT_NAME = "govlake"
+SPIDER_MODULES = ["connectors.crawl.spiders"]
+NEWSPIDER_MODULE = "connectors.crawl.spiders"
+
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.25
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+RETRY_TIMES = 3
+DOWNLOAD_TIMEOUT = 60
+
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+
+DOWNLOADER_MIDDLEWARES = {"connectors.crawl.middlewares.SkipSeenPages": 50}
+ITEM_PIPELINES = {"connectors.crawl.pipelines.BronzeWriter": 300}
+SPIDER_CONTRACTS = {"connectors.crawl.contracts.SiteContract": 5}
+
+# Where the items go: set by connectors.crawl.run; unset (e.g. `scrapy check`) writes nothing.
+GOVLAKE_TARGET: dict[str, str] = {}

@@ -1,0 +1,1 @@
+"""Spiders: the declarative one built from conf, and hand-written ones for particular sites."""

@@ -1,0 +1,41 @@
+"""Where a crawl's items go: the bronze dataset, its run, and what is already there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+
+from connectors.crawl.spiders.declared import URL_FIELD
+from govlake.config import ProjectConfig, load_config
+from govlake.lakehouse import Lakehouse
+
+
+@dataclass(frozen=True)
+class Target:
+    """A crawl's destination, passed to Scrapy as the ``GOVLAKE_TARGET`` setting."""
+
+    conf_dir: str
+    ref: str
+    pipeline: str
+    run_id: str
+    result: str
+
+    @classmethod
+    def from_setting(cls, value: Any) -> Target | None:
+        """The target in the settings, or ``None`` when the crawl writes nowhere."""
+        return cls(**value) if value else None
+
+    def config(self) -> ProjectConfig:
+        """The project configuration the crawl runs under."""
+        return load_config(Path(self.conf_dir))
+
+    def seen_urls(self) -> set[str]:
+        """Detail pages whose items are already in the bronze table."""
+        lake = Lakehouse(self.config().lakehouse)
+        if not lake.exists(self.ref):
+            return set()
+        urls = lake.dataset(self.ref).to_table(columns=[URL_FIELD]).column(URL_FIELD)
+        return set(pc.unique(urls).to_pylist())
