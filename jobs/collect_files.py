@@ -18,7 +18,7 @@ from typing import Any
 
 from connectors.drop_folder import DropFolder, RemoteFile, open_drop_folder
 from connectors.files import FileReader
-from govlake.config.models import Dataset, FileSource, FileStream, declared
+from govlake.config.models import Dataset, DriftPolicy, FileSource, FileStream, declared
 from govlake.errors import GovlakeError
 from govlake.lakehouse import QUARANTINE_SUFFIX, Commit, Lakehouse, WriteResult
 from jobs.drift import check_drift
@@ -116,19 +116,34 @@ def _collect_file(
         return [lake.mark(ref, seen)]
     reader = FileReader(local, stream, name=file.name)
     where = f"source {source.name} file {file.path}"
+    results = commit_read(lake, dataset, reader, commit, policy=source.schema_drift, where=where)
+    local.unlink()
+    return results
+
+
+def commit_read(
+    lake: Lakehouse,
+    dataset: Dataset,
+    reader: FileReader,
+    commit: Commit,
+    *,
+    policy: DriftPolicy,
+    where: str,
+) -> list[WriteResult]:
+    """Commit a read file: its malformed rows to the quarantine first, then its good rows.
+
+    Both writes carry the same batch id, so a re-run after a crash between them commits each
+    exactly once. A file with no good rows still commits (empty), to register it.
+    """
+    ref = dataset.ref
     quarantine = lake.write(
-        ref + QUARANTINE_SUFFIX,
-        reader.malformed_batches(),
-        commit,
-        mode="append",
-        evolve_schema=True,
+        ref + QUARANTINE_SUFFIX, reader.malformed_batches(), commit, mode="append"
     )
     if quarantine.rows:
-        log.warning(
-            "%s: %d malformed row(s) quarantined in %s", where, quarantine.rows, quarantine.ref
-        )
+        log.warning("%s: %d malformed row(s) quarantined in %s", where, quarantine.rows,
+                    quarantine.ref)  # fmt: skip
     rows = reader.rows()
-    evolve = check_drift(lake.schema(ref), rows.schema, policy=source.schema_drift, where=where)
+    evolve = check_drift(lake.schema(ref), rows.schema, policy=policy, where=where)
     data = checked(rows, dataset.contract, where=where) if dataset.contract else rows
     result = lake.write(
         ref,
@@ -141,7 +156,6 @@ def _collect_file(
         commit_empty=True,
     )
     log.info("%s: %d row(s) committed to %s v%s", where, result.rows, ref, result.version)
-    local.unlink()
     return [quarantine, result] if quarantine.rows else [result]
 
 

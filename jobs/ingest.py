@@ -32,7 +32,8 @@ def ingest(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
     if isinstance(source, ApiSource):
         from jobs.collect_api import collect_api
 
-        return collect_api(lake, dataset, source, stream, **run)
+        staging = config.home / "staging" / ref
+        return collect_api(lake, dataset, source, stream, staging=staging, **run)
     assert isinstance(source, CrawlSource)
     from jobs.collect_crawl import collect_crawl
 
