@@ -124,8 +124,8 @@ def demo(
     out.print(f"lakehouse:    {report.lakehouse}")
     out.print(f"airflow home: {report.airflow_home}  (Airflow log: {report.log})")
     out.print(
-        f'took {report.seconds:.1f} s. Try: .venv/bin/govlake sql "SELECT status, count(*) FROM '
-        'gold.enterprise_directory GROUP BY status"'
+        f'took {report.seconds:.1f} s. Try: .venv/bin/govlake sql "SELECT risk_level, count(*) '
+        'FROM gold.enterprise_credit_profile GROUP BY risk_level"'
     )
 
 

@@ -8,6 +8,7 @@ every table as it was.
 
 from __future__ import annotations
 
+import logging
 import os
 import runpy
 import sys
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -25,8 +27,12 @@ from govlake.config import ProjectConfig
 from govlake.config.models import DatabaseSource
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Lakehouse, TableInfo
+from govlake.local_servers import LOOPBACK, FtpServer, WebServer
+from govlake.scenario import penalty_site, social_insurance
 
 DEMO_SOURCE = "market_registry"
+REGISTRY_SEED = 42
+FIRST_DROP = date(2024, 6, 3)
 
 
 @dataclass(frozen=True)
@@ -84,18 +90,85 @@ def _output_to(log: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
+def seed_departments(sources: Path, rows: int, days: int = 5) -> bool:
+    """Human resources' daily GBK files and market regulation's penalty site, made once.
+
+    Both draw their enterprises from the seeded registry, as they would in life, credit codes
+    typed with the same noise. One file carries a few malformed lines.
+    """
+    drop, site = sources / "hr_ftp" / "outbox", sources / "penalty_site"
+    if drop.exists() and site.exists():
+        return False
+    registry = scenario.generate(rows, REGISTRY_SEED)
+    employers = sorted({(str(r["uscc"]), str(r["name"])) for r in registry})
+    drop.mkdir(parents=True, exist_ok=True)
+    for offset in range(days):
+        day = FIRST_DROP + timedelta(days=offset)
+        records = social_insurance.rows(employers, day, seed=REGISTRY_SEED)
+        data = social_insurance.csv_bytes(records, malformed=3 if offset == 1 else 0, seed=offset)
+        (drop / f"social_insurance_{day:%Y%m%d}.csv").write_bytes(data)
+    notices = penalty_site.notices(employers, count=max(20, rows // 40), seed=REGISTRY_SEED)
+    penalty_site.build_site(site, notices)
+    return True
+
+
+@contextmanager
+def department_servers(config: ProjectConfig, progress: Callable[[str], None]) -> Iterator[None]:
+    """Serve the HR drop folder over FTP and the penalty site over HTTP, on loopback."""
+    sources = config.home / "sources"
+    with (
+        FtpServer.serving(sources / "hr_ftp", config.home / "ftp.log") as ftp,
+        WebServer.serving(sources / "penalty_site", config.home / "web.log") as web,
+    ):
+        os.environ["AIRFLOW_CONN_HR_DROP"] = ftp.url
+        os.environ["GOVLAKE_PENALTY_SITE"] = web.url
+        progress(f"human_resources: FTP drop folder ftp://{ftp.user}@{LOOPBACK}:{ftp.port}/outbox "
+                 "(local pyftpdlib server)")  # fmt: skip
+        progress(f"market_regulation: penalty notices website {web.url}/penalties/ "
+                 "(local static web server)")  # fmt: skip
+        try:
+            yield
+        finally:
+            os.environ.pop("AIRFLOW_CONN_HR_DROP", None)
+            os.environ.pop("GOVLAKE_PENALTY_SITE", None)
+
+
 def run_demo(
     config: ProjectConfig, rows: int = 2000, progress: Callable[[str], None] = print
 ) -> DemoReport:
-    """Seed the source if needed, run every pipeline's DAG once in order, and report."""
+    """Seed the sources if needed, run every pipeline's DAG once in order, and report."""
     started = time.perf_counter()
     source = source_path(config)
-    seeded = scenario.seed(source, rows=rows)
-    progress(f"source: {'seeded' if seeded else 'reusing'} {source}")
+    seeded = scenario.seed(source, rows=rows, seed_value=REGISTRY_SEED)
+    seeded = seed_departments(config.home / "sources", rows) or seeded
+    progress(f"market_regulation: registry database {'seeded' if seeded else 'reusing'} {source}")
+    with department_servers(config, progress):
+        runs = _run_dags(config, progress)
+    from jobs.quality.results import latest_score
+
+    lake = Lakehouse(config.lakehouse)
+    tables = [lake.describe(ref) for ref in lake.present(config.datasets)]
+    scores = {ref: latest_score(lake, ref) for ref in config.datasets}
+    return DemoReport(
+        seeded,
+        source,
+        runs,
+        tables,
+        lake.root,
+        config.home / "airflow",
+        config.home / "demo.log",
+        time.perf_counter() - started,
+        {ref: score for ref, score in scores.items() if score is not None},
+        config.home / "quality" / "data_docs" / "index.html",
+    )
+
+
+def _run_dags(config: ProjectConfig, progress: Callable[[str], None]) -> list[DagRunSummary]:
+    """Every pipeline's DAG once, producers first, with Airflow's output sent to the log."""
     log = config.home / "demo.log"
     os.environ["GOVLAKE_RETRIES"] = "0"
     progress("airflow: preparing the metadata database")
-    airflow_home = activate(config.home, config.conf_dir)
+    activate(config.home, config.conf_dir)
     from airflow.sdk import DAG
 
     dag_file = dags_folder(config.conf_dir) / "govlake_pipelines.py"
@@ -119,20 +192,5 @@ def run_demo(
 
         with _output_to(log):
             stop_sessions()
-    from jobs.quality.results import latest_score
-
-    lake = Lakehouse(config.lakehouse)
-    tables = [lake.describe(ref) for ref in lake.present(config.datasets)]
-    scores = {ref: latest_score(lake, ref) for ref in config.datasets}
-    return DemoReport(
-        seeded,
-        source,
-        runs,
-        tables,
-        lake.root,
-        airflow_home,
-        log,
-        time.perf_counter() - started,
-        {ref: score for ref, score in scores.items() if score is not None},
-        config.home / "quality" / "data_docs" / "index.html",
-    )
+        logging.getLogger("py4j").setLevel(logging.WARNING)  # it logs again at interpreter exit
+    return runs

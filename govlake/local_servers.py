@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from govlake.errors import GovlakeError
 
@@ -51,7 +52,7 @@ class LocalServer:
     log: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def start(self) -> LocalServer:
+    def start(self) -> Self:
         """Start the process and wait until the port answers."""
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
@@ -67,7 +68,7 @@ class LocalServer:
             self.process.wait(timeout=10)
         self.process = None
 
-    def __enter__(self) -> LocalServer:
+    def __enter__(self) -> Self:
         """Start the server."""
         return self.start()
 

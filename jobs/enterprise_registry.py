@@ -9,12 +9,15 @@ import pyarrow.compute as pc
 
 from jobs.derive import Derived
 from jobs.standardise import (
+    explain,
     latest_per_key,
     map_distinct,
     normalise_text,
     normalise_uscc,
     parse_amount_yuan,
     parse_date,
+    split_rejects,
+    unreadable,
     uscc_is_valid,
 )
 
@@ -55,12 +58,6 @@ DIRECTORY_SCHEMA = pa.schema(
 )
 
 
-def _explain(values: pa.Array, prefix: str) -> pa.Array:
-    """``prefix`` + the offending value, for the quarantine's ``_reason``."""
-    shown = pc.fill_null(pc.cast(values, pa.string()), "<null>")
-    return pc.binary_join_element_wise(pa.scalar(prefix), shown, "")
-
-
 def standardise(inputs: dict[str, pa.Table]) -> Derived:
     """Clean raw registry rows; rows failing a check are rejected with the first failure."""
     raw = inputs["bronze.enterprise_registry"]
@@ -74,24 +71,20 @@ def standardise(inputs: dict[str, pa.Table]) -> Derived:
     checks = [  # first failing check wins: listed in priority order
         (
             pc.invert(uscc_is_valid(code)),
-            _explain(raw.column("uscc"), "uscc: fails GB 32100-2015 form or check digit: "),
+            explain(raw.column("uscc"), "uscc: fails GB 32100-2015 form or check digit: "),
         ),
-        (pc.is_null(name), _explain(raw.column("name"), "name: missing: ")),
+        (pc.is_null(name), explain(raw.column("name"), "name: missing: ")),
         (
-            pc.and_(pc.is_null(capital), pc.is_valid(raw.column("registered_capital"))),
-            _explain(raw.column("registered_capital"), "registered_capital: unreadable amount: "),
+            unreadable(capital, raw.column("registered_capital")),
+            explain(raw.column("registered_capital"), "registered_capital: unreadable amount: "),
         ),
         (
-            pc.and_(pc.is_null(established), pc.is_valid(raw.column("established"))),
-            _explain(raw.column("established"), "established: unreadable date: "),
+            unreadable(established, raw.column("established")),
+            explain(raw.column("established"), "established: unreadable date: "),
         ),
-        (pc.is_null(status), _explain(raw.column("status"), "status: unknown value: ")),
+        (pc.is_null(status), explain(raw.column("status"), "status: unknown value: ")),
     ]
-    reason = pa.nulls(raw.num_rows, pa.string())
-    for failed, why in reversed(checks):
-        reason = pc.if_else(pc.fill_null(failed, True), why, reason)
-    bad = pc.is_valid(reason)
-    clean = pa.table(
+    typed = pa.table(
         {
             "uscc": code,
             "name": name,
@@ -102,8 +95,8 @@ def standardise(inputs: dict[str, pa.Table]) -> Derived:
             "status": status,
             "updated_at": raw.column("updated_at"),
         }
-    ).filter(pc.invert(bad))
-    rejects = raw.filter(bad).append_column("_reason", pc.filter(reason, bad))
+    )
+    clean, rejects = split_rejects(raw, typed, checks)
     rows = latest_per_key(clean, ["uscc"], "updated_at").cast(SILVER_SCHEMA)
     return Derived(rows=rows, rejects=rejects)
 

@@ -141,3 +141,44 @@ def latest_per_key(table: pa.Table, keys: list[str], order_by: str) -> pa.Table:
         changed = pa.concat_arrays([pa.array([True]), pc.fill_null(changed, True)])
         first = pc.or_(first, changed)
     return ordered.filter(first).drop_columns(["__row"])
+
+
+def explain(values: ArrayLike, prefix: str) -> pa.Array:
+    """``prefix`` + each offending value, for a quarantine's ``_reason``."""
+    shown = pc.fill_null(pc.cast(values, pa.string()), "<null>")
+    return pc.binary_join_element_wise(pa.scalar(prefix), shown, "")
+
+
+Check = tuple[ArrayLike, ArrayLike]
+"""A row check: (failed per row, reason per row)."""
+
+
+def split_rejects(raw: pa.Table, clean: pa.Table, checks: list[Check]) -> tuple[pa.Table, pa.Table]:
+    """``clean`` rows that pass every check, and ``raw`` rows that fail one with ``_reason``.
+
+    Checks are listed in priority order: a row's reason is its first failing check. A check
+    whose result is null counts as failed.
+    """
+    reason = pa.nulls(raw.num_rows, pa.string())
+    for failed, why in reversed(checks):
+        reason = pc.if_else(pc.fill_null(failed, True), why, reason)
+    bad = pc.is_valid(reason)
+    rejects = raw.filter(bad).append_column("_reason", pc.filter(reason, bad))
+    return clean.filter(pc.invert(bad)), rejects
+
+
+def unreadable(parsed: ArrayLike, raw: ArrayLike) -> pa.Array:
+    """Where a present raw value did not parse."""
+    return pc.and_(pc.is_null(parsed), pc.is_valid(raw))
+
+
+_MONTH = re.compile(r"^\s*(\d{4})\s*(?:年|-|/|\.)\s*(\d{1,2})\s*月?\s*$")
+
+
+def parse_month(text: str | None) -> date | None:
+    """A month such as ``2024年5月``, ``2024-05`` or ``2024/5`` as its first day, else ``None``."""
+    match = _MONTH.match(text or "")
+    if match is None:
+        return None
+    year, month = int(match.group(1)), int(match.group(2))
+    return date(year, month, 1) if 1 <= month <= 12 else None

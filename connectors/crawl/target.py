@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow.compute as pc
 
@@ -32,10 +33,16 @@ class Target:
         """The project configuration the crawl runs under."""
         return load_config(Path(self.conf_dir))
 
-    def seen_urls(self) -> set[str]:
-        """Detail pages whose items are already in the bronze table."""
+    def seen_pages(self) -> set[str]:
+        """Detail pages whose items are already in the bronze table, by :func:`page_key`."""
         lake = Lakehouse(self.config().lakehouse)
         if not lake.exists(self.ref):
             return set()
         urls = lake.dataset(self.ref).to_table(columns=[URL_FIELD]).column(URL_FIELD)
-        return set(pc.unique(urls).to_pylist())
+        return {page_key(url) for url in pc.unique(urls).to_pylist()}
+
+
+def page_key(url: str) -> str:
+    """A page's identity within its site: path and query, whatever host or port serves it."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path

@@ -40,7 +40,13 @@ def _counts(home: Path) -> dict[str, int]:
         "SELECT 'bronze' z, count(*) n FROM bronze.enterprise_registry UNION ALL "
         "SELECT 'silver', count(*) FROM silver.enterprise_registry UNION ALL "
         "SELECT 'quarantine', count(*) FROM silver.enterprise_registry__quarantine UNION ALL "
-        "SELECT 'gold', count(*) FROM gold.enterprise_directory"
+        "SELECT 'gold', count(*) FROM gold.enterprise_directory UNION ALL "
+        "SELECT 'profile', count(*) FROM gold.enterprise_credit_profile UNION ALL "
+        "SELECT 'payments', count(*) FROM bronze.social_insurance_payments UNION ALL "
+        "SELECT 'bad_lines', count(*) FROM bronze.social_insurance_payments__quarantine UNION ALL "
+        "SELECT 'payments_clean', count(*) FROM silver.social_insurance_payments UNION ALL "
+        "SELECT 'notices', count(*) FROM bronze.penalty_notices UNION ALL "
+        "SELECT 'notices_clean', count(*) FROM silver.penalty_notices"
     )
     lines = _govlake(home, "sql", query, "--format", "json").stdout.splitlines()
     return {row["z"]: row["n"] for row in map(json.loads, lines)}
@@ -54,13 +60,18 @@ def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
     counts = _counts(home)
     assert counts["bronze"] == 500
     assert counts["silver"] + counts["quarantine"] < 500
-    assert counts["gold"] == counts["silver"] > 400
+    assert counts["gold"] == counts["silver"] == counts["profile"] > 400
+    assert counts["bad_lines"] == 3  # the malformed lines of one day's GBK file
+    assert 0 < counts["payments_clean"] < counts["payments"]
+    assert counts["notices"] == counts["notices_clean"] == 20  # every page of the site, once
+    assert "human_resources: FTP drop folder ftp://govlake@127.0.0.1:" in first.stdout
+    assert "market_regulation: penalty notices website http://127.0.0.1:" in first.stdout
     assert (home / "airflow" / "airflow.db").is_file()
     assert "quality:      silver.enterprise_registry 95" in first.stdout
     assert (home / "quality" / "data_docs" / "index.html").is_file()
 
     second = _govlake(home, "demo", "--rows", "500")
-    assert "source: reusing" in second.stdout
+    assert "registry database reusing" in second.stdout
     assert _counts(home) == counts
     tables = _govlake(home, "tables").stdout
     assert "silver.enterprise_registry " in tables

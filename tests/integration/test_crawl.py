@@ -95,6 +95,13 @@ def test_declared_spider_obeys_robots_and_crawls_incrementally(
     [third] = crawl(conf, "r3")
     assert third.status == "no_rows"
 
+    # The same site served from another port: nothing is collected twice.
+    with WebServer.serving(root, server.log.with_name("moved.log")) as moved:
+        conf = source_conf("penalties", DECLARED.format(site=moved.url))
+        [fourth] = crawl(conf, "r4")
+    assert fourth.status == "no_rows"
+    assert lake.read("bronze.penalties").num_rows == 40
+
 
 def test_hand_written_spider_collects_every_field(
     source_conf: Callable[..., Path], site: tuple[WebServer, Path]
