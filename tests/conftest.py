@@ -44,8 +44,23 @@ def pytest_sessionfinish() -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
+# The shipped conf files of the departments that need a server (FTP drop, website).
+SERVED_SCENARIO = [
+    "sources/social_insurance_drop.yaml",
+    "sources/penalty_notices_site.yaml",
+    "datasets/social_insurance.yaml",
+    "datasets/penalty_notices.yaml",
+    "datasets/credit_profile.yaml",
+    "pipelines/social_insurance_ingest.yaml",
+    "pipelines/social_insurance_refine.yaml",
+    "pipelines/penalty_notices_crawl.yaml",
+    "pipelines/penalty_notices_refine.yaml",
+    "pipelines/credit_profile_publish.yaml",
+]
+
+
 @pytest.fixture
-def conf_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def full_conf_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private copy of the project's conf/, with GOVLAKE_HOME in the test's temp folder."""
     target = tmp_path / "conf"
     shutil.copytree(REPO / "conf", target)
@@ -54,6 +69,14 @@ def conf_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("GOVLAKE_CONF", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_MARKET_REGISTRY_DB", raising=False)
     return target
+
+
+@pytest.fixture
+def conf_dir(full_conf_dir: Path) -> Path:
+    """The shipped conf with the registry's pipelines only (no FTP or web server needed)."""
+    for name in SERVED_SCENARIO:
+        (full_conf_dir / name).unlink()
+    return full_conf_dir
 
 
 @pytest.fixture

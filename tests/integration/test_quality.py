@@ -68,11 +68,12 @@ def _decide(
     return decide(project, dataset, rows, input_rows=input_rows, pipeline="p", run_id=run_id)
 
 
-def test_every_derived_dataset_has_a_loadable_suite(project: ProjectConfig) -> None:
+def test_every_derived_dataset_has_a_loadable_suite(full_conf_dir: Path) -> None:
     from great_expectations.core import ExpectationSuite
 
     import jobs.quality.custom_expectations  # noqa: F401
 
+    project = load_config(full_conf_dir)
     for ref, dataset in project.datasets.items():
         if dataset.zone == "bronze":
             continue

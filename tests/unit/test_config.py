@@ -25,17 +25,27 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def test_shipped_conf_is_valid(conf_dir: Path, tmp_path: Path) -> None:
-    config = load_config(conf_dir)
+def test_shipped_conf_is_valid(full_conf_dir: Path, tmp_path: Path) -> None:
+    config = load_config(full_conf_dir)
     assert set(config.datasets) == {
         "bronze.enterprise_registry",
         "silver.enterprise_registry",
         "gold.enterprise_directory",
+        "bronze.social_insurance_payments",
+        "silver.social_insurance_payments",
+        "bronze.penalty_notices",
+        "silver.penalty_notices",
+        "gold.enterprise_credit_profile",
     }
-    assert [p.name for p in config.pipeline_order()] == [
-        "market_registry_ingest",
-        "enterprise_registry_refine",
-    ]
+    order = [p.name for p in config.pipeline_order()]
+    assert order[-1] == "credit_profile_publish"  # it needs the three silver tables
+    assert order.index("market_registry_ingest") < order.index("enterprise_registry_refine")
+    assert order.index("penalty_notices_crawl") < order.index("penalty_notices_refine")
+    assert {type(s).__name__ for s in config.sources.values()} == {
+        "DatabaseSource",
+        "FileSource",
+        "CrawlSource",
+    }
     assert config.lakehouse.root == f"{tmp_path}/home/lakehouse"
     assert config.builder_of["silver.enterprise_registry"] == "enterprise_registry_refine"
 
@@ -125,11 +135,12 @@ def test_derived_dataset_listed_before_its_input(conf_dir: Path) -> None:
     assert any("listed before its input silver.enterprise_registry" in e for e in errors)
 
 
-def test_conf_check_command(conf_dir: Path) -> None:
+def test_conf_check_command(full_conf_dir: Path) -> None:
+    conf_dir = full_conf_dir
     runner = CliRunner()
     good = runner.invoke(app, ["conf", "check", str(conf_dir)])
     assert good.exit_code == 0, good.output
-    assert "ok: 1 sources, 3 datasets, 2 pipelines" in good.output
+    assert "ok: 3 sources, 8 datasets, 7 pipelines" in good.output
     _edit(conf_dir / "engine.yaml", "shuffle_partitions: 4", "shuffle_partitions: 0")
     bad = runner.invoke(app, ["conf", "check", str(conf_dir)])
     assert bad.exit_code == 1

@@ -21,6 +21,11 @@ def test_dags_import_without_errors(dagbag) -> None:  # noqa: ANN001
     assert set(dagbag.dag_ids) == {
         "market_registry_ingest",
         "enterprise_registry_refine",
+        "social_insurance_ingest",
+        "social_insurance_refine",
+        "penalty_notices_crawl",
+        "penalty_notices_refine",
+        "credit_profile_publish",
         "lakehouse_maintenance",
     }
 
