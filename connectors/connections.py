@@ -31,15 +31,21 @@ def env_var(conn_id: str) -> str:
 
 def database_url(conn_id: str, default_url: str | None = None) -> str:
     """SQLAlchemy URL for ``conn_id``: from its Airflow Connection, else ``default_url``."""
-    raw = os.environ.get(env_var(conn_id))
+    raw = _defined(conn_id, default_url)
     if raw is None:
-        if default_url is None:
-            raise GovlakeError(
-                f"connection {conn_id!r} is not defined: set {env_var(conn_id)} "
-                "or an Airflow Connection with that id"
-            )
-        return default_url
+        return str(default_url)
     return _airflow_uri_to_sqlalchemy(conn_id, raw.strip())
+
+
+def _defined(conn_id: str, default_url: str | None) -> str | None:
+    """The connection's variable, ``None`` to use ``default_url``; an error when neither is set."""
+    raw = os.environ.get(env_var(conn_id))
+    if raw is None and default_url is None:
+        raise GovlakeError(
+            f"connection {conn_id!r} is not defined: set {env_var(conn_id)} "
+            "or an Airflow Connection with that id"
+        )
+    return raw
 
 
 def _airflow_uri_to_sqlalchemy(conn_id: str, raw: str) -> str:
@@ -90,15 +96,7 @@ class Endpoint:
 
 def endpoint(conn_id: str, default_url: str | None = None) -> Endpoint:
     """The server behind ``conn_id``: its Airflow Connection, else ``default_url``."""
-    raw = os.environ.get(env_var(conn_id))
-    if raw is None:
-        if default_url is None:
-            raise GovlakeError(
-                f"connection {conn_id!r} is not defined: set {env_var(conn_id)} "
-                "or an Airflow Connection with that id"
-            )
-        raw = default_url
-    raw = raw.strip()
+    raw = (_defined(conn_id, default_url) or str(default_url)).strip()
     if raw.startswith("{"):
         try:
             conn = json.loads(raw)

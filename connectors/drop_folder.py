@@ -85,6 +85,11 @@ def matching(names: list[tuple[str, int, int]], folder: str, pattern: str) -> li
     )
 
 
+def archive_path(folder: str, archive: str) -> str:
+    """The archive folder: ``archive`` when absolute, else below the drop ``folder``."""
+    return archive if archive.startswith("/") else f"{folder.rstrip('/')}/{archive}"
+
+
 class LocalFolder:
     """A folder on a local or mounted file system."""
 

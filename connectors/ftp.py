@@ -8,7 +8,7 @@ from pathlib import Path
 from types import TracebackType
 
 from connectors.connections import Endpoint
-from connectors.drop_folder import DropFolderError, Progress, RemoteFile, matching
+from connectors.drop_folder import DropFolderError, Progress, RemoteFile, archive_path, matching
 
 TIMEOUT_SECONDS = 30.0
 
@@ -111,7 +111,7 @@ class FtpFolder:
 
     def move(self, file: RemoteFile, folder: str) -> None:
         """Rename the file into ``folder`` (relative to the drop folder when not absolute)."""
-        archive = folder if folder.startswith("/") else f"{self.folder.rstrip('/')}/{folder}"
+        archive = archive_path(self.folder, folder)
         try:
             try:
                 self.ftp.mkd(archive)

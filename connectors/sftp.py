@@ -17,7 +17,14 @@ from types import TracebackType
 import paramiko
 
 from connectors.connections import Endpoint
-from connectors.drop_folder import CHUNK, DropFolderError, Progress, RemoteFile, matching
+from connectors.drop_folder import (
+    CHUNK,
+    DropFolderError,
+    Progress,
+    RemoteFile,
+    archive_path,
+    matching,
+)
 
 TIMEOUT_SECONDS = 30.0
 
@@ -116,9 +123,12 @@ class SftpFolder:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Close the SFTP session and the SSH connection."""
+        """Close the SFTP session and the SSH connection (a dropped one closes quietly)."""
         if self._sftp is not None:
-            self._sftp.close()
+            try:
+                self._sftp.close()
+            except (OSError, EOFError, paramiko.SSHException):
+                pass  # the server is gone; the error that matters is already raised
         if self._client is not None:
             self._client.close()
         self._sftp = self._client = None
@@ -161,7 +171,7 @@ class SftpFolder:
 
     def move(self, file: RemoteFile, folder: str) -> None:
         """Rename the file into ``folder`` (relative to the drop folder when not absolute)."""
-        archive = folder if folder.startswith("/") else f"{self.folder.rstrip('/')}/{folder}"
+        archive = archive_path(self.folder, folder)
         try:
             try:
                 self.sftp.stat(archive)
