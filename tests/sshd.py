@@ -130,5 +130,8 @@ class SshServer(LocalServer):
         """Kill the daemon and every session it forked (transfers in flight are cut)."""
         if self.process is not None and self.process.poll() is None:
             for child in psutil.Process(self.process.pid).children(recursive=True):
-                child.kill()
+                try:
+                    child.kill()
+                except psutil.NoSuchProcess:
+                    pass  # a session that ended on its own meanwhile
         super().stop()
