@@ -95,3 +95,48 @@ def registry_db(project) -> Path:  # noqa: ANN001
     path = source_path(project)
     seed(path, rows=300, seed_value=7)
     return path
+
+
+def collect_scenario(conf_dir: Path, rows: int) -> None:
+    """Seed the three departments and collect every source into bronze (servers on loopback)."""
+    from govlake.config import load_config
+    from govlake.demo import REGISTRY_SEED, department_servers, seed_departments
+    from govlake.scenario import seed
+    from jobs.runner import run_pipeline
+
+    project = load_config(conf_dir)
+    seed(project.home / "sources" / "market_registry.db", rows=rows, seed_value=REGISTRY_SEED)
+    seed_departments(project.home / "sources", rows)
+    with department_servers(project, lambda _: None):
+        for pipeline in project.pipeline_order():
+            if all(project.dataset(ref).zone == "bronze" for ref in pipeline.builds):
+                run_pipeline(project, pipeline.name)
+
+
+def derived_tables(conf_dir: Path) -> dict[str, list[str]]:
+    """Every silver and gold table and quarantine, as sorted rows without lineage columns."""
+    from govlake.config import load_config
+    from govlake.lakehouse import LINEAGE_COLUMNS, Lakehouse
+
+    project = load_config(conf_dir)
+    lake = Lakehouse(project.lakehouse)
+    found = {}
+    for ref in lake.existing(d.ref for d in project.datasets.values() if d.zone != "bronze"):
+        table = lake.read(ref)
+        table = table.drop_columns(
+            [c for c in (*LINEAGE_COLUMNS, "_stage") if c in table.column_names]
+        )
+        found[ref] = sorted(map(str, table.to_pylist()))
+    return found
+
+
+def refining_pipelines(conf_dir: Path) -> list[str]:
+    """The pipelines that build silver and gold, producers first."""
+    from govlake.config import load_config
+
+    project = load_config(conf_dir)
+    return [
+        p.name
+        for p in project.pipeline_order()
+        if not any(project.dataset(ref).zone == "bronze" for ref in p.builds)
+    ]

@@ -338,8 +338,10 @@ class Dataset(Strict):
                 )
         elif self.collect is not None or not self.inputs or self.transform is None:
             raise ValueError(f"a {self.zone} dataset is derived: set 'inputs' and 'transform'")
-        if self.engine == "spark" and len(self.inputs) != 1:
-            raise ValueError("engine: spark runs transforms of exactly one input")
+        if self.engine == "spark" and len(self.inputs) > 1 and not self.keys:
+            raise ValueError(
+                "engine: spark with several inputs needs 'keys': the inputs meet by them"
+            )
         if self.write == "merge" and not self.keys:
             raise ValueError("write: merge needs 'keys'")
         if self.write == "overwrite_partition" and not self.partition_by:

@@ -27,6 +27,7 @@ def spark_session(config: SparkConfig) -> SparkSession:
         .config("spark.driver.memory", config.driver_memory)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")  # task logs, not a terminal
         .config("spark.sql.python.filterPushdown.enabled", "true")
         .config("spark.executorEnv.PYSPARK_PYTHON", sys.executable)
     )

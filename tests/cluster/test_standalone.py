@@ -1,42 +1,43 @@
-"""A real Spark standalone cluster on loopback: the silver step gives the local-mode result."""
+"""A real Spark standalone cluster on loopback: the scenario's jobs give the local-mode tables."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyspark
 import pytest
 
-from tests.conftest import REPO
+from govlake.config import load_config
+from tests.conftest import REPO, collect_scenario, derived_tables, refining_pipelines
 
 pytestmark = pytest.mark.cluster
 SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
+GOVLAKE = Path(sys.executable).parent / "govlake"
+ROWS = 300
 
-JOB = """
-import json, sys
-from govlake.config.models import SparkConfig
-from govlake.lakehouse import LINEAGE_COLUMNS
-from jobs.spark.session import spark_session
-from jobs.spark.transform import run_on_spark
-spark = spark_session(SparkConfig(master=sys.argv[1], shuffle_partitions=3,
-                                  options={"spark.ui.enabled": "false"}))
-bronze = spark.read.format("govdelta").load(sys.argv[2]).toArrow()
-bronze = bronze.drop_columns(list(LINEAGE_COLUMNS))
-out = run_on_spark(spark, "jobs.enterprise_registry:standardise",
-                   {"bronze.enterprise_registry": bronze}, keys=["uscc"],
-                   latest_by="updated_at", partitions=3)
-print(json.dumps([sorted(map(str, out.rows.to_pylist())),
-                  sorted(map(str, out.rejects.to_pylist()))]))
-print("workers:", spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size())
-"""
+
+@dataclass(frozen=True)
+class Cluster:
+    """A running standalone cluster: its master URL and the master's web UI."""
+
+    master: str
+    ui: str
+
+    def status(self) -> dict[str, Any]:
+        """The master's status page as JSON (workers, applications)."""
+        with urllib.request.urlopen(f"{self.ui}/json/", timeout=5) as response:
+            return dict(json.load(response))
 
 
 def _free_port() -> int:
@@ -46,7 +47,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A master and one worker from the installed pyspark, stopped afterwards."""
     logs = tmp_path_factory.mktemp("spark")
     port, ui, worker_ui = _free_port(), _free_port(), _free_port()
@@ -103,7 +104,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail(f"no worker registered; see {logs}")
             time.sleep(1)
-        yield f"spark://127.0.0.1:{port}"
+        yield Cluster(f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{ui}")
     finally:
         for process in (worker, master):
             process.terminate()
@@ -116,32 +117,47 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         worker_log.close()
 
 
-def _run(master: str, bronze: str) -> tuple[list[list[str]], str]:
-    """Rows and rejects of the silver transform run on ``master``, and its executor count."""
+def _derive(
+    conf: Path, home: Path, master: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, list[str]]:
+    """Silver and gold built from ``home``'s bronze by ``govlake run``, with Spark at ``master``."""
+    monkeypatch.setenv("GOVLAKE_HOME", str(home))
+    engine = conf / "engine.yaml"
+    engine.write_text(
+        engine.read_text(encoding="utf-8").replace("master: local[*]", f"master: {master}"),
+        encoding="utf-8",
+    )
+    project = load_config(conf)
+    assert {d.engine for d in project.datasets.values() if d.zone != "bronze"} == {"spark"}
+    assert project.engine.spark.master == master
     done = subprocess.run(
-        [sys.executable, "-c", JOB, master, bronze],
+        [str(GOVLAKE), "run", *refining_pipelines(conf), "--conf", str(conf)],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
-    return json.loads(lines[-2]), lines[-1]
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return derived_tables(conf)
 
 
-def test_silver_on_the_cluster_equals_local_mode(cluster: str, project, registry_db) -> None:  # noqa: ANN001
-    from govlake.lakehouse import Lakehouse
-    from jobs.runner import run_pipeline
+def test_scenario_on_the_cluster_equals_local_mode(
+    cluster: Cluster, full_conf_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conf's master alone moves every silver and gold job onto the cluster."""
+    collect_scenario(full_conf_dir, ROWS)
+    home = load_config(full_conf_dir).home
+    local_home, local_conf = tmp_path / "local_home", tmp_path / "local_conf"
+    shutil.copytree(home, local_home)
+    shutil.copytree(full_conf_dir, local_conf)
 
-    run_pipeline(project, "market_registry_ingest")
-    bronze = Lakehouse(project.lakehouse).uri("bronze.enterprise_registry")
-    on_cluster, executors = _run(cluster, bronze)
-    local, _ = _run("local[2]", bronze)
-    assert executors == "workers: 2", "the driver and one worker's executor"
+    on_cluster = _derive(full_conf_dir, home, cluster.master, monkeypatch)
+    local = _derive(local_conf, local_home, "local[2]", monkeypatch)
     assert on_cluster == local
-    rows, rejects = on_cluster
-    assert len(rows) > 250
-    assert rejects, "rejects come back"
-    assert all("'_reason': '" in r for r in rejects), "every reject carries its reason"
+    assert len(on_cluster["gold.enterprise_credit_profile"]) > 250
+    rejects = on_cluster["silver.enterprise_registry__quarantine"]
+    assert rejects and all("'_reason': '" in r for r in rejects), "every reject has its reason"
+    status = cluster.status()
+    ran = status["completedapps"] + status["activeapps"]
+    assert [a["name"] for a in ran] == ["govlake"], "one application ran on the cluster"

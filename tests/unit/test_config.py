@@ -149,3 +149,13 @@ def test_conf_check_command(full_conf_dir: Path) -> None:
         in (bad.stderr)
     )
     assert "nothing was run" in bad.stderr
+
+
+def test_spark_fusion_needs_the_keys_its_inputs_meet_by(full_conf_dir: Path) -> None:
+    _edit(full_conf_dir / "datasets" / "credit_profile.yaml", "    keys: [uscc]\n", "")
+    errors = _errors(full_conf_dir)
+    assert any(
+        "credit_profile.yaml:3: datasets.0: Value error, engine: spark with several inputs "
+        "needs 'keys'" in e
+        for e in errors
+    )
