@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
+from urllib.parse import urlsplit
 
 from pyspark.sql import SparkSession
 
@@ -17,6 +19,12 @@ def spark_session(config: SparkConfig) -> SparkSession:
     """Start (once per master) the session described by ``config`` and register ``govdelta``."""
     if config.master in _SESSIONS:
         return _SESSIONS[config.master]
+    _check_reachable(config.master)
+    if _SESSIONS:
+        raise GovlakeError(
+            f"Spark master {config.master}: this process already drives {next(iter(_SESSIONS))};"
+            " one process has one Spark driver"
+        )
     # Executors must run this interpreter, which has pyarrow, deltalake and govlake.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -42,6 +50,20 @@ def spark_session(config: SparkConfig) -> SparkSession:
     spark.dataSource.register(GovDeltaDataSource)
     _SESSIONS[config.master] = spark
     return spark
+
+
+def _check_reachable(master: str, timeout: float = 5.0) -> None:
+    """Fail fast on a standalone master that does not answer (Spark itself retries for a minute)."""
+    if not master.startswith("spark://"):
+        return
+    for address in master.removeprefix("spark://").split(","):  # masters in HA
+        parts = urlsplit(f"//{address}")
+        try:
+            with socket.create_connection((parts.hostname or "", parts.port or 7077), timeout):
+                return
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+    raise GovlakeError(f"Spark master {master} cannot be reached: {reason}")
 
 
 def stop_sessions() -> None:

@@ -7,6 +7,7 @@ is skipped, with the reason, only where the server is absent from this machine.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +21,25 @@ from tests.sshd import SshServer, missing_reason
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MARIADB = "mysql+pymysql://root@127.0.0.1:3306/test"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_spark_driver_per_module() -> Iterator[None]:
+    """Stop the module's Spark session, so the next module may drive another master."""
+    yield
+    if "jobs.spark.session" in sys.modules:
+        sys.modules["jobs.spark.session"].stop_sessions()
+
+
+@pytest.fixture(scope="module")
+def spark() -> object:
+    """A local Spark session with two task slots, for the module."""
+    from govlake.config.models import SparkConfig
+    from jobs.spark.session import spark_session
+
+    return spark_session(
+        SparkConfig(master="local[2]", shuffle_partitions=2, options={"spark.ui.enabled": "false"})
+    )
 
 
 def _engine_or_skip(url: str) -> sa.Engine:

@@ -12,20 +12,12 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql.datasource import EqualTo
 
-from govlake.config.models import LakehouseConfig, SparkConfig
+from govlake.config.models import LakehouseConfig
 from govlake.lakehouse import LINEAGE_COLUMNS, Commit, Lakehouse
 from jobs.spark.delta_source import GovDeltaReader
-from jobs.spark.session import spark_session
 
 pytestmark = pytest.mark.integration
 SCHEMA = "id long, name string, day date, amount decimal(18,2), at timestamp"
-
-
-@pytest.fixture(scope="module")
-def spark():  # noqa: ANN201
-    return spark_session(
-        SparkConfig(master="local[2]", shuffle_partitions=2, options={"spark.ui.enabled": "false"})
-    )
 
 
 def _rows() -> list[tuple[object, ...]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import date
 from decimal import Decimal
 
@@ -16,13 +17,6 @@ from jobs.spark.transform import run_on_spark
 
 pytestmark = pytest.mark.integration
 CODES = [f"91330100MA{i:07d}X" for i in range(60)]
-
-
-@pytest.fixture(scope="module")
-def spark():  # noqa: ANN201
-    return spark_session(
-        SparkConfig(master="local[2]", shuffle_partitions=2, options={"spark.ui.enabled": "false"})
-    )
 
 
 def _silver() -> dict[str, pa.Table]:
@@ -89,3 +83,11 @@ def test_an_input_without_the_key_column_is_named(spark) -> None:  # noqa: ANN00
         run_on_spark(
             spark, "jobs.credit_profile:fuse", inputs, keys=["uscc"], latest_by=None, partitions=2
         )
+
+
+def test_an_unreachable_master_is_named_at_once() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(GovlakeError, match=rf"Spark master spark://127.0.0.1:{port} cannot be"):
+        spark_session(SparkConfig(master=f"spark://127.0.0.1:{port}"))
