@@ -2,8 +2,9 @@
 
     python -m bench.silver_engines --rows 1000000
 
-The Arrow arm runs the transform in this process, as ``engine: arrow`` does; the Spark arm runs
-it on Spark executors, as ``engine: spark`` does (session start excluded and reported apart).
+The Arrow arm runs the transform in this process on one core (CPU affinity and Arrow's thread
+pool both set to one), as ``engine: arrow`` does; the Spark arm runs it on Spark executors with
+every core, as ``engine: spark`` does (session start excluded and reported apart).
 Both outputs are checked equal. Prints one JSON line with rows/s and the ratio.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
 from datetime import datetime, timedelta
@@ -59,9 +61,14 @@ def main() -> None:
     args = parser.parse_args()
     table = raw_rows(args.rows)
 
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})
+    pa.set_cpu_count(1)
     started = time.perf_counter()
     arrow = standardise({BRONZE: table})
     arrow_s = time.perf_counter() - started
+    os.sched_setaffinity(0, cores)
+    pa.set_cpu_count(len(cores))
 
     from jobs.spark.session import spark_session
     from jobs.spark.transform import run_on_spark
@@ -90,6 +97,7 @@ def main() -> None:
         json.dumps(
             {
                 "rows": args.rows,
+                "cores": len(cores),
                 "silver_rows": arrow.rows.num_rows,
                 "arrow_s": round(arrow_s, 2),
                 "arrow_rows_per_s": round(args.rows / arrow_s),

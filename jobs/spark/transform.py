@@ -1,7 +1,7 @@
 """Run a dataset's Arrow transform on Spark executors (``engine: spark`` in conf).
 
-One input: the increment is spread over ``shuffle_partitions`` tasks (more for large inputs) and
-each task runs the transform on its share.
+One input: the increment is cut into ``shuffle_partitions`` slices (more for large inputs), sent
+to the executors as Arrow IPC, and each task runs the transform on its slice.
 
 Several inputs (a fusion): every input is hash-partitioned on the dataset's ``keys`` into the
 same buckets, so all rows of one key, from every input, meet in one task; each task runs the
@@ -87,19 +87,24 @@ def run_on_spark(
 def _spread(
     spark: SparkSession, transform: str, inputs: dict[str, pa.Table], tasks: int
 ) -> DataFrame:
-    """One input, split evenly over ``tasks``; each task transforms its share."""
+    """One input, cut into ``tasks`` slices shipped as Arrow IPC; each task transforms one.
+
+    Slices travel as opaque bytes: converting the rows to Spark's row format and back costs
+    three times the transform itself (bench/silver_engines.py).
+    """
     ((ref, table),) = inputs.items()
     schema = table.schema
+    size = max(1, -(-table.num_rows // tasks))
+    slices = [_ipc(table.slice(start, size)) for start in range(0, table.num_rows, size)]
 
     def task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        received = list(batches)
-        if not received or not sum(b.num_rows for b in received):
-            return
-        # Spark hands batches back with its own nullability and time zone: restore the input's.
-        share = pa.Table.from_batches(received).cast(schema)
-        yield from _parts(load_transform(transform)({ref: share})).to_batches()
+        for batch in batches:
+            for payload in batch.column("payload").to_pylist():
+                share = _read_ipc(payload).cast(schema)
+                yield from _parts(load_transform(transform)({ref: share})).to_batches()
 
-    return spark.createDataFrame(table).repartition(tasks).mapInArrow(task, PARTS)
+    shipped = spark.sparkContext.parallelize([(p,) for p in slices], max(1, len(slices)))
+    return spark.createDataFrame(shipped, "payload binary").mapInArrow(task, PARTS)
 
 
 def _co_partitioned(
