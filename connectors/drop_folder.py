@@ -1,7 +1,9 @@
-"""Drop folders: where departments leave files for collection, on disk, FTP(S) or SFTP.
+"""Drop folders: where departments leave and receive files, on disk, FTP(S) or SFTP.
 
 A :class:`DropFolder` lists the files matching a glob, downloads one to a local path (resuming a
-partial download left by an earlier attempt) and moves a file to an archive folder. The protocol
+partial download left by an earlier attempt), moves a file to an archive folder, and uploads a
+file atomically: under a temporary ``.<name>.part`` name first, renamed when complete, so a
+receiver never sees a partial file under the final name. The protocol
 modules (:mod:`connectors.ftp`, :mod:`connectors.sftp`) implement it; :func:`open_drop_folder`
 picks one from a source's conf.
 """
@@ -9,6 +11,7 @@ picks one from a source's conf.
 from __future__ import annotations
 
 import fnmatch
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +73,14 @@ class DropFolder(Protocol):
         """Move ``file`` into ``folder`` (created if missing)."""
         ...
 
+    def upload(self, local: Path, name: str) -> None:
+        """Send ``local`` as ``name``: to a temporary name, then renamed over ``name``."""
+        ...
+
+    def size_of(self, name: str) -> int | None:
+        """The size of file ``name`` in the folder, ``None`` when there is none."""
+        ...
+
 
 class DropFolderError(GovlakeError):
     """A drop folder cannot be reached or read; the message names the source and the cause."""
@@ -85,6 +96,11 @@ def matching(names: list[tuple[str, int, int]], folder: str, pattern: str) -> li
     )
 
 
+def part_name(name: str) -> str:
+    """The temporary name a file is uploaded under (hidden, never matched by ``*.csv``)."""
+    return f".{name}.part"
+
+
 def archive_path(folder: str, archive: str) -> str:
     """The archive folder: ``archive`` when absolute, else below the drop ``folder``."""
     return archive if archive.startswith("/") else f"{folder.rstrip('/')}/{archive}"
@@ -94,7 +110,7 @@ class LocalFolder:
     """A folder on a local or mounted file system."""
 
     def __init__(self, folder: str, *, source: str) -> None:
-        """Bind to ``folder``; ``source`` names the source in errors."""
+        """Bind to ``folder``; ``source`` names the flow in errors (``source x``)."""
         self.folder = Path(folder)
         self.where = str(self.folder)
         self.source = source
@@ -102,7 +118,7 @@ class LocalFolder:
     def __enter__(self) -> LocalFolder:
         """Check that the folder exists."""
         if not self.folder.is_dir():
-            raise DropFolderError(f"source {self.source}: folder not found: {self.folder}")
+            raise DropFolderError(f"{self.source}: folder not found: {self.folder}")
         return self
 
     def __exit__(
@@ -139,17 +155,33 @@ class LocalFolder:
         archive.mkdir(parents=True, exist_ok=True)
         shutil.move(file.path, archive / file.name)
 
+    def upload(self, local: Path, name: str) -> None:
+        """Copy under the temporary name, flush to disk, then rename."""
+        part = self.folder / part_name(name)
+        with local.open("rb") as src, part.open("wb") as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+            dst.flush()
+            os.fsync(dst.fileno())
+        part.replace(self.folder / name)
+
+    def size_of(self, name: str) -> int | None:
+        """Size of ``name``, if present."""
+        path = self.folder / name
+        return path.stat().st_size if path.is_file() else None
+
 
 def open_drop_folder(source: FileSource) -> DropFolder:
     """The drop folder a files source declares, not yet connected."""
     if source.transport == "local":
-        return LocalFolder(source.folder, source=source.name)
+        return LocalFolder(source.folder, source=f"source {source.name}")
     assert source.conn_id is not None  # checked by the conf model
     server = endpoint(source.conn_id, source.default_url)
     if source.transport == "sftp":
         from connectors.sftp import SftpFolder
 
-        return SftpFolder(server, source.folder, source=source.name)
+        return SftpFolder(server, source.folder, source=f"source {source.name}")
     from connectors.ftp import FtpFolder
 
-    return FtpFolder(server, source.folder, source=source.name, tls=source.transport == "ftps")
+    return FtpFolder(
+        server, source.folder, source=f"source {source.name}", tls=source.transport == "ftps"
+    )

@@ -8,16 +8,24 @@ from pathlib import Path
 from types import TracebackType
 
 from connectors.connections import Endpoint
-from connectors.drop_folder import DropFolderError, Progress, RemoteFile, archive_path, matching
+from connectors.drop_folder import (
+    DropFolderError,
+    Progress,
+    RemoteFile,
+    archive_path,
+    matching,
+    part_name,
+)
 
 TIMEOUT_SECONDS = 30.0
+CHUNK = 1 << 20
 
 
 class FtpFolder:
     """A folder on an FTP server; FTPS (explicit TLS, protected data channel) when ``tls``."""
 
     def __init__(self, server: Endpoint, folder: str, *, source: str, tls: bool = False) -> None:
-        """Bind to ``folder`` on ``server``; ``source`` names the source in errors."""
+        """Bind to ``folder`` on ``server``; ``source`` names the flow in errors (``source x``)."""
         self.server = server
         self.folder = folder.rstrip("/") or "/"
         self.source = source
@@ -27,7 +35,7 @@ class FtpFolder:
 
     def _fail(self, what: str, exc: BaseException) -> DropFolderError:
         reason = str(exc).strip() or type(exc).__name__
-        return DropFolderError(f"source {self.source}: {what} {self.where}: {reason}")
+        return DropFolderError(f"{self.source}: {what} {self.where}: {reason}")
 
     def __enter__(self) -> FtpFolder:
         """Log in and check the folder exists."""
@@ -120,6 +128,30 @@ class FtpFolder:
             self.ftp.rename(file.path, f"{archive}/{file.name}")
         except ftplib.all_errors as exc:
             raise self._fail(f"cannot archive {file.name} on", exc) from None
+
+    def upload(self, local: Path, name: str) -> None:
+        """``STOR`` under the temporary name, then ``RNFR``/``RNTO`` over ``name``."""
+        part = f"{self.folder.rstrip('/')}/{part_name(name)}"
+        final = f"{self.folder.rstrip('/')}/{name}"
+        try:
+            with local.open("rb") as data:
+                self.ftp.storbinary(f"STOR {part}", data, blocksize=CHUNK)
+            if self.size_of(name) is not None:
+                self.ftp.delete(final)  # not every server renames over an existing file
+            self.ftp.rename(part, final)
+        except ftplib.all_errors as exc:
+            raise self._fail(f"upload of {name} to", exc) from None
+
+    def size_of(self, name: str) -> int | None:
+        """``SIZE`` of ``name`` (binary mode), ``None`` when absent."""
+        try:
+            self.ftp.voidcmd("TYPE I")
+            size = self.ftp.size(f"{self.folder.rstrip('/')}/{name}")
+        except ftplib.error_perm:
+            return None
+        except ftplib.all_errors as exc:
+            raise self._fail(f"cannot stat {name} on", exc) from None
+        return int(size) if size is not None else None
 
 
 def _mlsd_time(value: str) -> int:

@@ -24,6 +24,7 @@ from connectors.drop_folder import (
     RemoteFile,
     archive_path,
     matching,
+    part_name,
 )
 
 TIMEOUT_SECONDS = 30.0
@@ -33,7 +34,7 @@ class SftpFolder:
     """A folder on an SFTP server."""
 
     def __init__(self, server: Endpoint, folder: str, *, source: str) -> None:
-        """Bind to ``folder`` on ``server``; ``source`` names the source in errors."""
+        """Bind to ``folder`` on ``server``; ``source`` names the flow in errors (``source x``)."""
         self.server = server
         self.folder = folder.rstrip("/") or "/"
         self.source = source
@@ -50,7 +51,7 @@ class SftpFolder:
 
     def _fail(self, what: str, exc: BaseException | str) -> DropFolderError:
         reason = str(exc).strip() or type(exc).__name__
-        return DropFolderError(f"source {self.source}: {what} {self.where}: {reason}")
+        return DropFolderError(f"{self.source}: {what} {self.where}: {reason}")
 
     def __enter__(self) -> SftpFolder:
         """Connect, verify the host key, log in and check the folder exists."""
@@ -180,3 +181,24 @@ class SftpFolder:
             self.sftp.posix_rename(file.path, f"{archive}/{file.name}")
         except (OSError, paramiko.SSHException) as exc:
             raise self._fail(f"cannot archive {file.name} on", exc) from None
+
+    def upload(self, local: Path, name: str) -> None:
+        """Write under the temporary name, then ``posix-rename`` over ``name`` (atomic)."""
+        part = f"{self.folder.rstrip('/')}/{part_name(name)}"
+        try:
+            with local.open("rb") as data, self.sftp.open(part, "wb") as remote:
+                remote.set_pipelined(True)
+                while chunk := data.read(CHUNK):
+                    remote.write(chunk)
+            self.sftp.posix_rename(part, f"{self.folder.rstrip('/')}/{name}")
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise self._fail(f"upload of {name} to", exc) from None
+
+    def size_of(self, name: str) -> int | None:
+        """Size of ``name``, ``None`` when absent."""
+        try:
+            return self.sftp.stat(f"{self.folder.rstrip('/')}/{name}").st_size
+        except FileNotFoundError:
+            return None
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise self._fail(f"cannot stat {name} on", exc) from None

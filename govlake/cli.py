@@ -337,3 +337,8 @@ def quality_reprocess(
         f"{done.ref}: {done.read} quarantined rows re-processed, {done.published} "
         f"published, {done.still_quarantined} still quarantined"
     )
+
+
+from govlake.cli_exchange import exchange_app  # noqa: E402 (it uses the helpers above)
+
+app.add_typer(exchange_app, name="exchange")

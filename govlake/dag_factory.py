@@ -22,6 +22,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, get_current_context, task
 
 from govlake.config import ProjectConfig, load_config
+from govlake.config.exchange import Subscription
 from govlake.config.models import Pipeline
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
@@ -145,9 +146,49 @@ def build_maintenance_dag(config: ProjectConfig, fileloc: str | None = None) -> 
     return dag
 
 
+@task
+def deliver(conf_dir: str, subscription: str) -> dict[str, Any]:
+    """Deliver the subscription's next batch (see jobs.exchange.deliver)."""
+    from jobs.exchange.deliver import deliver_task
+
+    return deliver_task(conf_dir, subscription)
+
+
+def build_exchange_dag(sub: Subscription, config: ProjectConfig, fileloc: str | None = None) -> DAG:
+    """The DAG of one subscription: deliver its dataset's new batch to the node."""
+    node = config.nodes[sub.node]
+    schedule = asset_for(sub.dataset) if sub.schedule == "on_update" else sub.schedule
+    with DAG(
+        dag_id=f"exchange__{sub.name}",
+        description=sub.title,
+        doc_md=(
+            f"## {sub.title}\n\n`{sub.dataset}` to {node.title} (`{node.name}`, endpoint "
+            f"`{sub.endpoint}`), {sub.mode}. Declared in `conf/exchange/subscriptions.yaml`; "
+            "every attempt is in the exchange ledger (`govlake exchange report`)."
+        ),
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["govlake", "exchange", node.department],
+        default_args={
+            "owner": "platform",
+            "retries": int(os.environ.get("GOVLAKE_RETRIES", sub.retries)),
+            "retry_delay": timedelta(minutes=sub.retry_delay_minutes),
+            "retry_exponential_backoff": 2.0,
+        },
+    ) as dag:
+        deliver.override(task_id="deliver")(str(config.conf_dir), sub.name)
+    if fileloc:
+        dag.fileloc = fileloc
+    return dag
+
+
 def build_dags(conf_dir: str | Path | None = None, fileloc: str | None = None) -> Iterator[DAG]:
-    """Every pipeline's DAG, producers first, then the maintenance DAG."""
+    """Every pipeline's DAG, producers first, the exchange DAGs, then the maintenance DAG."""
     config = load_config(conf_dir)
     for pipeline in config.pipeline_order():
         yield build_dag(pipeline, config, fileloc)
+    for sub in config.subscriptions.values():
+        yield build_exchange_dag(sub, config, fileloc)
     yield build_maintenance_dag(config, fileloc)

@@ -56,6 +56,7 @@ SERVED_SCENARIO = [
     "pipelines/penalty_notices_crawl.yaml",
     "pipelines/penalty_notices_refine.yaml",
     "pipelines/credit_profile_publish.yaml",
+    "exchange/subscriptions.yaml",
 ]
 
 

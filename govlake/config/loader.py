@@ -8,6 +8,7 @@ defaults to ``.govlake`` beside the conf folder.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator
@@ -18,6 +19,12 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from govlake.config.exchange import (
+    FileEndpoint,
+    Node,
+    PlatformConfig,
+    Subscription,
+)
 from govlake.config.models import (
     ApiStream,
     DatabaseStream,
@@ -86,6 +93,9 @@ class ProjectConfig:
     datasets: dict[str, Dataset]
     pipelines: dict[str, Pipeline]
     builder_of: dict[str, str] = field(default_factory=dict)
+    platform: PlatformConfig = PlatformConfig()
+    nodes: dict[str, Node] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
 
     def dataset(self, ref: str) -> Dataset:
         """The dataset ``zone.name``, or an error listing the declared ones."""
@@ -94,6 +104,22 @@ class ProjectConfig:
         except KeyError:
             known = ", ".join(sorted(self.datasets))
             raise UnknownDatasetError(f"unknown dataset {ref!r}; declared: {known}") from None
+
+    def subscription(self, name: str) -> Subscription:
+        """The subscription called ``name``, or an error listing the declared ones."""
+        try:
+            return self.subscriptions[name]
+        except KeyError:
+            known = ", ".join(sorted(self.subscriptions)) or "none"
+            raise GovlakeError(f"unknown subscription {name!r}; declared: {known}") from None
+
+    def node(self, name: str) -> Node:
+        """The exchange node called ``name``, or an error listing the declared ones."""
+        try:
+            return self.nodes[name]
+        except KeyError:
+            known = ", ".join(sorted(self.nodes)) or "none"
+            raise GovlakeError(f"unknown exchange node {name!r}; declared: {known}") from None
 
     def pipeline(self, name: str) -> Pipeline:
         """The pipeline called ``name``, or an error listing the declared ones."""
@@ -169,8 +195,14 @@ class _Loading:
         sources = self._per_file("sources", Source, "name")
         datasets = self._listed_dir("datasets", "datasets", Dataset, "ref")
         pipelines = self._per_file("pipelines", Pipeline, "name")
+        platform = self._single("platform.yaml", PlatformConfig, required=False)
+        nodes = self._optional_list("exchange/nodes.yaml", "nodes", Node, "name")
+        subscriptions = self._optional_list(
+            "exchange/subscriptions.yaml", "subscriptions", Subscription, "name"
+        )
         self._unexpected_files()
         builder_of = self._cross_check(departments, sources, datasets, pipelines)
+        self._check_exchange(departments, datasets, nodes, subscriptions)
         if self.issues or lakehouse is None:
             return None
         expectations = os.environ.get("GOVLAKE_EXPECTATIONS") or self.conf.parent / "expectations"
@@ -185,6 +217,9 @@ class _Loading:
             datasets=datasets,
             pipelines=pipelines,
             builder_of=builder_of,
+            platform=platform or PlatformConfig(),
+            nodes=nodes,
+            subscriptions=subscriptions,
         )
 
     # -- reading -------------------------------------------------------------------------
@@ -289,6 +324,14 @@ class _Loading:
             elif isinstance(item, dict):
                 self.invalid.add(f"{item.get('zone')}.{item.get('name')}")
 
+    def _optional_list(self, name: str, key: str, model: Any, id_attr: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        file = self.conf / name
+        doc = self._parse(file) if file.exists() else None
+        if doc:
+            self._collect(doc, key, model, id_attr, found)
+        return found
+
     def _listed_dir(self, folder: str, key: str, model: Any, id_attr: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for file in sorted((self.conf / folder).glob("*.yaml")):
@@ -309,7 +352,7 @@ class _Loading:
         return found
 
     def _unexpected_files(self) -> None:
-        known = {"lakehouse.yaml", "engine.yaml", "departments.yaml"}
+        known = {"lakehouse.yaml", "engine.yaml", "departments.yaml", "platform.yaml"}
         for file in sorted(self.conf.glob("*.y*ml")):
             if file.name not in known:
                 self.issues.append(ConfIssue(file, None, "", "unexpected file in conf/"))
@@ -404,6 +447,49 @@ class _Loading:
         for upstream in dataset.inputs:
             if upstream in pipeline.builds[index:]:
                 self.issue(*where, f"{dataset.ref} is listed before its input {upstream}")
+
+    def _check_exchange(
+        self,
+        departments: dict[str, Department],
+        datasets: dict[str, Dataset],
+        nodes: dict[str, Node],
+        subscriptions: dict[str, Subscription],
+    ) -> None:
+        for name, node in nodes.items():
+            if node.department not in departments:
+                self.issue(
+                    *self._at("nodes", name, "department"),
+                    f"unknown department {node.department!r}",
+                )
+        for name, sub in subscriptions.items():
+            self._check_subscription(name, sub, datasets, nodes)
+
+    def _check_subscription(
+        self, name: str, sub: Subscription, datasets: dict[str, Dataset], nodes: dict[str, Node]
+    ) -> None:
+        at = functools.partial(self._at, "subscriptions", name)
+        dataset = datasets.get(sub.dataset)
+        if dataset is None and sub.dataset not in self.invalid:
+            self.issue(*at("dataset"), f"unknown dataset {sub.dataset!r}")
+        node = nodes.get(sub.node)
+        if node is None:
+            self.issue(*at("node"), f"unknown exchange node {sub.node!r}")
+            return
+        endpoint = next((e for e in node.endpoints if e.name == sub.endpoint), None)
+        if endpoint is None:
+            names = ", ".join(e.name for e in node.endpoints)
+            self.issue(
+                *at("endpoint"), f"node {node.name} has no endpoint {sub.endpoint!r}: {names}"
+            )
+        elif isinstance(endpoint, FileEndpoint):
+            if sub.table is not None:
+                self.issue(*at("table"), f"endpoint {endpoint.name} takes files: set 'file'")
+        elif sub.file is not None:
+            self.issue(*at("file"), f"endpoint {endpoint.name} is a database: set 'table'")
+        elif dataset is not None and not dataset.keys:
+            self.issue(*at("dataset"), f"{sub.dataset} has no keys to upsert by")
+        elif dataset is not None and sub.columns and set(dataset.keys) - set(sub.columns):
+            self.issue(*at("columns"), f"a table push needs the keys {dataset.keys} in 'columns'")
 
 
 def _reappends(stream: object) -> bool:

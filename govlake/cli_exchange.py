@@ -1,0 +1,153 @@
+"""``govlake exchange``: nodes, deliveries, resends, the ledger report and the receiver's check."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from govlake.cli import ConfOption, _config, out, reports_errors
+
+exchange_app = typer.Typer(
+    help="Department exchange: nodes, deliveries and the exchange ledger.", no_args_is_help=True
+)
+nodes_app = typer.Typer(help="Exchange nodes and their approval.", no_args_is_help=True)
+exchange_app.add_typer(nodes_app, name="nodes")
+Reason = Annotated[str | None, typer.Option("--reason", help="Recorded in the ledger.")]
+
+
+@nodes_app.command("list")
+@reports_errors
+def nodes_list(conf: ConfOption = None) -> None:
+    """Nodes with their department and status."""
+    from govlake.platform_db.database import open_platform_db
+    from jobs.exchange.ledger import Ledger
+
+    config = _config(conf)
+    ledger = Ledger(open_platform_db(config))
+    ledger.sync_nodes(config)
+    view = Table(title="exchange nodes")
+    for column in ("node", "department", "status", "since", "by"):
+        view.add_column(column)
+    for node in ledger.nodes():
+        view.add_row(
+            node["name"],
+            node["department"],
+            node["status"],
+            str(node["changed_at"])[:19],
+            node["changed_by"],
+        )
+    out.print(view)
+
+
+def _set_status(conf: Path | None, name: str, status: str, reason: str | None) -> None:
+    from govlake.platform_db.database import open_platform_db
+    from jobs.exchange.deliver import operator
+    from jobs.exchange.ledger import Ledger
+
+    config = _config(conf)
+    config.node(name)
+    ledger = Ledger(open_platform_db(config))
+    ledger.sync_nodes(config)
+    action = ledger.set_status(name, status, actor=operator(), reason=reason)
+    out.print(f"{name}: {action}")
+
+
+@nodes_app.command("approve")
+@reports_errors
+def nodes_approve(name: str, reason: Reason = None, conf: ConfOption = None) -> None:
+    """Approve a registered (or re-enable a disabled) node: it receives deliveries."""
+    _set_status(conf, name, "approved", reason)
+
+
+@nodes_app.command("disable")
+@reports_errors
+def nodes_disable(name: str, reason: Reason = None, conf: ConfOption = None) -> None:
+    """Disable a node: its deliveries are refused, and the ledger says so."""
+    _set_status(conf, name, "disabled", reason)
+
+
+@nodes_app.command("check")
+@reports_errors
+def nodes_check(
+    name: Annotated[str | None, typer.Argument(help="One node (default: all).")] = None,
+    conf: ConfOption = None,
+) -> None:
+    """Connect to every endpoint; exit 1 when one cannot be reached."""
+    from jobs.exchange.health import check
+
+    results = check(_config(conf), name)
+    for r in results:
+        out.print(
+            f"{'ok  ' if r.ok else 'FAIL'} {r.node}.{r.endpoint}: {r.detail}", highlight=False
+        )
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@exchange_app.command("deliver")
+@reports_errors
+def deliver_now(subscription: str, conf: ConfOption = None) -> None:
+    """Deliver the subscription's next batch now, as its DAG would."""
+    from jobs.exchange.deliver import deliver
+
+    done = deliver(_config(conf), subscription, progress=out.print)
+    out.print(f"{subscription}: {done.status}")
+
+
+@exchange_app.command("resend")
+@reports_errors
+def resend(
+    subscription: str,
+    batch: Annotated[str, typer.Option("--batch", help="A delivered batch id.")] = "last",
+    conf: ConfOption = None,
+) -> None:
+    """Deliver a past batch again (the last delivered one by default)."""
+    from jobs.exchange.deliver import deliver
+
+    done = deliver(_config(conf), subscription, resend=batch, progress=out.print)
+    out.print(f"{subscription}: {done.status} {done.batch_id}")
+
+
+@exchange_app.command("verify")
+def verify(
+    path: Annotated[Path, typer.Argument(help="A delivered file, its manifest, or a folder.")],
+) -> None:
+    """Check delivered files against their manifests (size and SHA-256); exit 1 on a mismatch."""
+    from jobs.exchange.files import verify as check
+
+    problems = check(path)
+    for problem in problems:
+        out.print(f"FAIL {problem}", highlight=False)
+    if problems:
+        raise typer.Exit(1)
+    out.print(f"ok: {path} matches its manifest(s)")
+
+
+@exchange_app.command("report")
+@reports_errors
+def report(
+    node: Annotated[str | None, typer.Option("--node")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="YYYY-MM-DD")] = None,
+    conf: ConfOption = None,
+) -> None:
+    """Volume per node per day, and failed or refused attempts."""
+    from govlake.errors import GovlakeError
+    from govlake.platform_db.database import open_platform_db
+    from jobs.exchange.ledger import Ledger
+
+    try:
+        start = date.fromisoformat(since) if since else None
+    except ValueError:
+        raise GovlakeError(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
+    rows = Ledger(open_platform_db(_config(conf))).report(node=node, since=start)
+    view = Table(title="exchange ledger")
+    for column in ("day", "node", "delivered", "rows", "bytes", "failed", "refused"):
+        view.add_column(column)
+    for r in rows:
+        view.add_row(*(str(r[c]) for c in ("day", "node", "delivered", "rows", "bytes")),
+                     str(r["failed"]), str(r["refused"]))  # fmt: skip
+    out.print(view)

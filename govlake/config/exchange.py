@@ -1,0 +1,135 @@
+"""Pydantic models of ``conf/exchange/``: department nodes and their subscriptions.
+
+A node is a receiving department with named endpoints: file drop folders (SFTP, FTP, FTPS or a
+local folder) and databases (PostgreSQL, MySQL/MariaDB, SQLite). Credentials come from the
+Airflow Connection ``conn_id``; ``default_url`` is used when that connection is not defined (the
+embedded demo delivers to local folders and a SQLite file this way). A subscription sends one
+dataset (optionally some columns and rows) to one endpoint of one node, on a schedule.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from govlake.config.models import CRON, SCHEDULE_PRESETS, DatasetRef, Identifier, Strict
+
+FileFormat = Literal["csv", "jsonl", "parquet", "xlsx"]
+
+
+class FileEndpoint(Strict):
+    """A drop folder: ``sftp://``, ``ftp://``, ``ftps://`` or ``file://`` by its connection."""
+
+    kind: Literal["files"]
+    name: Identifier
+    conn_id: Identifier
+    default_url: str | None = Field(
+        default=None, description="URL used when the connection is not defined (file:///...)."
+    )
+    folder: str = Field(default="/", description="Folder on the server that receives the files.")
+
+
+class DatabaseEndpoint(Strict):
+    """A database that receives tables, upserted by the dataset's keys."""
+
+    kind: Literal["database"]
+    name: Identifier
+    conn_id: Identifier
+    default_url: str | None = None
+    database_schema: str | None = Field(
+        default=None, description="Schema (PostgreSQL) the tables are created in."
+    )
+
+
+Endpoint = Annotated[FileEndpoint | DatabaseEndpoint, Field(discriminator="kind")]
+
+
+class Node(Strict):
+    """A department's exchange node: where its deliveries go."""
+
+    name: Identifier
+    department: Identifier
+    title: str
+    endpoints: list[Endpoint] = Field(min_length=1)
+
+    @field_validator("endpoints")
+    @classmethod
+    def _unique_names(cls, endpoints: list[Endpoint]) -> list[Endpoint]:
+        names = [e.name for e in endpoints]
+        if len(set(names)) != len(names):
+            raise ValueError(f"endpoint names repeat: {names}")
+        return endpoints
+
+    def endpoint(self, name: str) -> FileEndpoint | DatabaseEndpoint:
+        """The endpoint called ``name``."""
+        return next(e for e in self.endpoints if e.name == name)
+
+
+class FileSettings(Strict):
+    """How a file delivery is written."""
+
+    format: FileFormat = "csv"
+    encoding: Literal["utf-8", "gbk"] = Field(
+        default="utf-8", description="Text encoding of CSV files (GBK for older systems)."
+    )
+
+    @model_validator(mode="after")
+    def _encoding_is_for_csv(self) -> FileSettings:
+        if self.encoding != "utf-8" and self.format != "csv":
+            raise ValueError(
+                f"encoding {self.encoding} applies to csv only; {self.format} is UTF-8"
+            )
+        return self
+
+
+class Subscription(Strict):
+    """One flow: a dataset to a node's endpoint, full or incremental, on a schedule."""
+
+    name: Identifier
+    title: str
+    dataset: DatasetRef
+    node: Identifier
+    endpoint: Identifier
+    columns: list[str] | None = Field(default=None, description="Columns sent (default: all).")
+    filter: str | None = Field(
+        default=None, description="SQL condition on the dataset's columns; only matching rows go."
+    )
+    file: FileSettings | None = Field(default=None, description="For file endpoints.")
+    table: Identifier | None = Field(
+        default=None, description="Target table for database endpoints (default: dataset name)."
+    )
+    mode: Literal["full", "incremental"] = Field(
+        default="full",
+        description="full sends the whole dataset; incremental the rows changed since the last "
+        "delivered version (Delta change data feed).",
+    )
+    schedule: str = Field(
+        default="on_update",
+        description="Cron, an @preset, or on_update (when the dataset changes).",
+    )
+    retries: int = Field(default=3, ge=0, le=10)
+    retry_delay_minutes: int = Field(default=2, ge=0)
+
+    @field_validator("schedule")
+    @classmethod
+    def _known_schedule(cls, value: str) -> str:
+        if value in SCHEDULE_PRESETS or CRON.match(value):
+            return value
+        raise ValueError(f"not a cron expression or one of {sorted(SCHEDULE_PRESETS)}")
+
+
+class PlatformDatabase(Strict):
+    """The platform database: exchange nodes and ledger (SQLite by default)."""
+
+    conn_id: Identifier = "govlake_platform"
+    default_url: str | None = Field(
+        default=None,
+        description="Used when the connection is not defined; default: SQLite in home.",
+    )
+
+
+class PlatformConfig(Strict):
+    """``conf/platform.yaml``."""
+
+    database: PlatformDatabase = PlatformDatabase()

@@ -1,0 +1,1 @@
+"""The platform database: exchange nodes and the exchange ledger (SQLite by default)."""

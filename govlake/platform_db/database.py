@@ -1,0 +1,41 @@
+"""Open the platform database at the latest schema (Alembic upgrade on open)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from connectors.connections import database_url
+from govlake.config import ProjectConfig
+from govlake.errors import GovlakeError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def platform_url(config: ProjectConfig) -> str:
+    """SQLAlchemy URL of the platform DB: its connection, else the conf default, else SQLite."""
+    db = config.platform.database
+    return database_url(db.conn_id, db.default_url or f"sqlite:///{config.home}/platform.db")
+
+
+def open_platform_db(config: ProjectConfig) -> sa.Engine:
+    """An engine on the platform DB, migrated to the latest revision."""
+    url = platform_url(config)
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            alembic = Config()
+            alembic.set_main_option("script_location", str(MIGRATIONS))
+            alembic.attributes["connection"] = connection
+            command.upgrade(alembic, "head")
+    except sa.exc.OperationalError as exc:
+        raise GovlakeError(
+            f"platform database {engine.url.render_as_string(hide_password=True)} "
+            f"cannot be opened: {exc.orig}"
+        ) from None
+    return engine

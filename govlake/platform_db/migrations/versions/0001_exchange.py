@@ -1,0 +1,57 @@
+"""Exchange nodes, their events and the delivery ledger."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade() -> None:
+    """Create the exchange tables."""
+    op.create_table(
+        "exchange_node",
+        sa.Column("name", sa.String(63), primary_key=True),
+        sa.Column("department", sa.String(63), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("changed_by", sa.String(128), nullable=False),
+    )
+    op.create_table(
+        "exchange_node_event",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("node", sa.String(63), nullable=False, index=True),
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("actor", sa.String(128), nullable=False),
+        sa.Column("reason", sa.Text),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "exchange_delivery",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("subscription", sa.String(63), nullable=False, index=True),
+        sa.Column("node", sa.String(63), nullable=False, index=True),
+        sa.Column("endpoint", sa.String(63), nullable=False),
+        sa.Column("dataset", sa.String(127), nullable=False),
+        sa.Column("batch_id", sa.String(255), nullable=False, index=True),
+        sa.Column("from_version", sa.BigInteger),
+        sa.Column("to_version", sa.BigInteger, nullable=False),
+        sa.Column("target", sa.Text, nullable=False),
+        sa.Column("rows", sa.BigInteger),
+        sa.Column("bytes", sa.BigInteger),
+        sa.Column("checksum", sa.String(80)),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempt", sa.Integer, nullable=False),
+        sa.Column("trigger", sa.String(16), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True)),
+        sa.Column("error", sa.Text),
+    )
+
+
+def downgrade() -> None:
+    """Drop the exchange tables."""
+    for table in ("exchange_delivery", "exchange_node_event", "exchange_node"):
+        op.drop_table(table)

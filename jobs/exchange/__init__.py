@@ -1,0 +1,1 @@
+"""Department exchange: deliver lakehouse datasets to department nodes, with a ledger."""

@@ -1,0 +1,117 @@
+"""What one delivery sends: a subscription's rows between two versions of its dataset, streamed.
+
+A batch covers the dataset's versions ``(from_version, to_version]``: the whole table at
+``to_version`` for a full subscription (``from_version`` is ``None``), or the rows inserted or
+updated after ``from_version`` for an incremental one (Delta change data feed). Rows are read as
+Arrow record batches and filtered and projected by DuckDB as they stream, so a delivery never
+holds the dataset in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from govlake.config.exchange import Subscription
+from govlake.errors import GovlakeError
+from govlake.lakehouse import LINEAGE_COLUMNS, Lakehouse
+
+BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The versions a delivery covers; its id is the same whenever the same rows are sent."""
+
+    subscription: str
+    from_version: int | None
+    to_version: int
+
+    @property
+    def batch_id(self) -> str:
+        """``<subscription>@<from>-<to>`` (``full`` for a whole-table batch)."""
+        start = "full" if self.from_version is None else str(self.from_version)
+        return f"{self.subscription}@{start}-{self.to_version}"
+
+    @classmethod
+    def parse(cls, batch_id: str) -> Batch:
+        """The batch named by ``batch_id``."""
+        name, _, versions = batch_id.partition("@")
+        start, _, end = versions.partition("-")
+        if not name or not end.isdigit() or not (start == "full" or start.isdigit()):
+            raise GovlakeError(f"not a batch id: {batch_id!r} (expected name@from-to)")
+        return cls(name, None if start == "full" else int(start), int(end))
+
+
+def rows(lake: Lakehouse, subscription: Subscription, batch: Batch) -> pa.RecordBatchReader:
+    """The batch's rows as a stream: subscription columns, subscription filter applied."""
+    table = lake.table(subscription.dataset, batch.to_version)
+    schema = pa.schema(table.schema().to_arrow())
+    schema = pa.schema([f for f in schema if f.name not in LINEAGE_COLUMNS])
+    if batch.from_version is None:
+        source = (
+            lake.dataset(subscription.dataset, batch.to_version)
+            .scanner(columns=schema.names, batch_size=BATCH_ROWS)
+            .to_reader()
+        )
+    else:
+        changes = table.load_cdf(
+            starting_version=batch.from_version + 1, ending_version=batch.to_version
+        )
+        source = pa.RecordBatchReader.from_batches(
+            schema, _upserts(pa.RecordBatchReader.from_stream(changes), schema)
+        )
+    unknown = [c for c in subscription.columns or [] if c not in schema.names]
+    if unknown:
+        raise GovlakeError(
+            f"subscription {subscription.name}: {subscription.dataset} has no column "
+            f"{', '.join(unknown)}; it has {', '.join(schema.names)}"
+        )
+    columns = subscription.columns or schema.names
+    query = f"SELECT {', '.join(_quoted(c) for c in columns)} FROM source"
+    if subscription.filter:
+        query += f" WHERE {subscription.filter}"
+    connection = duckdb.connect()
+    connection.register("source", source)
+    try:
+        relation = connection.sql(query)
+    except duckdb.Error as exc:
+        raise GovlakeError(
+            f"subscription {subscription.name}: filter {subscription.filter!r} fails: {exc}"
+        ) from None
+    wanted = pa.schema([schema.field(c) for c in columns])
+    return pa.RecordBatchReader.from_batches(
+        wanted, _typed(relation.to_arrow_reader(BATCH_ROWS), wanted, connection)
+    )
+
+
+def _upserts(changes: pa.RecordBatchReader, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """Inserted rows and updated rows' new values, in the table's types (not deletes)."""
+    for batch in changes:
+        kind = pc.cast(batch.column("_change_type"), pa.string())
+        wanted = pc.is_in(kind, pa.array(["insert", "update_postimage"]))
+        typed = pa.RecordBatch.from_arrays(  # delta-rs gives string_view: cast first
+            [batch.column(f.name).cast(f.type) for f in schema], schema=schema
+        )
+        yield typed.filter(wanted)
+
+
+def _typed(
+    reader: pa.RecordBatchReader, schema: pa.Schema, connection: duckdb.DuckDBPyConnection
+) -> Iterator[pa.RecordBatch]:
+    """DuckDB's batches in the dataset's own types (it widens some), closing DuckDB at the end."""
+    try:
+        for batch in reader:
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(i).cast(f.type) for i, f in enumerate(schema)], schema=schema
+            )
+    finally:
+        connection.close()
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'

@@ -1,0 +1,212 @@
+"""Delivery files and their manifests, and the receiver's check of one against the other.
+
+Each file goes with ``<file>.manifest.json``: the subscription and dataset, the version range,
+rows, columns and types, byte size, SHA-256, batch id and production time. The manifest is
+uploaded after the file, so a receiver that waits for manifests only ever sees complete files,
+and ``govlake exchange verify`` proves a file is the one that was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from govlake.config.exchange import FileSettings
+from govlake.errors import GovlakeError
+
+MANIFEST_SUFFIX = ".manifest.json"
+EXCEL_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a delivered file holds; written beside it as JSON."""
+
+    file: str
+    subscription: str
+    dataset: str
+    batch_id: str
+    from_version: int | None
+    to_version: int
+    rows: int
+    columns: list[dict[str, str]]
+    format: str
+    encoding: str
+    bytes: int
+    sha256: str
+    produced_at: str
+
+    def to_json(self) -> str:
+        """The manifest as indented JSON."""
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
+
+
+def file_name(
+    subscription: str, from_version: int | None, to_version: int, settings: FileSettings
+) -> str:
+    """``<subscription>__v<to>`` for a whole table, ``__v<from+1>-v<to>`` for changes."""
+    versions = f"v{to_version}" if from_version is None else f"v{from_version + 1}-v{to_version}"
+    return f"{subscription}__{versions}.{settings.format}"
+
+
+def write(reader: pa.RecordBatchReader, path: Path, settings: FileSettings) -> int:
+    """Write the stream to ``path`` in the subscription's format; returns the rows written."""
+    writers = {"csv": _csv, "jsonl": _jsonl, "parquet": _parquet, "xlsx": _xlsx}
+    return writers[settings.format](reader, path, settings.encoding)
+
+
+def _csv(reader: pa.RecordBatchReader, path: Path, encoding: str) -> int:
+    rows = 0
+    with path.open("wb") as out:
+        if encoding == "utf-8":
+            with pacsv.CSVWriter(out, reader.schema) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+            return rows
+        header = True
+        for batch in reader:
+            buffer = pa.BufferOutputStream()
+            options = pacsv.WriteOptions(include_header=header)
+            pacsv.write_csv(pa.Table.from_batches([batch], reader.schema), buffer, options)
+            text = buffer.getvalue().to_pybytes().decode("utf-8")
+            try:
+                out.write(text.encode(encoding))
+            except UnicodeEncodeError as exc:
+                line = rows + text.count("\n", 0, exc.start) + (0 if header else 1)
+                raise GovlakeError(
+                    f"{path.name}: row {line}: {exc.object[exc.start : exc.end]!r} "
+                    f"cannot be written in {encoding.upper()}"
+                ) from None
+            rows += batch.num_rows
+            header = False
+        if header:  # no rows: still a header
+            out.write(",".join(f'"{n}"' for n in reader.schema.names).encode(encoding) + b"\n")
+    return rows
+
+
+def _jsonl(reader: pa.RecordBatchReader, path: Path, encoding: str) -> int:
+    rows = 0
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        for batch in reader:
+            for record in batch.to_pylist():
+                out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            rows += batch.num_rows
+    return rows
+
+
+def _parquet(reader: pa.RecordBatchReader, path: Path, encoding: str) -> int:
+    rows = 0
+    with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
+
+
+def _xlsx(reader: pa.RecordBatchReader, path: Path, encoding: str) -> int:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("data")
+    sheet.append(reader.schema.names)
+    rows = 0
+    for batch in reader:
+        rows += batch.num_rows
+        if rows > EXCEL_MAX_ROWS:
+            raise GovlakeError(
+                f"{path.name}: {rows} rows or more do not fit an Excel sheet "
+                f"({EXCEL_MAX_ROWS}); deliver csv or parquet"
+            )
+        for record in batch.to_pylist():
+            sheet.append([_excel_value(v) for v in record.values()])
+    book.save(path)
+    return rows
+
+
+def _excel_value(value: Any) -> Any:
+    """Values Excel keeps as they are; decimals as text so no digit is lost."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    if value is not None and type(value).__name__ == "Decimal":
+        return str(value)
+    return value
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        while chunk := data.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def manifest_for(
+    path: Path,
+    *,
+    rows: int,
+    schema: pa.Schema,
+    settings: FileSettings,
+    subscription: str,
+    dataset: str,
+    batch_id: str,
+    from_version: int | None,
+    to_version: int,
+) -> Manifest:
+    """The manifest of a written file."""
+    return Manifest(
+        file=path.name,
+        subscription=subscription,
+        dataset=dataset,
+        batch_id=batch_id,
+        from_version=from_version,
+        to_version=to_version,
+        rows=rows,
+        columns=[{"name": f.name, "type": str(f.type)} for f in schema],
+        format=settings.format,
+        encoding=settings.encoding if settings.format == "csv" else "utf-8",
+        bytes=path.stat().st_size,
+        sha256=sha256(path),
+        produced_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def verify(path: Path) -> list[str]:
+    """Problems of a delivered file against its manifest (empty when it is intact).
+
+    ``path`` is the data file or its manifest; a folder checks every manifest in it.
+    """
+    if path.is_dir():
+        manifests = sorted(path.glob(f"*{MANIFEST_SUFFIX}"))
+        if not manifests:
+            return [f"{path}: no {MANIFEST_SUFFIX} files"]
+        return [problem for m in manifests for problem in verify(m)]
+    manifest_path = (
+        path if path.name.endswith(MANIFEST_SUFFIX) else path.with_name(path.name + MANIFEST_SUFFIX)
+    )
+    if not manifest_path.exists():
+        return [f"{path}: no manifest {manifest_path.name}"]
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        data = manifest_path.with_name(manifest["file"])
+        expected_size, expected_sha = int(manifest["bytes"]), str(manifest["sha256"])
+    except (ValueError, KeyError, TypeError) as exc:
+        return [f"{manifest_path}: not a delivery manifest: {exc}"]
+    if not data.exists():
+        return [f"{data}: missing (named by {manifest_path.name})"]
+    size = data.stat().st_size
+    if size != expected_size:
+        return [f"{data}: {size} bytes, the manifest says {expected_size}"]
+    if sha256(data) != expected_sha:
+        return [f"{data}: SHA-256 differs from the manifest's"]
+    return []

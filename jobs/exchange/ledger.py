@@ -1,0 +1,172 @@
+"""The exchange ledger: node status and one row per delivery attempt, in the platform DB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from govlake.config import ProjectConfig
+from govlake.errors import GovlakeError
+from govlake.platform_db.schema import delivery, exchange_node, node_event
+
+# Allowed node status changes: (from, to) -> the event recorded.
+TRANSITIONS = {
+    ("registered", "approved"): "approved",
+    ("registered", "disabled"): "disabled",
+    ("approved", "disabled"): "disabled",
+    ("disabled", "approved"): "enabled",
+}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A delivery attempt as the ledger holds it."""
+
+    id: int
+    batch_id: str
+    status: str
+    attempt: int
+
+
+class Ledger:
+    """Reads and writes the ledger tables through one engine."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        """Use the platform DB behind ``engine`` (migrated)."""
+        self.engine = engine
+
+    def sync_nodes(self, config: ProjectConfig, actor: str = "conf") -> None:
+        """Register the nodes declared in conf that the ledger does not know yet."""
+        with self.engine.begin() as db:
+            known = set(db.scalars(sa.select(exchange_node.c.name)))
+            for node in config.nodes.values():
+                if node.name not in known:
+                    now = datetime.now(UTC)
+                    db.execute(
+                        exchange_node.insert().values(
+                            name=node.name,
+                            department=node.department,
+                            status="registered",
+                            changed_at=now,
+                            changed_by=actor,
+                        )
+                    )
+                    db.execute(
+                        node_event.insert().values(
+                            node=node.name, action="registered", actor=actor, at=now
+                        )
+                    )
+
+    def node_status(self, name: str) -> str:
+        """``registered``, ``approved`` or ``disabled``."""
+        with self.engine.connect() as db:
+            status = db.scalar(
+                sa.select(exchange_node.c.status).where(exchange_node.c.name == name)
+            )
+        if status is None:
+            raise GovlakeError(f"exchange node {name} is not registered")
+        return str(status)
+
+    def set_status(self, name: str, status: str, *, actor: str, reason: str | None) -> str:
+        """Change a node's status; returns the event recorded. Refuses other transitions."""
+        current = self.node_status(name)
+        action = TRANSITIONS.get((current, status))
+        if action is None:
+            raise GovlakeError(f"exchange node {name} is {current}; it cannot become {status}")
+        now = datetime.now(UTC)
+        with self.engine.begin() as db:
+            db.execute(
+                exchange_node.update()
+                .where(exchange_node.c.name == name)
+                .values(status=status, changed_at=now, changed_by=actor)
+            )
+            db.execute(
+                node_event.insert().values(
+                    node=name, action=action, actor=actor, reason=reason, at=now
+                )
+            )
+        return action
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every registered node with its status."""
+        with self.engine.connect() as db:
+            result = db.execute(sa.select(exchange_node).order_by(exchange_node.c.name))
+            return [dict(r._mapping) for r in result]
+
+    def events(self, node: str) -> list[dict[str, Any]]:
+        """A node's status history, oldest first."""
+        with self.engine.connect() as db:
+            query = sa.select(node_event).where(node_event.c.node == node).order_by(node_event.c.id)
+            return [dict(r._mapping) for r in db.execute(query)]
+
+    def start(self, **values: Any) -> Attempt:
+        """Record an attempt as started; its number follows the batch's earlier attempts."""
+        with self.engine.begin() as db:
+            earlier = db.scalar(
+                sa.select(sa.func.count()).where(delivery.c.batch_id == values["batch_id"])
+            )
+            number = int(earlier or 0) + 1
+            row_id = db.execute(
+                delivery.insert().values(
+                    **values, status="started", attempt=number, started_at=datetime.now(UTC)
+                )
+            ).inserted_primary_key
+        assert row_id is not None
+        return Attempt(int(row_id[0]), values["batch_id"], "started", number)
+
+    def finish(self, attempt: Attempt, status: str, **values: Any) -> None:
+        """Close an attempt: ``delivered``, ``failed`` or ``refused``, with counts or error."""
+        with self.engine.begin() as db:
+            db.execute(
+                delivery.update()
+                .where(delivery.c.id == attempt.id)
+                .values(status=status, finished_at=datetime.now(UTC), **values)
+            )
+
+    def delivered(self, subscription: str) -> list[dict[str, Any]]:
+        """The subscription's delivered attempts, newest first."""
+        with self.engine.connect() as db:
+            query = (
+                sa.select(delivery)
+                .where(delivery.c.subscription == subscription, delivery.c.status == "delivered")
+                .order_by(delivery.c.id.desc())
+            )
+            return [dict(r._mapping) for r in db.execute(query)]
+
+    def attempts(self, subscription: str) -> list[dict[str, Any]]:
+        """Every attempt of the subscription, oldest first."""
+        with self.engine.connect() as db:
+            query = (
+                sa.select(delivery)
+                .where(delivery.c.subscription == subscription)
+                .order_by(delivery.c.id)
+            )
+            return [dict(r._mapping) for r in db.execute(query)]
+
+    def report(self, *, node: str | None = None, since: date | None = None) -> list[dict[str, Any]]:
+        """Per node and day: delivered batches, rows and bytes, and failed or refused attempts."""
+        day = sa.func.substr(sa.cast(delivery.c.started_at, sa.String), 1, 10).label("day")
+        delivered = delivery.c.status == "delivered"
+        query = sa.select(
+            delivery.c.node,
+            day,
+            sa.func.sum(sa.case((delivered, 1), else_=0)).label("delivered"),
+            sa.func.sum(sa.case((delivered, delivery.c.rows), else_=0)).label("rows"),
+            sa.func.sum(sa.case((delivered, delivery.c.bytes), else_=0)).label("bytes"),
+            sa.func.sum(sa.case((delivery.c.status == "failed", 1), else_=0)).label("failed"),
+            sa.func.sum(sa.case((delivery.c.status == "refused", 1), else_=0)).label("refused"),
+        ).group_by(delivery.c.node, day)
+        if node:
+            query = query.where(delivery.c.node == node)
+        if since:
+            query = query.where(
+                delivery.c.started_at >= datetime(since.year, since.month, since.day, tzinfo=UTC)
+            )
+        with self.engine.connect() as db:
+            rows = [dict(r._mapping) for r in db.execute(query.order_by(day, delivery.c.node))]
+        return [
+            {k: (int(v) if k not in {"node", "day"} else v) for k, v in r.items()} for r in rows
+        ]

@@ -1,0 +1,322 @@
+"""Department exchange against real servers: sshd, pyftpdlib, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from connectors.drop_folder import DropFolderError
+from govlake.cli import app
+from govlake.config import load_config
+from govlake.errors import GovlakeError
+from govlake.lakehouse import Commit, Lakehouse
+from govlake.local_servers import FtpServer
+from govlake.platform_db.database import open_platform_db
+from jobs.exchange.deliver import deliver
+from jobs.exchange.files import verify
+from jobs.exchange.ledger import Ledger
+from tests.sshd import SshServer
+
+pytestmark = pytest.mark.integration
+
+SOURCE = """\
+name: rows
+kind: files
+title: 测试数据
+owner: platform
+transport: local
+folder: /nonexistent
+streams: [{name: rows, pattern: "*.csv", format: csv}]
+"""
+NODES = """\
+nodes:
+  - name: dept
+    department: platform
+    title: 测试部门节点
+    endpoints:
+      - {{name: inbox, kind: files, conn_id: dept_files, folder: "{folder}"}}
+      - {{name: db, kind: database, conn_id: dept_db{schema}}}
+"""
+SUBSCRIPTION = """\
+  - name: {name}
+    title: test flow
+    dataset: bronze.rows
+    node: dept
+    endpoint: {endpoint}
+    mode: {mode}
+{extra}"""
+
+
+def _rows(start: int, count: int, label: str = "企业") -> pa.Table:
+    ids = list(range(start, start + count))
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "name": [f"{label}{i}有限公司" for i in ids],
+            "amount": pa.array([Decimal(i) / 4 for i in ids], pa.decimal128(18, 2)),
+            "day": [date(2026, 1, 1 + i % 28) for i in ids],
+            "at": pa.array([datetime(2026, 5, 1, tzinfo=UTC)] * count, pa.timestamp("us", "UTC")),
+        }
+    )
+
+
+@pytest.fixture
+def exchange_conf(source_conf: Callable[..., Path]) -> Callable[..., Path]:
+    """A conf with ``bronze.rows`` (keys id), node ``dept`` and the given subscriptions."""
+
+    def write(subscriptions: list[dict[str, str]], folder: str = "/", schema: str = "") -> Path:
+        conf = source_conf("rows", SOURCE)
+        (conf / "exchange").mkdir(exist_ok=True)
+        extra = f", database_schema: {schema}" if schema else ""
+        (conf / "exchange" / "nodes.yaml").write_text(
+            NODES.format(folder=folder, schema=extra), encoding="utf-8"
+        )
+        listed = "".join(SUBSCRIPTION.format(**{"extra": "", **s}) for s in subscriptions)
+        (conf / "exchange" / "subscriptions.yaml").write_text(
+            "subscriptions:\n" + listed, encoding="utf-8"
+        )
+        return conf
+
+    return write
+
+
+def _append(conf: Path, rows: pa.Table, batch: str) -> None:
+    lake = Lakehouse(load_config(conf).lakehouse)
+    lake.write("bronze.rows", rows, Commit("test", "r", batch, "test"), mode="append")
+
+
+def _approve(conf: Path) -> Ledger:
+    config = load_config(conf)
+    ledger = Ledger(open_platform_db(config))
+    ledger.sync_nodes(config)
+    ledger.set_status("dept", "approved", actor="tester", reason="test")
+    return ledger
+
+
+def test_sftp_gbk_file_with_manifest_once_then_resend(
+    exchange_conf: Callable[..., Path], sftp_server: SshServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = exchange_conf(
+        [
+            {
+                "name": "to_dept",
+                "endpoint": "inbox",
+                "mode": "full",
+                "extra": "    file: {format: csv, encoding: gbk}\n",
+            }
+        ],  # fmt: skip
+        folder=str(sftp_server.drop),
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_FILES", sftp_server.connection(key=True))
+    _append(conf, _rows(0, 1000), "b1")
+    ledger = _approve(conf)
+    config = load_config(conf)
+
+    done = deliver(config, "to_dept")
+    assert (done.status, done.rows) == ("delivered", 1000)
+    delivered = sftp_server.drop / "to_dept__v0.csv"
+    text = delivered.read_bytes().decode("gbk")
+    assert text.splitlines()[0] == '"id","name","amount","day","at"'
+    assert '"企业7有限公司",1.75,2026-01-08' in text
+    manifest = json.loads((sftp_server.drop / "to_dept__v0.csv.manifest.json").read_text())
+    assert manifest["rows"] == 1000 and manifest["encoding"] == "gbk"
+    assert manifest["batch_id"] == "to_dept@full-0"
+    assert verify(sftp_server.drop) == []
+    assert sorted(p.name for p in sftp_server.drop.iterdir()) == [
+        "to_dept__v0.csv",
+        "to_dept__v0.csv.manifest.json",
+    ]
+
+    assert deliver(config, "to_dept").status == "already_delivered"
+    again = deliver(config, "to_dept", resend="last")
+    assert (again.status, again.batch_id) == ("delivered", "to_dept@full-0")
+    attempts = ledger.attempts("to_dept")
+    assert [(a["status"], a["attempt"], a["trigger"]) for a in attempts] == [
+        ("delivered", 1, "schedule"),
+        ("delivered", 2, "resend"),
+    ]
+    assert attempts[0]["checksum"] == manifest["sha256"] and attempts[0]["bytes"] > 0
+
+    delivered.write_bytes(delivered.read_bytes()[:-10])
+    (problem,) = verify(delivered)
+    assert "bytes, the manifest says" in problem
+
+
+def test_sftp_server_killed_mid_upload_then_retry_leaves_one_complete_file(
+    exchange_conf: Callable[..., Path], sftp_server: SshServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = exchange_conf(
+        [{"name": "to_dept", "endpoint": "inbox", "mode": "full"}], folder=str(sftp_server.drop)
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_FILES", sftp_server.connection(key=True))
+    _append(conf, _rows(0, 200_000), "b1")
+    ledger = _approve(conf)
+    from connectors import sftp
+
+    real_open = sftp.paramiko.SFTPClient.open
+
+    def open_then_outage(self, name, mode="r", bufsize=-1):  # noqa: ANN001, ANN202
+        handle = real_open(self, name, mode, bufsize)
+        if "w" in mode:
+            real_write, sent = handle.write, [0]
+
+            def write(data: bytes) -> None:
+                real_write(data)
+                sent[0] += len(data)
+                if sent[0] >= 2 << 20:
+                    sftp_server.stop()
+
+            handle.write = write
+        return handle
+
+    monkeypatch.setattr(sftp.paramiko.SFTPClient, "open", open_then_outage)
+    with pytest.raises(DropFolderError, match=r"subscription to_dept: upload of to_dept__v0.csv"):
+        deliver(load_config(conf), "to_dept")
+    assert not (sftp_server.drop / "to_dept__v0.csv").exists(), "no partial file under the name"
+    (failed,) = ledger.attempts("to_dept")
+    assert failed["status"] == "failed" and "upload of to_dept__v0.csv" in failed["error"]
+
+    monkeypatch.setattr(sftp.paramiko.SFTPClient, "open", real_open)
+    sftp_server.start()
+    done = deliver(load_config(conf), "to_dept")
+    assert (done.status, done.rows) == ("delivered", 200_000)
+    assert sorted(p.name for p in sftp_server.drop.iterdir() if not p.name.startswith(".")) == [
+        "to_dept__v0.csv",
+        "to_dept__v0.csv.manifest.json",
+    ]
+    assert verify(sftp_server.drop) == []
+    lines = (sftp_server.drop / "to_dept__v0.csv").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 200_001
+    assert [a["status"] for a in ledger.attempts("to_dept")] == ["failed", "delivered"]
+
+
+def test_ftp_incremental_jsonl_sends_only_new_rows(
+    exchange_conf: Callable[..., Path], ftp_server: FtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(ftp_server.command[ftp_server.command.index("-d") + 1])
+    (root / "inbox").mkdir()
+    conf = exchange_conf(
+        [
+            {
+                "name": "changes",
+                "endpoint": "inbox",
+                "mode": "incremental",
+                "extra": "    file: {format: jsonl}\n    columns: [id, name]\n"
+                '    filter: "id % 2 = 0"\n',
+            }
+        ],  # fmt: skip
+        folder="/inbox",
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_FILES", ftp_server.url)
+    _append(conf, _rows(0, 10), "b1")
+    _approve(conf)
+    assert deliver(load_config(conf), "changes").rows == 5
+    _append(conf, _rows(10, 10), "b2")
+    second = deliver(load_config(conf), "changes")
+    assert (second.status, second.batch_id, second.rows) == ("delivered", "changes@0-1", 5)
+    lines = (root / "inbox" / "changes__v1-v1.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines][0] == {"id": 10, "name": "企业10有限公司"}
+    assert [json.loads(line)["id"] for line in lines] == [10, 12, 14, 16, 18]
+    assert verify(root / "inbox") == []
+    assert deliver(load_config(conf), "changes").status == "already_delivered"
+
+
+def test_postgres_push_fails_whole_then_upserts_every_row_once(
+    exchange_conf: Callable[..., Path],
+    postgres_schema: tuple[sa.Engine, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine, schema = postgres_schema
+    conf = exchange_conf(
+        [{"name": "to_db", "endpoint": "db", "mode": "full", "extra": "    table: rows_copy\n"}],
+        schema=schema,
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_DB", engine.url.render_as_string(hide_password=False))
+    _append(conf, _rows(0, 3000), "b1")
+    ledger = _approve(conf)
+    with engine.begin() as db:  # the receiver's table refuses the last rows: nothing commits
+        db.execute(sa.text(
+            f"CREATE TABLE {schema}.rows_copy (id bigint PRIMARY KEY CHECK (id < 2990), "
+            "name text, amount numeric(18,2), day date, at timestamptz)"
+        ))  # fmt: skip
+    with pytest.raises(sa.exc.IntegrityError):
+        deliver(load_config(conf), "to_db")
+    count = f"SELECT count(*) FROM {schema}.rows_copy"
+    with engine.connect() as db:
+        assert db.scalar(sa.text(count)) == 0
+    with engine.begin() as db:
+        db.execute(sa.text(f"ALTER TABLE {schema}.rows_copy DROP CONSTRAINT rows_copy_id_check"))
+    assert deliver(load_config(conf), "to_db").rows == 3000
+    assert deliver(load_config(conf), "to_db", resend="last").rows == 3000
+    _append(conf, _rows(3000, 10, label="新企业"), "b2")
+    assert deliver(load_config(conf), "to_db").rows == 3010
+    with engine.connect() as db:
+        assert db.scalar(sa.text(count)) == 3010
+        name = db.scalar(sa.text(f"SELECT name FROM {schema}.rows_copy WHERE id = 3005"))
+        amount = db.scalar(sa.text(f"SELECT amount FROM {schema}.rows_copy WHERE id = 7"))
+    assert (name, amount) == ("新企业3005有限公司", Decimal("1.75"))
+    assert [a["status"] for a in ledger.attempts("to_db")] == [
+        "failed", "delivered", "delivered", "delivered"
+    ]  # fmt: skip
+
+
+def test_mariadb_table_is_created_and_upserted(
+    exchange_conf: Callable[..., Path],
+    mariadb_database: tuple[sa.Engine, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine, _ = mariadb_database
+    conf = exchange_conf([{"name": "to_db", "endpoint": "db", "mode": "incremental"}])
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_DB", engine.url.render_as_string(hide_password=False))
+    _append(conf, _rows(0, 500), "b1")
+    _approve(conf)
+    deliver(load_config(conf), "to_db")
+    _append(conf, _rows(400, 200, label="更新"), "b2")  # 100 updates, 100 new
+    assert deliver(load_config(conf), "to_db").rows == 200
+    with engine.connect() as db:
+        assert db.scalar(sa.text("SELECT count(*) FROM `rows`")) == 600
+        assert db.scalar(sa.text("SELECT name FROM `rows` WHERE id = 450")) == "更新450有限公司"
+        columns = {c["name"]: str(c["type"]) for c in sa.inspect(db).get_columns("rows")}
+    assert columns["amount"] == "DECIMAL(18, 2)" and columns["day"] == "DATE"
+
+
+def test_disabled_node_gets_nothing_and_the_ledger_says_why(
+    exchange_conf: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "dept"
+    conf = exchange_conf([{"name": "to_dept", "endpoint": "inbox", "mode": "full"}])
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_FILES", f"file://{inbox}")
+    _append(conf, _rows(0, 10), "b1")
+    config = load_config(conf)
+    assert deliver(config, "to_dept").status == "refused"  # registered, not approved yet
+    ledger = _approve(conf)
+    ledger.set_status("dept", "disabled", actor="tester", reason="certificate expired")
+    with pytest.raises(GovlakeError, match="exchange node dept is disabled; it cannot become"):
+        ledger.set_status("dept", "disabled", actor="tester", reason=None)
+    assert deliver(config, "to_dept").status == "refused"
+    assert not any(inbox.rglob("*.csv"))
+    errors = [a["error"] for a in ledger.attempts("to_dept")]
+    assert errors == ["node dept is registered, not approved", "node dept is disabled"]
+    assert [e["action"] for e in ledger.events("dept")] == ["registered", "approved", "disabled"]
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["exchange", "report", "--conf", str(conf)])
+    assert result.exit_code == 0, result.output
+    (line,) = [row for row in result.output.splitlines() if " dept " in row]
+    cells = [c.strip() for c in line.strip("│ ").split("│")]
+    assert cells[1:] == ["dept", "0", "0", "0", "0", "2"], "two refused, nothing delivered"
+    approve = runner.invoke(app, ["exchange", "nodes", "approve", "dept", "--conf", str(conf)])
+    assert approve.exit_code == 0 and "dept: enabled" in approve.output
+    assert deliver(config, "to_dept").status == "delivered"
+    check = runner.invoke(app, ["exchange", "verify", str(inbox)])
+    assert check.exit_code == 0, check.output
+    assert sorted(os.listdir(inbox)) == ["to_dept__v0.csv", "to_dept__v0.csv.manifest.json"]
