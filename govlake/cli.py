@@ -118,6 +118,14 @@ def demo(
         runs.add_row(r.dag_id, r.state, f"{r.seconds:.1f}")
     out.print(runs)
     _print_tables(report.tables)
+    if report.deliveries:
+        sent = Table(title="Exchange deliveries (ledger: govlake exchange report)")
+        for column in ("subscription", "batch", "status", "rows", "bytes", "to"):
+            sent.add_column(column)
+        for d in report.deliveries:
+            sent.add_row(*(str(d[c]) for c in ("subscription", "batch_id", "status", "rows")),
+                         str(d["bytes"] or ""), str(d["target"]))  # fmt: skip
+        out.print(sent)
     scores = ", ".join(f"{ref} {score:.1f}" for ref, score in report.quality.items())
     out.print(f"quality:      {scores}")
     out.print(f"data docs:    {report.data_docs}  (govlake quality report)")

@@ -58,6 +58,7 @@ class DemoReport:
     seconds: float
     quality: dict[str, float]
     data_docs: Path
+    deliveries: list[dict[str, object]]
 
 
 def source_path(config: ProjectConfig) -> Path:
@@ -160,7 +161,34 @@ def run_demo(
         time.perf_counter() - started,
         {ref: score for ref, score in scores.items() if score is not None},
         config.home / "quality" / "data_docs" / "index.html",
+        _last_deliveries(config),
     )
+
+
+def _last_deliveries(config: ProjectConfig) -> list[dict[str, object]]:
+    """Each subscription's latest ledger row."""
+    if not config.subscriptions:
+        return []
+    from govlake.platform_db.database import open_platform_db
+    from jobs.exchange.ledger import Ledger
+
+    ledger = Ledger(open_platform_db(config))
+    return [rows[-1] for name in config.subscriptions if (rows := ledger.attempts(name))]
+
+
+def approve_nodes(config: ProjectConfig, progress: Callable[[str], None]) -> None:
+    """Approve the declared exchange nodes not yet approved, as the platform does on setup."""
+    from govlake.platform_db.database import open_platform_db
+    from jobs.exchange.deliver import describe_target
+    from jobs.exchange.ledger import Ledger
+
+    ledger = Ledger(open_platform_db(config))
+    ledger.sync_nodes(config)
+    for node in ledger.nodes():
+        if node["status"] == "registered":
+            ledger.set_status(node["name"], "approved", actor="demo", reason="demo setup")
+    for sub in config.subscriptions.values():
+        progress(f"exchange: {sub.name} delivers to {describe_target(config, sub)}")
 
 
 def _run_dags(config: ProjectConfig, progress: Callable[[str], None]) -> list[DagRunSummary]:
@@ -175,18 +203,22 @@ def _run_dags(config: ProjectConfig, progress: Callable[[str], None]) -> list[Da
     runs = []
     with _output_to(log):
         namespace = runpy.run_path(str(dag_file))
-    for pipeline in config.pipeline_order():
-        dag = namespace.get(pipeline.name)
+    dag_ids = [p.name for p in config.pipeline_order()]
+    if config.subscriptions:
+        approve_nodes(config, progress)
+        dag_ids += [f"exchange__{name}" for name in config.subscriptions]
+    for dag_id in dag_ids:
+        dag = namespace.get(dag_id)
         if not isinstance(dag, DAG):
-            raise GovlakeError(f"{dag_file} defines no DAG {pipeline.name}")
-        progress(f"airflow: running DAG {pipeline.name} ({len(pipeline.builds)} tasks)")
+            raise GovlakeError(f"{dag_file} defines no DAG {dag_id}")
+        progress(f"airflow: running DAG {dag_id} ({len(dag.tasks)} tasks)")
         begun = time.perf_counter()
         with _output_to(log):
             run = dag.test()
         state = str(getattr(run.state, "value", run.state))
-        runs.append(DagRunSummary(pipeline.name, state, time.perf_counter() - begun))
+        runs.append(DagRunSummary(dag_id, state, time.perf_counter() - begun))
         if state != "success":
-            raise GovlakeError(f"DAG {pipeline.name} ended {state}: see {log}")
+            raise GovlakeError(f"DAG {dag_id} ended {state}: see {log}")
     if "jobs.spark.session" in sys.modules:  # stop Spark while its output still goes to the log
         from jobs.spark.session import stop_sessions
 

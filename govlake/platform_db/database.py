@@ -26,7 +26,9 @@ def open_platform_db(config: ProjectConfig) -> sa.Engine:
     url = platform_url(config)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
+    # No pool: the platform DB sees a few short transactions per task, and a pooled connection
+    # would outlive the task.
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as connection:
             alembic = Config()

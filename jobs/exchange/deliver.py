@@ -59,7 +59,7 @@ def deliver(
         progress(f"{name}: {batch.status.replace('_', ' ')} ({batch.batch_id})")
         return batch
     status = ledger.node_status(sub.node)
-    target = _describe(config, sub)
+    target = describe_target(config, sub)
     if status != "approved":
         attempt = _start(ledger, sub, batch, target, trigger="resend" if resend else "schedule")
         why = f"node {sub.node} is {status}" + ("" if status == "disabled" else ", not approved")
@@ -123,7 +123,7 @@ class _Sent:
     checksum: str | None
 
 
-def _describe(config: ProjectConfig, sub: Subscription) -> str:
+def describe_target(config: ProjectConfig, sub: Subscription) -> str:
     """Where the subscription's batches go, without secrets."""
     point = config.node(sub.node).endpoint(sub.endpoint)
     if isinstance(point, FileEndpoint):

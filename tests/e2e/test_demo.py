@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,8 +56,9 @@ def _counts(home: Path) -> dict[str, int]:
 def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
     home = tmp_path / "home"
     first = _govlake(home, "demo", "--rows", "500")
-    assert "market_registry_ingest     │ success" in first.stdout
-    assert "enterprise_registry_refine │ success" in first.stdout
+    for dag_id in ("market_registry_ingest", "enterprise_registry_refine", "exchange__"):
+        assert re.search(rf"{dag_id}\S*\s+│ success", first.stdout), dag_id
+    assert "│ failed" not in first.stdout
     counts = _counts(home)
     assert counts["bronze"] == 500
     assert counts["silver"] + counts["quarantine"] < 500
@@ -69,12 +71,31 @@ def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
     assert (home / "airflow" / "airflow.db").is_file()
     assert "silver.enterprise_registry 95" in first.stdout.split("quality:")[1].splitlines()[0]
     assert (home / "quality" / "data_docs" / "index.html").is_file()
+    _check_deliveries(home, counts)
 
     second = _govlake(home, "demo", "--rows", "500")
     assert "registry database reusing" in second.stdout
     assert _counts(home) == counts
     tables = _govlake(home, "tables").stdout
     assert "silver.enterprise_registry " in tables
+
+
+def _check_deliveries(home: Path, counts: dict[str, int]) -> None:
+    """The three flows reached the departments' local folders and database, as declared."""
+    import sqlite3
+
+    tax = home / "exchange" / "tax_bureau" / "inbox"
+    lines = (tax / "credit_profile_to_tax__v0.csv").read_bytes().decode("gbk").splitlines()
+    assert len(lines) == counts["profile"] + 1 and lines[0].startswith('"uscc","name"')
+    hr = home / "exchange" / "human_resources" / "inbox" / "penalty_notices_to_hr__v0.jsonl"
+    assert len(hr.read_text(encoding="utf-8").splitlines()) == counts["notices_clean"]
+    with sqlite3.connect(home / "exchange" / "credit_platform.db") as db:
+        (pushed,) = db.execute("SELECT count(*) FROM enterprise_credit_profile").fetchone()
+    assert pushed == counts["profile"]
+    verified = _govlake(home, "exchange", "verify", str(tax))
+    assert "matches its manifest" in verified.stdout
+    report = _govlake(home, "exchange", "report").stdout
+    assert "tax_bureau" in report and "credit_platform" in report
 
 
 def test_sql_names_an_unknown_table(tmp_path: Path) -> None:

@@ -320,3 +320,27 @@ def test_disabled_node_gets_nothing_and_the_ledger_says_why(
     check = runner.invoke(app, ["exchange", "verify", str(inbox)])
     assert check.exit_code == 0, check.output
     assert sorted(os.listdir(inbox)) == ["to_dept__v0.csv", "to_dept__v0.csv.manifest.json"]
+
+
+def test_ledger_on_postgresql(
+    exchange_conf: Callable[..., Path],
+    postgres_schema: tuple[sa.Engine, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine, schema = postgres_schema
+    url = engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("AIRFLOW_CONN_GOVLAKE_PLATFORM", f"{url}?options=-csearch_path%3D{schema}")
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_FILES", f"file://{tmp_path / 'dept'}")
+    conf = exchange_conf([{"name": "to_dept", "endpoint": "inbox", "mode": "full"}])
+    _append(conf, _rows(0, 100), "b1")
+    _approve(conf)
+    assert deliver(load_config(conf), "to_dept").rows == 100
+    with engine.connect() as db:
+        tables = set(sa.inspect(db).get_table_names(schema=schema))
+        version = db.scalar(sa.text(f"SELECT version_num FROM {schema}.alembic_version"))
+    assert {"exchange_node", "exchange_node_event", "exchange_delivery"} <= tables
+    assert version == "0001"
+    (day,) = Ledger(open_platform_db(load_config(conf))).report(node="dept")
+    assert (day["delivered"], day["rows"], day["failed"]) == (1, 100, 0)
+    assert day["day"] == datetime.now(UTC).date().isoformat()

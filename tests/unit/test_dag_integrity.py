@@ -26,8 +26,18 @@ def test_dags_import_without_errors(dagbag) -> None:  # noqa: ANN001
         "penalty_notices_crawl",
         "penalty_notices_refine",
         "credit_profile_publish",
+        "exchange__credit_profile_to_tax",
+        "exchange__credit_profile_to_credit_platform",
+        "exchange__penalty_notices_to_hr",
         "lakehouse_maintenance",
     }
+
+
+def test_exchange_dags_deliver_on_their_schedule_with_backoff(dagbag) -> None:  # noqa: ANN001
+    tax = dagbag.dags["exchange__credit_profile_to_tax"]
+    assert tax.timetable.expression == "30 1 * * *" and "tax" in tax.tags
+    (deliver,) = tax.tasks
+    assert deliver.retries == 3 and deliver.retry_exponential_backoff
 
 
 def test_every_dag_has_owner_retries_tags_and_docs(dagbag) -> None:  # noqa: ANN001
