@@ -99,7 +99,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=2) as r:
                     if json.load(r).get("aliveworkers", 0) >= 1:
                         break
-            except OSError:
+            except (OSError, ValueError):  # not up yet, or a page still being rendered
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"no worker registered; see {logs}")
