@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 
@@ -134,10 +135,14 @@ def _copy_then_upsert(
     rows = 0
     raw = connection.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(f"COPY {quote(stage)} ({listed}) FROM STDIN") as copy:
+    # Arrow writes the CSV: values quoted, nulls bare (so NULL and "" stay apart), ISO times.
+    sql = f"COPY {quote(stage)} ({listed}) FROM STDIN (FORMAT csv)"
+    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
         for batch in reader:
-            for record in zip(*(batch.column(n).to_pylist() for n in names), strict=True):
-                copy.write_row(record)
+            buffer = pa.BufferOutputStream()
+            pacsv.write_csv(batch.select(names), buffer, options)
+            copy.write(buffer.getvalue().to_pybytes())
             rows += batch.num_rows
     values = [n for n in names if n not in keys]
     action = (

@@ -257,10 +257,14 @@ def test_postgres_push_fails_whole_then_upserts_every_row_once(
         db.execute(sa.text(f"ALTER TABLE {schema}.rows_copy DROP CONSTRAINT rows_copy_id_check"))
     assert deliver(load_config(conf), "to_db").rows == 3000
     assert deliver(load_config(conf), "to_db", resend="last").rows == 3000
-    _append(conf, _rows(3000, 10, label="新企业"), "b2")
+    later = _rows(3000, 10, label="新企业")
+    later = later.set_column(1, "name", pa.array(["", None] + later["name"].to_pylist()[2:]))
+    _append(conf, later, "b2")
     assert deliver(load_config(conf), "to_db").rows == 3010
     with engine.connect() as db:
         assert db.scalar(sa.text(count)) == 3010
+        blank = db.execute(sa.text(f"SELECT name FROM {schema}.rows_copy WHERE id IN (3000, 3001)"))
+        assert sorted(blank.scalars(), key=str) == ["", None], "empty text and NULL stay apart"
         name = db.scalar(sa.text(f"SELECT name FROM {schema}.rows_copy WHERE id = 3005"))
         amount = db.scalar(sa.text(f"SELECT amount FROM {schema}.rows_copy WHERE id = 7"))
     assert (name, amount) == ("新企业3005有限公司", Decimal("1.75"))
