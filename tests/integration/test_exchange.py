@@ -348,3 +348,38 @@ def test_ledger_on_postgresql(
     (day,) = Ledger(open_platform_db(load_config(conf))).report(node="dept")
     assert (day["delivered"], day["rows"], day["failed"]) == (1, 100, 0)
     assert day["day"] == datetime.now(UTC).date().isoformat()
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "xlsx"])
+def test_parquet_and_excel_files_carry_every_row(
+    exchange_conf: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    inbox = tmp_path / "dept"
+    conf = exchange_conf(
+        [
+            {
+                "name": "to_dept",
+                "endpoint": "inbox",
+                "mode": "full",
+                "extra": f"    file: {{format: {fmt}}}\n",
+            }
+        ]  # fmt: skip
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_FILES", f"file://{inbox}")
+    rows = _rows(0, 300)
+    _append(conf, rows, "b1")
+    _approve(conf)
+    assert deliver(load_config(conf), "to_dept").rows == 300
+    assert verify(inbox) == []
+    delivered = inbox / f"to_dept__v0.{fmt}"
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(delivered).equals(rows)
+        return
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(delivered, read_only=True)["data"]
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0] == ("id", "name", "amount", "day", "at")
+    assert len(values) == 301 and values[8][:3] == (7, "企业7有限公司", "1.75")

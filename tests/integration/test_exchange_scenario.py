@@ -1,0 +1,86 @@
+"""The scenario's three flows, as their DAG tasks run them, to real servers on loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from govlake.config import load_config
+from govlake.demo import approve_nodes
+from govlake.lakehouse import Lakehouse
+from govlake.local_servers import FtpServer
+from govlake.platform_db.database import open_platform_db
+from jobs.exchange.deliver import deliver_task
+from jobs.exchange.files import verify
+from jobs.exchange.ledger import Ledger
+from jobs.runner import run_pipeline
+from tests.conftest import collect_scenario, refining_pipelines
+from tests.sshd import SshServer
+
+pytestmark = pytest.mark.integration
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_tax_sftp_credit_postgres_and_hr_ftp(
+    full_conf_dir: Path,
+    sftp_server: SshServer,
+    ftp_server: FtpServer,
+    postgres_schema: tuple[sa.Engine, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conf = full_conf_dir
+    for datasets in (conf / "datasets").glob("*.yaml"):  # Arrow keeps this test quick
+        text = datasets.read_text(encoding="utf-8")
+        datasets.write_text(text.replace("engine: spark", "engine: arrow"), encoding="utf-8")
+    collect_scenario(conf, 300)
+    project = load_config(conf)
+    for name in refining_pipelines(conf):
+        run_pipeline(project, name)
+
+    engine, schema = postgres_schema
+    nodes = conf / "exchange" / "nodes.yaml"
+    _edit(
+        nodes,
+        "tax_bureau\n        folder: /inbox",
+        f"tax_bureau\n        folder: {sftp_server.drop}",
+    )
+    _edit(nodes, "credit_platform.db", f"credit_platform.db\n        database_schema: {schema}")
+    ftp_root = Path(ftp_server.command[ftp_server.command.index("-d") + 1])
+    (ftp_root / "inbox").mkdir()
+    monkeypatch.setenv("AIRFLOW_CONN_TAX_SFTP", sftp_server.connection(key=True))
+    monkeypatch.setenv("AIRFLOW_CONN_HR_EXCHANGE_FTP", ftp_server.url)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CREDIT_PLATFORM_DB", engine.url.render_as_string(hide_password=False)
+    )
+    project = load_config(conf)
+    approve_nodes(project, lambda _: None)
+    results = {name: deliver_task(str(conf), name) for name in project.subscriptions}
+
+    lake = Lakehouse(project.lakehouse)
+    profiles = lake.describe("gold.enterprise_credit_profile").rows
+    notices = lake.describe("silver.penalty_notices").rows
+    assert {r["status"] for r in results.values()} == {"delivered"}
+    tax = sftp_server.drop / "credit_profile_to_tax__v0.csv"
+    assert len(tax.read_bytes().decode("gbk").splitlines()) == profiles + 1
+    assert verify(sftp_server.drop) == []
+    with engine.connect() as db:
+        pushed = db.scalar(sa.text(f"SELECT count(*) FROM {schema}.enterprise_credit_profile"))
+    assert pushed == profiles
+    hr = ftp_root / "inbox" / "penalty_notices_to_hr__v0.jsonl"
+    first = json.loads(hr.read_text(encoding="utf-8").splitlines()[0])
+    assert set(first) == {"decision_number", "uscc", "party", "violation", "fine_yuan",
+                          "decided_on", "authority"}  # fmt: skip
+    assert verify(ftp_root / "inbox") == []
+    report = Ledger(open_platform_db(project)).report()
+    assert {(r["node"], r["delivered"]) for r in report} == {
+        ("tax_bureau", 1), ("credit_platform", 1), ("human_resources", 1)
+    }  # fmt: skip
+    assert sum(r["rows"] for r in report) == 2 * profiles + notices
