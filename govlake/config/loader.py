@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
@@ -99,35 +99,19 @@ class ProjectConfig:
 
     def dataset(self, ref: str) -> Dataset:
         """The dataset ``zone.name``, or an error listing the declared ones."""
-        try:
-            return self.datasets[ref]
-        except KeyError:
-            known = ", ".join(sorted(self.datasets))
-            raise UnknownDatasetError(f"unknown dataset {ref!r}; declared: {known}") from None
+        return _declared(self.datasets, ref, "dataset", UnknownDatasetError)
 
     def subscription(self, name: str) -> Subscription:
         """The subscription called ``name``, or an error listing the declared ones."""
-        try:
-            return self.subscriptions[name]
-        except KeyError:
-            known = ", ".join(sorted(self.subscriptions)) or "none"
-            raise GovlakeError(f"unknown subscription {name!r}; declared: {known}") from None
+        return _declared(self.subscriptions, name, "subscription")
 
     def node(self, name: str) -> Node:
         """The exchange node called ``name``, or an error listing the declared ones."""
-        try:
-            return self.nodes[name]
-        except KeyError:
-            known = ", ".join(sorted(self.nodes)) or "none"
-            raise GovlakeError(f"unknown exchange node {name!r}; declared: {known}") from None
+        return _declared(self.nodes, name, "exchange node")
 
     def pipeline(self, name: str) -> Pipeline:
         """The pipeline called ``name``, or an error listing the declared ones."""
-        try:
-            return self.pipelines[name]
-        except KeyError:
-            known = ", ".join(sorted(self.pipelines))
-            raise GovlakeError(f"unknown pipeline {name!r}; declared: {known}") from None
+        return _declared(self.pipelines, name, "pipeline")
 
     def pipeline_order(self) -> list[Pipeline]:
         """Pipelines sorted so every producer comes before its consumers."""
@@ -152,6 +136,20 @@ class ProjectConfig:
                     + ", ".join(p.name for p in pending)
                 )
         return order
+
+
+EntryT = TypeVar("EntryT")
+
+
+def _declared(
+    entries: dict[str, EntryT], name: str, kind: str, error: type[GovlakeError] = GovlakeError
+) -> EntryT:
+    """``entries[name]``, or ``error`` naming what is declared."""
+    try:
+        return entries[name]
+    except KeyError:
+        known = ", ".join(sorted(entries)) or "none"
+        raise error(f"unknown {kind} {name!r}; declared: {known}") from None
 
 
 def default_conf_dir() -> Path:
