@@ -16,6 +16,7 @@ import io
 import json
 import os
 import tempfile
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ import sqlalchemy as sa
 from bench.collect_throughput import POSTGRES, _timed, _write_conf
 from govlake.config import load_config
 from govlake.lakehouse import Commit, Lakehouse
-from jobs.exchange.deliver import deliver
+from jobs.exchange.deliver import Delivery, deliver
 from jobs.exchange.ledger import Ledger
 
 SOURCE = (
@@ -92,6 +93,13 @@ def _setup(work: Path, rows: int, endpoint: str, subscription: str) -> Path:
     return conf
 
 
+def _timed_delivery(conf: Path) -> tuple[float, Delivery]:
+    """Seconds to deliver the bench subscription's batch, and what was delivered."""
+    started = time.perf_counter()
+    done = deliver(load_config(conf), "bench")
+    return time.perf_counter() - started, done
+
+
 def sftp(rows: int, work: Path) -> dict[str, object]:
     """Deliver as a GBK CSV with manifest to a real sshd; floor: upload of the same bytes."""
     from tests.sshd import SshServer, missing_reason
@@ -107,14 +115,7 @@ def sftp(rows: int, work: Path) -> dict[str, object]:
             f"{{name: inbox, kind: files, conn_id: dept_files, folder: {server.drop}}}",
             "endpoint: inbox, file: {format: csv, encoding: gbk}",
         )
-        done = None
-
-        def run() -> None:
-            nonlocal done
-            done = deliver(load_config(conf), "bench")
-
-        seconds = _timed(run)
-        assert done is not None
+        seconds, done = _timed_delivery(conf)
         delivered = server.drop / "bench__v0.csv"
         copy = work / "floor.csv"
         copy.write_bytes(delivered.read_bytes())
@@ -153,14 +154,7 @@ def postgres(rows: int, work: Path) -> dict[str, object]:
             f"{{name: db, kind: database, conn_id: dept_db, database_schema: {schema}}}",
             "endpoint: db, table: lineitem",
         )
-        done = None
-
-        def run() -> None:
-            nonlocal done
-            done = deliver(load_config(conf), "bench")
-
-        seconds = _timed(run)
-        assert done is not None
+        seconds, done = _timed_delivery(conf)
         table = Lakehouse(load_config(conf).lakehouse).read("bronze.gold")
         table = table.select(lineitem(1).column_names)
         buffer = io.BytesIO()

@@ -127,7 +127,7 @@ def describe_target(config: ProjectConfig, sub: Subscription) -> str:
     """Where the subscription's batches go, without secrets."""
     point = config.node(sub.node).endpoint(sub.endpoint)
     if isinstance(point, FileEndpoint):
-        return f"{_server(point)}{point.folder}"
+        return f"{endpoint(point.conn_id, point.default_url)}{point.folder}"
     url = database_url(point.conn_id, point.default_url)
     from sqlalchemy.engine import make_url
 
@@ -136,10 +136,6 @@ def describe_target(config: ProjectConfig, sub: Subscription) -> str:
 
 def _table(sub: Subscription) -> str:
     return sub.dataset.partition(".")[2]
-
-
-def _server(point: FileEndpoint) -> str:
-    return str(endpoint(point.conn_id, point.default_url))
 
 
 def _send(

@@ -126,16 +126,6 @@ class Ledger:
                 .values(status=status, finished_at=datetime.now(UTC), **values)
             )
 
-    def delivered(self, subscription: str) -> list[dict[str, Any]]:
-        """The subscription's delivered attempts, newest first."""
-        with self.engine.connect() as db:
-            query = (
-                sa.select(delivery)
-                .where(delivery.c.subscription == subscription, delivery.c.status == "delivered")
-                .order_by(delivery.c.id.desc())
-            )
-            return [dict(r._mapping) for r in db.execute(query)]
-
     def attempts(self, subscription: str) -> list[dict[str, Any]]:
         """Every attempt of the subscription, oldest first."""
         with self.engine.connect() as db:
@@ -145,6 +135,10 @@ class Ledger:
                 .order_by(delivery.c.id)
             )
             return [dict(r._mapping) for r in db.execute(query)]
+
+    def delivered(self, subscription: str) -> list[dict[str, Any]]:
+        """The subscription's delivered attempts, newest first."""
+        return [a for a in reversed(self.attempts(subscription)) if a["status"] == "delivered"]
 
     def report(self, *, node: str | None = None, since: date | None = None) -> list[dict[str, Any]]:
         """Per node and day: delivered batches, rows and bytes, and failed or refused attempts."""

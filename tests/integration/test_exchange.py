@@ -379,7 +379,8 @@ def test_parquet_and_excel_files_carry_every_row(
         return
     from openpyxl import load_workbook
 
-    sheet = load_workbook(delivered, read_only=True)["data"]
-    values = list(sheet.iter_rows(values_only=True))
+    book = load_workbook(delivered, read_only=True)
+    values = list(book["data"].iter_rows(values_only=True))
+    book.close()  # read-only workbooks keep the file open until closed
     assert values[0] == ("id", "name", "amount", "day", "at")
     assert len(values) == 301 and values[8][:3] == (7, "企业7有限公司", "1.75")
