@@ -88,15 +88,23 @@ class FtpServer(LocalServer):
 
     user: str = "govlake"
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
+    root: Path = Path()
 
     @classmethod
-    def serving(cls, root: Path, log: Path, port: int | None = None) -> FtpServer:
+    def serving(
+        cls, root: Path, log: Path, port: int | None = None, password: str | None = None
+    ) -> FtpServer:
         """An FTP server (not yet started) for ``root``, writable by its user."""
         port = port or free_port()
-        server = cls(command=[], port=port, log=log)
+        server = cls(command=[], port=port, log=log, root=root)
+        if password is not None:
+            server.password = password
         server.command = [
             sys.executable, "-m", "pyftpdlib", "-i", LOOPBACK, "-p", str(port), "-w",
-            "-d", str(root), "-u", server.user, "-P", server.password,
+            "-d", str(root), f"--username={server.user}",
+            # One argument: a random password may start with "-", which argparse would take
+            # for an option.
+            f"--password={server.password}",
         ]  # fmt: skip
         return server
 

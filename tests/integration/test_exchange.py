@@ -202,7 +202,7 @@ def test_sftp_server_killed_mid_upload_then_retry_leaves_one_complete_file(
 def test_ftp_incremental_jsonl_sends_only_new_rows(
     exchange_conf: Callable[..., Path], ftp_server: FtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = Path(ftp_server.command[ftp_server.command.index("-d") + 1])
+    root = ftp_server.root
     (root / "inbox").mkdir()
     conf = exchange_conf(
         [

@@ -53,7 +53,7 @@ def test_tax_sftp_credit_postgres_and_hr_ftp(
         f"tax_bureau\n        folder: {sftp_server.drop}",
     )
     _edit(nodes, "credit_platform.db", f"credit_platform.db\n        database_schema: {schema}")
-    ftp_root = Path(ftp_server.command[ftp_server.command.index("-d") + 1])
+    ftp_root = ftp_server.root
     (ftp_root / "inbox").mkdir()
     monkeypatch.setenv("AIRFLOW_CONN_TAX_SFTP", sftp_server.connection(key=True))
     monkeypatch.setenv("AIRFLOW_CONN_HR_EXCHANGE_FTP", ftp_server.url)

@@ -15,7 +15,7 @@ from connectors.drop_folder import DropFolderError
 from connectors.files import FileFormatError
 from govlake.config import load_config
 from govlake.lakehouse import Lakehouse
-from govlake.local_servers import FtpServer
+from govlake.local_servers import LOOPBACK, FtpServer
 from govlake.scenario import social_insurance as si
 from jobs.ingest import ingest
 from tests.sshd import SshServer
@@ -141,7 +141,7 @@ def test_undecodable_file_names_the_file_and_loads_nothing(
 def test_ftp_transfer_killed_midway_then_rerun_loads_every_row_once(
     source_conf: Callable[..., Path], ftp_server: FtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = Path(ftp_server.command[ftp_server.command.index("-d") + 1])
+    root = ftp_server.root
     (root / "outbox").mkdir()
     big, good_big = big_file(1, copies=200)
     (root / "outbox" / "social_insurance_20240601.csv").write_bytes(big)
@@ -248,3 +248,13 @@ def test_sftp_password_login_and_host_key_checking(
     conf = files_conf(source_conf, "sftp", "/no/such/folder")
     with pytest.raises(DropFolderError, match=r"source hr: folder not found: .*/no/such/folder"):
         collect(conf)
+
+
+def test_ftp_server_takes_a_password_that_starts_with_a_dash(tmp_path: Path) -> None:
+    import ftplib
+
+    with FtpServer.serving(tmp_path, tmp_path / "ftp.log", password="-P-looks-like-an-option") as s:
+        ftp = ftplib.FTP()
+        ftp.connect(LOOPBACK, s.port, timeout=10)
+        assert ftp.login(s.user, "-P-looks-like-an-option").startswith("230")
+        ftp.quit()
