@@ -381,11 +381,16 @@ class Lakehouse:
         return dict(self.table(ref).optimize.compact())
 
     def vacuum(self, ref: str) -> list[str]:
-        """Delete files no longer referenced and older than the retention period."""
+        """Delete files no longer referenced and older than the retention period.
+
+        Full mode: files never committed (left by a crashed or aborted writer) go too, not only
+        those a commit removed.
+        """
         return list(
             self.table(ref).vacuum(
                 retention_hours=self.vacuum_retention_hours,
                 dry_run=False,
+                full=True,
             )
         )
 
