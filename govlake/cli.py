@@ -126,6 +126,14 @@ def demo(
             sent.add_row(*(str(d[c]) for c in ("subscription", "batch_id", "status", "rows")),
                          str(d["bytes"] or ""), str(d["target"]))  # fmt: skip
         out.print(sent)
+    entries = Table(title="Data catalog (govlake catalog list|show|search|review|publish)")
+    for column in ("code", "dataset", "title", "version", "status", "update cycle"):
+        entries.add_column(column)
+    for e in report.catalog:
+        d = e["definition"]
+        entries.add_row(e["code"], e["dataset"], d["title"], str(e["version"]), e["status"],
+                        d["update_cycle"]["label"])  # fmt: skip
+    out.print(entries)
     scores = ", ".join(f"{ref} {score:.1f}" for ref, score in report.quality.items())
     out.print(f"quality:      {scores}")
     out.print(f"data docs:    {report.data_docs}  (govlake quality report)")
@@ -350,3 +358,7 @@ def quality_reprocess(
 from govlake.cli_exchange import exchange_app  # noqa: E402 (it uses the helpers above)
 
 app.add_typer(exchange_app, name="exchange")
+
+from govlake.cli_catalog import catalog_app  # noqa: E402 (it uses the helpers above)
+
+app.add_typer(catalog_app, name="catalog")

@@ -4,7 +4,8 @@ A DAG only wires tasks: each task calls :func:`jobs.runner.build_task` with plai
 conf folder, a dataset reference, the pipeline name, the run id) and declares the dataset's
 Asset ``delta://<zone>/<table>`` as its outlet. A pipeline scheduled ``on_update`` runs when any
 of its inputs built by another pipeline is updated, so producers and consumers are linked by
-Assets rather than by timetables. Heavy imports happen inside the task, at run time.
+Assets rather than by timetables. The last task of every pipeline DAG registers the tables it
+built in the data catalog. Heavy imports happen inside the task, at run time.
 ``GOVLAKE_RETRIES`` overrides every pipeline's retries (the demo and the tests set 0, so that a
 failure fails at once instead of waiting for a retry).
 """
@@ -41,6 +42,14 @@ def build(conf_dir: str, ref: str, pipeline: str) -> list[dict[str, Any]]:
 
     run_id = str(get_current_context()["run_id"])
     return build_task(conf_dir, ref, pipeline=pipeline, run_id=run_id)
+
+
+@task(task_id="catalog")
+def register_in_catalog(conf_dir: str, refs: list[str]) -> dict[str, Any]:
+    """Generate and register the catalog entries of the tables the DAG built."""
+    from catalog.build import build_task
+
+    return build_task(conf_dir, refs)
 
 
 def _doc_md(pipeline: Pipeline, config: ProjectConfig) -> str:
@@ -101,6 +110,7 @@ def build_dag(pipeline: Pipeline, config: ProjectConfig, fileloc: str | None = N
                 if upstream in tasks:
                     tasks[upstream] >> step
             tasks[ref] = step
+        list(tasks.values()) >> register_in_catalog(str(config.conf_dir), list(pipeline.builds))
     if fileloc:
         dag.fileloc = fileloc
     return dag

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -59,6 +60,7 @@ class DemoReport:
     quality: dict[str, float]
     data_docs: Path
     deliveries: list[dict[str, object]]
+    catalog: list[dict[str, Any]]
 
 
 def source_path(config: ProjectConfig) -> Path:
@@ -162,7 +164,16 @@ def run_demo(
         {ref: score for ref, score in scores.items() if score is not None},
         config.home / "quality" / "data_docs" / "index.html",
         _last_deliveries(config),
+        _catalog_entries(config),
     )
+
+
+def _catalog_entries(config: ProjectConfig) -> list[dict[str, Any]]:
+    """The catalog entries the pipeline DAGs registered."""
+    from catalog.store import Catalog
+    from govlake.platform_db.database import open_platform_db
+
+    return Catalog(open_platform_db(config), config).entries()
 
 
 def _last_deliveries(config: ProjectConfig) -> list[dict[str, object]]:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from govlake.config.catalog import CatalogConfig
 from govlake.config.exchange import (
     FileEndpoint,
     Node,
@@ -96,6 +97,7 @@ class ProjectConfig:
     platform: PlatformConfig = PlatformConfig()
     nodes: dict[str, Node] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    catalog: CatalogConfig = CatalogConfig()
 
     def dataset(self, ref: str) -> Dataset:
         """The dataset ``zone.name``, or an error listing the declared ones."""
@@ -198,9 +200,14 @@ class _Loading:
         subscriptions = self._optional_list(
             "exchange/subscriptions.yaml", "subscriptions", Subscription, "name"
         )
+        catalog = self._single("catalog.yaml", CatalogConfig, required=False)
+        if catalog is None and not (self.conf / "catalog.yaml").exists():
+            catalog = CatalogConfig()
         self._unexpected_files()
         builder_of = self._cross_check(departments, sources, datasets, pipelines)
         self._check_exchange(departments, datasets, nodes, subscriptions)
+        if catalog is not None:  # else its own errors are reported
+            self._check_catalog(catalog, departments, datasets)
         if self.issues or lakehouse is None:
             return None
         expectations = os.environ.get("GOVLAKE_EXPECTATIONS") or self.conf.parent / "expectations"
@@ -218,6 +225,7 @@ class _Loading:
             platform=platform or PlatformConfig(),
             nodes=nodes,
             subscriptions=subscriptions,
+            catalog=catalog or CatalogConfig(),
         )
 
     # -- reading -------------------------------------------------------------------------
@@ -350,7 +358,13 @@ class _Loading:
         return found
 
     def _unexpected_files(self) -> None:
-        known = {"lakehouse.yaml", "engine.yaml", "departments.yaml", "platform.yaml"}
+        known = {
+            "lakehouse.yaml",
+            "engine.yaml",
+            "departments.yaml",
+            "platform.yaml",
+            "catalog.yaml",
+        }
         for file in sorted(self.conf.glob("*.y*ml")):
             if file.name not in known:
                 self.issues.append(ConfIssue(file, None, "", "unexpected file in conf/"))
@@ -461,6 +475,29 @@ class _Loading:
                 )
         for name, sub in subscriptions.items():
             self._check_subscription(name, sub, datasets, nodes)
+
+    def _check_catalog(
+        self,
+        catalog: CatalogConfig,
+        departments: dict[str, Department],
+        datasets: dict[str, Dataset],
+    ) -> None:
+        if departments and catalog.platform_department not in departments:
+            self.issues.append(
+                ConfIssue(
+                    self.conf / "catalog.yaml",
+                    None,
+                    "platform_department",
+                    f"unknown department {catalog.platform_department!r}",
+                )
+            )
+        for ref, dataset in datasets.items():
+            if dataset.catalog.category not in catalog.categories:
+                known = ", ".join(catalog.categories)
+                self.issue(
+                    *self._at("datasets", ref, "catalog", "category"),
+                    f"unknown category {dataset.catalog.category!r}; known: {known}",
+                )
 
     def _check_subscription(
         self, name: str, sub: Subscription, datasets: dict[str, Dataset], nodes: dict[str, Node]

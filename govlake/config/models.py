@@ -18,6 +18,8 @@ StreamT = TypeVar("StreamT")
 Zone = Literal["bronze", "silver", "gold"]
 WriteMode = Literal["append", "overwrite", "overwrite_partition", "merge"]
 Classification = Literal["public", "internal", "sensitive", "restricted"]
+SharingType = Literal["unconditional", "conditional", "not_shared"]
+OpenType = Literal["open", "conditional_open", "not_open"]
 
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER, max_length=63)]
@@ -65,6 +67,9 @@ class Department(Strict):
 
     code: Identifier
     name: str
+    stewards: list[str] = Field(
+        default_factory=list, description="Users who review the department's catalog entries."
+    )
 
 
 DriftPolicy = Literal["evolve", "fail"]
@@ -296,6 +301,31 @@ class Quality(Strict):
     freshness_hours: int = Field(default=48, ge=1)
 
 
+class DatasetCatalog(Strict):
+    """A dataset's ``catalog:`` block: what its generated catalog entry cannot read from metadata.
+
+    Sharing and open types default from the classification (see :mod:`govlake.config.catalog`).
+    """
+
+    category: Identifier = "government_affairs"
+    sharing: SharingType | None = Field(
+        default=None, description="Default: from the classification (public -> unconditional)."
+    )
+    sharing_conditions: str | None = Field(
+        default=None, description="For conditional sharing; a standard text by default."
+    )
+    open: OpenType | None = Field(default=None, description="Default: from the classification.")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Column name -> description (the column comment)."
+    )
+
+    @model_validator(mode="after")
+    def _conditions_for_conditional(self) -> DatasetCatalog:
+        if self.sharing_conditions and self.sharing not in (None, "conditional"):
+            raise ValueError(f"sharing_conditions given, but sharing is {self.sharing}")
+        return self
+
+
 class Dataset(Strict):
     """A lakehouse table: its identity, ownership, grading and how it is built."""
 
@@ -323,6 +353,7 @@ class Dataset(Strict):
         default="arrow",
         description="Where the transform runs: in the task (arrow) or on Spark executors.",
     )
+    catalog: DatasetCatalog = DatasetCatalog()
 
     @property
     def ref(self) -> str:

@@ -51,3 +51,43 @@ delivery = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("error", sa.Text),
 )
+
+catalog_resource = sa.Table(
+    "catalog_resource",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("dataset", sa.String(127), nullable=False, unique=True),
+    sa.Column("owner", sa.String(63), nullable=False),
+    sa.Column("latest_version", sa.Integer, nullable=False),
+    sa.Column("published_version", sa.Integer),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+catalog_entry = sa.Table(
+    "catalog_entry",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("diff", sa.JSON),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+catalog_event = sa.Table(
+    "catalog_event",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("code", sa.String(32), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("from_status", sa.String(16)),
+    sa.Column("to_status", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("department", sa.String(63)),
+    sa.Column("comment", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -72,12 +72,38 @@ def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
     assert "silver.enterprise_registry 95" in first.stdout.split("quality:")[1].splitlines()[0]
     assert (home / "quality" / "data_docs" / "index.html").is_file()
     _check_deliveries(home, counts)
+    _check_catalog(home, counts)
 
     second = _govlake(home, "demo", "--rows", "500")
     assert "registry database reusing" in second.stdout
     assert _counts(home) == counts
+    exported = json.loads(_govlake(home, "catalog", "export", "--all").stdout)
+    assert {r["entry"]["version"] for r in exported["resources"]} == {1}  # nothing changed
     tables = _govlake(home, "tables").stdout
     assert "silver.enterprise_registry " in tables
+
+
+def _check_catalog(home: Path, counts: dict[str, int]) -> None:
+    """The last task of every pipeline DAG registered the tables it built."""
+    exported = json.loads(_govlake(home, "catalog", "export", "--all").stdout)
+    resources = {r["dataset"]: r for r in exported["resources"]}
+    assert len(resources) == 8  # every dataset of the scenario
+    assert {r["entry"]["status"] for r in resources.values()} == {"registered"}
+    profile = resources["gold.enterprise_credit_profile"]
+    assert profile["statistics"]["rows"] == counts["profile"]
+    assert profile["statistics"]["quality_score"] == 100.0
+    assert profile["format"]["delivery_formats"] == ["csv", "table"]
+    shown = json.loads(
+        _govlake(home, "catalog", "show", "gold.enterprise_credit_profile", "--json").stdout
+    )
+    assert shown["state"]["lineage"]["producer_dag"] == "credit_profile_publish"
+    assert {s["name"] for s in shown["state"]["lineage"]["sources"]} == {
+        "market_registry",
+        "social_insurance_drop",
+        "penalty_notices_site",
+    }
+    found = _govlake(home, "catalog", "search", "行政处罚").stdout
+    assert "silver.penalty_notices" in found and "gold.enterprise_credit_profile" in found
 
 
 def _check_deliveries(home: Path, counts: dict[str, int]) -> None:

@@ -159,3 +159,33 @@ def test_spark_fusion_needs_the_keys_its_inputs_meet_by(full_conf_dir: Path) -> 
         "needs 'keys'" in e
         for e in errors
     )
+
+
+def test_catalog_settings_are_checked(full_conf_dir: Path) -> None:
+    datasets = full_conf_dir / "datasets"
+    _edit(datasets / "credit_profile.yaml", "category: credit", "category: weather")
+    _edit(
+        datasets / "penalty_notices.yaml",
+        "category: credit\n      columns:\n        url",
+        "category: credit\n      sharing: not_shared\n      sharing_conditions: x\n"
+        "      columns:\n        url",
+    )
+    _edit(
+        full_conf_dir / "catalog.yaml", "platform_department: platform", "platform_department: it"
+    )
+    errors = _errors(full_conf_dir)
+    assert any(
+        "credit_profile.yaml:19: datasets.0.catalog.category: unknown category 'weather'" in e
+        and "social_security" in e  # the extra categories of catalog.yaml are known
+        for e in errors
+    ), errors
+    assert any("catalog: Value error, sharing_conditions given, but sharing is not_shared" in e
+               for e in errors), errors  # fmt: skip
+    assert any("catalog.yaml: platform_department: unknown department 'it'" in e for e in errors)
+
+
+def test_a_bad_catalog_file_is_reported_without_follow_on_errors(full_conf_dir: Path) -> None:
+    _edit(full_conf_dir / "catalog.yaml", '"legal_representative|party"', '"(unclosed"')
+    (error,) = _errors(full_conf_dir)
+    assert "catalog.yaml:18: sensitive_columns.0.pattern" in error
+    assert "not a regular expression" in error

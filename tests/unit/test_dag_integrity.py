@@ -53,10 +53,22 @@ def test_every_dag_has_owner_retries_tags_and_docs(dagbag) -> None:  # noqa: ANN
 def test_assets_link_producers_and_consumers(dagbag) -> None:  # noqa: ANN001
     ingest = dagbag.dags["market_registry_ingest"]
     refine = dagbag.dags["enterprise_registry_refine"]
-    (collect,) = ingest.tasks
+    collect = ingest.get_task("bronze__enterprise_registry")
     assert [o.uri for o in collect.outlets] == ["delta://bronze/enterprise_registry"]
     assert refine.schedule.uri == "delta://bronze/enterprise_registry"
     silver = refine.get_task("silver__enterprise_registry")
     gold = refine.get_task("gold__enterprise_directory")
     assert gold.upstream_task_ids == {silver.task_id}
     assert [o.uri for o in gold.outlets] == ["delta://gold/enterprise_directory"]
+
+
+def test_every_pipeline_dag_ends_by_registering_its_tables_in_the_catalog(dagbag) -> None:  # noqa: ANN001
+    refine = dagbag.dags["enterprise_registry_refine"]
+    catalog = refine.get_task("catalog")
+    assert catalog.upstream_task_ids == {
+        "silver__enterprise_registry",
+        "gold__enterprise_directory",
+    }
+    for dag in dagbag.dags.values():
+        if not dag.dag_id.startswith(("exchange__", "lakehouse_")):
+            assert dag.get_task("catalog").downstream_task_ids == set(), dag.dag_id

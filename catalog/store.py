@@ -1,0 +1,381 @@
+"""The catalog in the platform DB: resources, entry versions, workflow events, the search index.
+
+A *resource* is one dataset, with a stable code (``<prefix>-000001``) assigned when it is first
+registered. Each change of its definition is a new *entry version*; every status change is an
+*event* with who, which department, when and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from catalog import search as fulltext
+from catalog.entry import Definition, EntryStatus, diff
+from catalog.generate import Generated
+from catalog.workflow import Action, WorkflowError, decide
+from govlake.config import ProjectConfig
+from govlake.errors import GovlakeError
+from govlake.platform_db.schema import catalog_entry, catalog_event, catalog_resource
+
+REGISTRAR = "catalog"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a build did to one resource."""
+
+    code: str
+    dataset: str
+    version: int
+    outcome: Literal["new", "changed", "unchanged"]
+    status: str
+
+
+@dataclass(frozen=True)
+class Filters:
+    """List filters; ``None`` means any."""
+
+    department: str | None = None
+    category: str | None = None
+    classification: str | None = None
+    sharing: str | None = None
+    status: str | None = None
+    published_only: bool = False
+
+
+class Catalog:
+    """Reads and writes the catalog tables through one engine on the platform DB."""
+
+    def __init__(self, engine: sa.Engine, config: ProjectConfig) -> None:
+        """Use the migrated platform DB behind ``engine``; conf gives codes and stewards."""
+        self.engine = engine
+        self.config = config
+
+    # -- registration ---------------------------------------------------------------------
+
+    def register(self, generated: Generated) -> Registration:
+        """Store a generated entry: a new resource, a new version, or only a state refresh."""
+        definition, state = generated.definition, generated.state
+        now = datetime.now(UTC)
+        with self.engine.begin() as db:
+            resource = db.execute(
+                sa.select(catalog_resource).where(catalog_resource.c.dataset == definition.dataset)
+            ).first()
+            if resource is None:
+                code = self._next_code(db)
+                db.execute(
+                    catalog_resource.insert().values(
+                        code=code,
+                        dataset=definition.dataset,
+                        owner=definition.owner,
+                        latest_version=1,
+                        state=state.model_dump(mode="json"),
+                        registered_at=now,
+                        refreshed_at=now,
+                    )
+                )
+                self._add_version(db, code, 1, definition, None, now)
+                fulltext.index(db, code, definition)
+                return Registration(code, definition.dataset, 1, "new", "registered")
+            code, version = resource.code, resource.latest_version
+            latest = self._entry(db, code, version)
+            db.execute(
+                catalog_resource.update()
+                .where(catalog_resource.c.code == code)
+                .values(state=state.model_dump(mode="json"), refreshed_at=now)
+            )
+            if latest.fingerprint == definition.fingerprint():
+                return Registration(code, definition.dataset, version, "unchanged", latest.status)
+            previous = Definition.model_validate(latest.definition)
+            if latest.status == "registered":
+                self._move(
+                    db,
+                    code,
+                    version,
+                    "registered",
+                    "superseded",
+                    "supersede",
+                    REGISTRAR,
+                    None,
+                    f"replaced by version {version + 1} before review",
+                    now,
+                )
+            self._add_version(db, code, version + 1, definition, diff(previous, definition), now)
+            db.execute(
+                catalog_resource.update()
+                .where(catalog_resource.c.code == code)
+                .values(latest_version=version + 1, owner=definition.owner)
+            )
+            fulltext.index(db, code, definition)
+            return Registration(code, definition.dataset, version + 1, "changed", "registered")
+
+    def _next_code(self, db: sa.Connection) -> str:
+        prefix = self.config.catalog.resource_code_prefix + "-"
+        codes = db.scalars(
+            sa.select(catalog_resource.c.code).where(catalog_resource.c.code.startswith(prefix))
+        )
+        numbers = [int(c.removeprefix(prefix)) for c in codes if c.removeprefix(prefix).isdigit()]
+        return f"{prefix}{max(numbers, default=0) + 1:06d}"
+
+    def _add_version(
+        self,
+        db: sa.Connection,
+        code: str,
+        version: int,
+        definition: Definition,
+        changes: dict[str, Any] | None,
+        now: datetime,
+    ) -> None:
+        db.execute(
+            catalog_entry.insert().values(
+                code=code,
+                version=version,
+                definition=definition.model_dump(mode="json"),
+                fingerprint=definition.fingerprint(),
+                diff=changes,
+                status="registered",
+                registered_at=now,
+            )
+        )
+        db.execute(
+            catalog_event.insert().values(
+                code=code,
+                version=version,
+                action="register",
+                from_status=None,
+                to_status="registered",
+                actor=REGISTRAR,
+                department=None,
+                comment="new resource" if changes is None else "definition changed",
+                at=now,
+            )
+        )
+
+    # -- workflow -------------------------------------------------------------------------
+
+    def review(
+        self, code: str, *, approve: bool, actor: str, comment: str | None, version: int | None
+    ) -> EntryStatus:
+        """Approve or reject a registered version (default: the latest)."""
+        return self._transition(code, version, "approve" if approve else "reject", actor, comment)
+
+    def publish(self, code: str, *, actor: str, version: int | None = None) -> EntryStatus:
+        """Publish an approved (or unpublished) version, superseding the one published before."""
+        return self._transition(code, version, "publish", actor, None)
+
+    def unpublish(self, code: str, *, actor: str, comment: str | None = None) -> EntryStatus:
+        """Withdraw the published version."""
+        resource = self.resource(code)
+        if resource["published_version"] is None:
+            raise WorkflowError(f"{code} has no published version")
+        return self._transition(code, resource["published_version"], "unpublish", actor, comment)
+
+    def _transition(
+        self, code: str, version: int | None, action: Action, actor: str, comment: str | None
+    ) -> EntryStatus:
+        now = datetime.now(UTC)
+        with self.engine.begin() as db:
+            resource = self._resource(db, code)
+            number = version or resource.latest_version
+            entry = self._entry(db, resource.code, number)
+            definition = Definition.model_validate(entry.definition)
+            decision = decide(
+                self.config,
+                entry=f"{resource.code} version {number} ({resource.dataset})",
+                status=entry.status,
+                owner=definition.owner,
+                action=action,
+                actor=actor,
+                comment=comment,
+            )
+            published = resource.published_version
+            if action == "publish" and published is not None and published != number:
+                self._move(
+                    db,
+                    resource.code,
+                    published,
+                    "published",
+                    "superseded",
+                    "supersede",
+                    actor,
+                    decision.department,
+                    f"version {number} published",
+                    now,
+                )
+            self._move(
+                db,
+                resource.code,
+                number,
+                entry.status,
+                decision.to_status,
+                action,
+                actor,
+                decision.department,
+                comment,
+                now,
+            )
+            if action in ("publish", "unpublish"):
+                db.execute(
+                    catalog_resource.update()
+                    .where(catalog_resource.c.code == resource.code)
+                    .values(published_version=number if action == "publish" else None)
+                )
+        return decision.to_status
+
+    def _move(
+        self,
+        db: sa.Connection,
+        code: str,
+        version: int,
+        from_status: str,
+        to_status: str,
+        action: str,
+        actor: str,
+        department: str | None,
+        comment: str | None,
+        now: datetime,
+    ) -> None:
+        db.execute(
+            catalog_entry.update()
+            .where(catalog_entry.c.code == code, catalog_entry.c.version == version)
+            .values(status=to_status)
+        )
+        db.execute(
+            catalog_event.insert().values(
+                code=code,
+                version=version,
+                action=action,
+                from_status=from_status,
+                to_status=to_status,
+                actor=actor,
+                department=department,
+                comment=comment,
+                at=now,
+            )
+        )
+
+    # -- queries --------------------------------------------------------------------------
+
+    def resource(self, code: str, *, published: bool = False) -> dict[str, Any]:
+        """The resource ``code`` (or dataset ``zone.name``) with its latest or published entry."""
+        with self.engine.connect() as db:
+            resource = self._resource(db, code)
+            version = resource.published_version if published else resource.latest_version
+            if version is None:
+                raise GovlakeError(f"{code} is not published")
+            entry = self._entry(db, resource.code, version)
+        return _summary(resource, entry)
+
+    def entries(
+        self, filters: Filters | None = None, codes: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Resources with the entry a reader sees: the published one, else the latest."""
+        filters = filters or Filters()
+        shown: sa.ColumnElement[Any] = sa.func.coalesce(
+            catalog_resource.c.published_version, catalog_resource.c.latest_version
+        )
+        if filters.published_only:
+            shown = catalog_resource.c.published_version
+        columns = [c for c in catalog_resource.c if c.name != "registered_at"]
+        entry_columns = [
+            catalog_entry.c[n] for n in ("version", "status", "registered_at", "definition")
+        ]
+        query = sa.select(*columns, *entry_columns).join(
+            catalog_entry,
+            sa.and_(
+                catalog_entry.c.code == catalog_resource.c.code, catalog_entry.c.version == shown
+            ),
+        )
+        if filters.status:
+            query = query.where(catalog_entry.c.status == filters.status)
+        if codes is not None:
+            query = query.where(catalog_resource.c.code.in_(codes))
+        with self.engine.connect() as db:
+            rows = db.execute(query.order_by(catalog_resource.c.code)).all()
+        found = [_summary(row, row) for row in rows]
+        wanted = {
+            "owner": filters.department,
+            "category": filters.category,
+            "classification": filters.classification,
+        }
+        return [
+            entry
+            for entry in found
+            if all(v is None or entry["definition"][k] == v for k, v in wanted.items())
+            and (
+                filters.sharing is None or entry["definition"]["sharing"]["type"] == filters.sharing
+            )
+        ]
+
+    def search(
+        self, query: str, filters: Filters | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Entries matching every word of ``query``, best first, each with its ``rank``."""
+        with self.engine.connect() as db:
+            ranked = fulltext.search(db, query, limit)
+        rank = dict(ranked)
+        found = self.entries(filters, codes=list(rank))
+        for entry in found:
+            entry["rank"] = rank[entry["code"]]
+        return sorted(found, key=lambda e: -e["rank"])
+
+    def versions(self, code: str) -> list[dict[str, Any]]:
+        """Every entry version of a resource, oldest first, with its diff."""
+        with self.engine.connect() as db:
+            resource = self._resource(db, code)
+            query = (
+                sa.select(catalog_entry)
+                .where(catalog_entry.c.code == resource.code)
+                .order_by(catalog_entry.c.version)
+            )
+            return [dict(r._mapping) for r in db.execute(query)]
+
+    def events(self, code: str) -> list[dict[str, Any]]:
+        """The workflow history of a resource, oldest first."""
+        with self.engine.connect() as db:
+            resource = self._resource(db, code)
+            query = (
+                sa.select(catalog_event)
+                .where(catalog_event.c.code == resource.code)
+                .order_by(catalog_event.c.id)
+            )
+            return [dict(r._mapping) for r in db.execute(query)]
+
+    def _resource(self, db: sa.Connection, code: str) -> sa.Row[Any]:
+        column = catalog_resource.c.dataset if "." in code else catalog_resource.c.code
+        row = db.execute(sa.select(catalog_resource).where(column == code)).first()
+        if row is None:
+            raise GovlakeError(
+                f"no catalog resource {code!r}: run `govlake catalog build` after the dataset "
+                "is built, and `govlake catalog list` for the codes"
+            )
+        return row
+
+    def _entry(self, db: sa.Connection, code: str, version: int) -> sa.Row[Any]:
+        row = db.execute(
+            sa.select(catalog_entry).where(
+                catalog_entry.c.code == code, catalog_entry.c.version == version
+            )
+        ).first()
+        if row is None:
+            raise GovlakeError(f"{code} has no version {version}")
+        return row
+
+
+def _summary(resource: Any, entry: Any) -> dict[str, Any]:
+    return {
+        "code": resource.code,
+        "dataset": resource.dataset,
+        "version": entry.version,
+        "latest_version": resource.latest_version,
+        "published_version": resource.published_version,
+        "status": entry.status,
+        "registered_at": entry.registered_at,
+        "refreshed_at": resource.refreshed_at,
+        "definition": entry.definition,
+        "state": resource.state,
+    }

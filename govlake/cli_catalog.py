@@ -1,0 +1,248 @@
+"""``govlake catalog``: build, list, show, search, review, publish, unpublish, export, serve."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from govlake.cli import ConfOption, _config, out, reports_errors
+
+if TYPE_CHECKING:
+    from catalog.store import Catalog
+
+catalog_app = typer.Typer(
+    help="The data catalog: entries generated from pipeline metadata, reviewed and published.",
+    no_args_is_help=True,
+)
+Actor = Annotated[
+    str | None,
+    typer.Option("--as", help="Who acts (a steward in departments.yaml); default: the OS user."),
+]
+Version = Annotated[int | None, typer.Option("--version", help="Entry version (default: latest).")]
+
+
+def _catalog(conf: Path | None) -> Catalog:
+    from catalog.store import Catalog
+    from govlake.platform_db.database import open_platform_db
+
+    config = _config(conf)
+    return Catalog(open_platform_db(config), config)
+
+
+def _entries_table(entries: list[dict[str, Any]], title: str) -> Table:
+    view = Table(title=title)
+    columns = ("code", "dataset", "title", "owner", "category", "class.", "sharing", "v", "status")
+    for column in columns:
+        view.add_column(column)
+    for e in entries:
+        d = e["definition"]
+        view.add_row(
+            e["code"],
+            e["dataset"],
+            d["title"],
+            d["owner"],
+            d["category"],
+            d["classification"],
+            d["sharing"]["type"],
+            str(e["version"]),
+            e["status"],
+        )
+    return view
+
+
+@catalog_app.command("build")
+@reports_errors
+def build(
+    datasets: Annotated[list[str] | None, typer.Argument(help="Datasets (default: all).")] = None,
+    conf: ConfOption = None,
+) -> None:
+    """Generate entries from metadata and register new and changed ones for review."""
+    from catalog.build import build_catalog
+
+    report = build_catalog(_config(conf), datasets)
+    for r in report.registrations:
+        out.print(f"{r.code} {r.dataset}: {r.outcome}, version {r.version}, {r.status}")
+    for ref in report.not_built:
+        out.print(f"{ref}: not built yet, no entry")
+    for warning in report.warnings:
+        out.print(f"[yellow]warning[/yellow]: {warning}", highlight=False)
+
+
+@catalog_app.command("list")
+@reports_errors
+def list_entries(
+    department: Annotated[str | None, typer.Option("--department")] = None,
+    category: Annotated[str | None, typer.Option("--category")] = None,
+    classification: Annotated[str | None, typer.Option("--classification")] = None,
+    sharing: Annotated[str | None, typer.Option("--sharing")] = None,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    conf: ConfOption = None,
+) -> None:
+    """Entries (the published version, else the latest), filtered."""
+    from catalog.store import Filters
+
+    chosen = Filters(department, category, classification, sharing, status)
+    out.print(_entries_table(_catalog(conf).entries(chosen), "data catalog"))
+
+
+@catalog_app.command("show")
+@reports_errors
+def show(
+    code: Annotated[str, typer.Argument(help="Resource code or dataset (zone.name).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the entry as JSON.")] = False,
+    conf: ConfOption = None,
+) -> None:
+    """One entry: schema, lineage, quality, versions with their changes, and history."""
+    catalog = _catalog(conf)
+    entry = catalog.resource(code)
+    versions, events = catalog.versions(code), catalog.events(code)
+    if as_json:
+        document = {**entry, "versions": versions, "events": events}
+        out.print_json(json.dumps(document, default=str, ensure_ascii=False))
+        return
+    d, state = entry["definition"], entry["state"]
+    out.print(f"[bold]{entry['code']}[/bold] {d['title']} ({entry['dataset']})")
+    out.print(d["description"], highlight=False)
+    out.print(
+        f"owner {d['owner_name']} · category {d['category_name']} · {d['classification']} · "
+        f"sharing {d['sharing']['type']} · open {d['sharing']['open']} · "
+        f"update {d['update_cycle']['label']} · keys {', '.join(d['keys']) or '-'}",
+        highlight=False,
+    )
+    out.print(
+        f"version {entry['version']} {entry['status']} · published version "
+        f"{entry['published_version'] or '-'} · rows {state['rows']} · Delta version "
+        f"{state['delta_version']} · updated {state['last_updated']} ({state['freshness']}) · "
+        f"quality {state['quality_score'] if state['quality_score'] is not None else '-'}",
+        highlight=False,
+    )
+    schema = Table(title="schema (Delta log)")
+    for column in ("column", "type", "null", "description", "sensitive"):
+        schema.add_column(column)
+    for c in d["columns"]:
+        schema.add_row(
+            c["name"],
+            c["type"],
+            "yes" if c["nullable"] else "no",
+            c["comment"],
+            c["sensitive"] or "",
+        )
+    out.print(schema)
+    lineage = state["lineage"]
+    sources = [f"{s['kind']}:{s['name']}.{s['stream']}" for s in lineage["sources"]]
+    delivered = [
+        f"{s['subscription']} -> {s['node']} ({s['format']})" for s in lineage["subscriptions"]
+    ]
+    out.print(
+        f"lineage: sources {sources} -> upstream {lineage['upstream']} -> [bold]"
+        f"{entry['dataset']}[/bold] (DAG {lineage['producer_dag']}) -> downstream "
+        f"{lineage['downstream']} -> exchange {delivered}",
+        highlight=False,
+    )
+    for v in versions:
+        out.print(
+            f"version {v['version']} {v['status']} {str(v['registered_at'])[:19]}: "
+            f"{json.dumps(v['diff'], ensure_ascii=False) if v['diff'] else 'first version'}",
+            highlight=False,
+        )
+    for e in events:
+        out.print(
+            f"  {str(e['at'])[:19]} v{e['version']} {e['action']} -> {e['to_status']} by "
+            f"{e['actor']}{' (' + e['department'] + ')' if e['department'] else ''}"
+            f"{': ' + e['comment'] if e['comment'] else ''}",
+            highlight=False,
+        )
+
+
+@catalog_app.command("search")
+@reports_errors
+def search(
+    words: Annotated[str, typer.Argument(help="Words to find, Chinese or not.")],
+    limit: Annotated[int, typer.Option("--limit")] = 20,
+    conf: ConfOption = None,
+) -> None:
+    """Full-text search over names, descriptions and column names and descriptions."""
+    found = _catalog(conf).search(words, limit=limit)
+    out.print(_entries_table(found, f"search: {words}"))
+
+
+@catalog_app.command("review")
+@reports_errors
+def review(
+    code: str,
+    approve: Annotated[bool, typer.Option("--approve/--reject")],
+    actor: Actor = None,
+    comment: Annotated[str | None, typer.Option("--comment")] = None,
+    version: Version = None,
+    conf: ConfOption = None,
+) -> None:
+    """Approve or reject a registered entry, as a steward of its owning department."""
+    status = _catalog(conf).review(
+        code, approve=approve, actor=actor or getpass.getuser(), comment=comment, version=version
+    )
+    out.print(f"{code}: {status}")
+
+
+@catalog_app.command("publish")
+@reports_errors
+def publish(
+    code: str, actor: Actor = None, version: Version = None, conf: ConfOption = None
+) -> None:
+    """Publish an approved entry, as a steward of the platform department."""
+    out.print(
+        f"{code}: {_catalog(conf).publish(code, actor=actor or getpass.getuser(), version=version)}"
+    )
+
+
+@catalog_app.command("unpublish")
+@reports_errors
+def unpublish(
+    code: str,
+    actor: Actor = None,
+    comment: Annotated[str | None, typer.Option("--comment")] = None,
+    conf: ConfOption = None,
+) -> None:
+    """Withdraw the published entry, as a steward of the platform department."""
+    status = _catalog(conf).unpublish(code, actor=actor or getpass.getuser(), comment=comment)
+    out.print(f"{code}: {status}")
+
+
+@catalog_app.command("export")
+@reports_errors
+def export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
+    ] = None,
+    include_unpublished: Annotated[bool, typer.Option("--all", help="Not only published.")] = False,
+    conf: ConfOption = None,
+) -> None:
+    """The catalogue as JSON (schema: catalog/export.schema.json)."""
+    from catalog.export import export_document
+
+    document = export_document(_catalog(conf), published_only=not include_unpublished)
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        out.print(f"{len(document['resources'])} resources -> {output}")
+
+
+@catalog_app.command("serve")
+@reports_errors
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8090,
+    conf: ConfOption = None,
+) -> None:
+    """Serve the read-only catalog API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from catalog.api import create_app
+
+    uvicorn.run(create_app(_config(conf)), host=host, port=port)

@@ -1,0 +1,92 @@
+"""Pydantic model of ``conf/catalog.yaml``, and the defaults the catalog applies to datasets.
+
+The catalog is generated from pipeline metadata. Conf holds only what metadata cannot say: the
+resource categories, who publishes, which column names mark sensitive data, and (in each
+dataset's ``catalog:`` block) the category, sharing and column descriptions. Sharing and open
+types default from the dataset's classification.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+
+from govlake.config.models import Classification, Identifier, OpenType, SharingType, Strict
+
+# What a classification implies when a dataset does not say how it is shared or opened.
+SHARING_BY_CLASSIFICATION: dict[Classification, SharingType] = {
+    "public": "unconditional",
+    "internal": "conditional",
+    "sensitive": "conditional",
+    "restricted": "not_shared",
+}
+OPEN_BY_CLASSIFICATION: dict[Classification, OpenType] = {
+    "public": "open",
+    "internal": "not_open",
+    "sensitive": "not_open",
+    "restricted": "not_open",
+}
+DEFAULT_CONDITIONS = "依申请共享：经提供部门审核同意、平台授权后使用"
+
+
+class Category(Strict):
+    """A resource category of the provincial catalogue (extendable in conf)."""
+
+    code: Identifier
+    name: str
+
+
+# The standard's categories; conf/catalog.yaml may add more.
+STANDARD_CATEGORIES = (
+    Category(code="government_affairs", name="政务"),
+    Category(code="finance", name="金融"),
+    Category(code="energy", name="能源"),
+    Category(code="industry", name="工业"),
+    Category(code="enterprise", name="企业"),
+    Category(code="transport", name="交通"),
+    Category(code="geographic", name="地理"),
+    Category(code="public_opinion", name="舆情"),
+)
+
+
+class SensitiveRule(Strict):
+    """Columns whose name matches ``pattern`` hold sensitive data of kind ``label``."""
+
+    pattern: str = Field(description="Regular expression matched against the whole column name.")
+    label: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
+
+    def matches(self, column: str) -> bool:
+        """Whether ``column`` is covered by this rule."""
+        return re.fullmatch(self.pattern, column) is not None
+
+
+class CatalogConfig(Strict):
+    """``conf/catalog.yaml``: codes, categories, who runs the platform, sensitive columns."""
+
+    resource_code_prefix: str = Field(
+        default="GL", pattern=r"^[A-Z0-9]{1,12}$", description="Prefix of every resource code."
+    )
+    platform_department: Identifier = Field(
+        default="platform", description="The department whose stewards publish entries."
+    )
+    extra_categories: list[Category] = Field(default_factory=list)
+    sensitive_columns: list[SensitiveRule] = Field(default_factory=list)
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Data elements: column name -> description, wherever the column appears.",
+    )
+
+    @property
+    def categories(self) -> dict[str, Category]:
+        """The standard's categories and the extra ones, by code."""
+        return {c.code: c for c in (*STANDARD_CATEGORIES, *self.extra_categories)}

@@ -1,0 +1,366 @@
+"""The catalog on the registry scenario: generation, versions, workflow, search, export, API."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from typer.testing import CliRunner
+
+from catalog.api import create_app
+from catalog.build import build_catalog
+from catalog.export import export_document, export_schema
+from catalog.store import Catalog, Filters
+from catalog.workflow import WorkflowError
+from govlake.cli import app
+from govlake.config import ProjectConfig, load_config
+from govlake.lakehouse import Lakehouse
+from govlake.platform_db.database import open_platform_db
+from jobs.quality.results import latest_score
+from jobs.runner import run_pipeline
+
+pytestmark = pytest.mark.integration
+BRONZE, SILVER, GOLD = (
+    "bronze.enterprise_registry",
+    "silver.enterprise_registry",
+    "gold.enterprise_directory",
+)
+OWNER, PLATFORM, OTHER = "zhang.wei", "li.na", "wang.fang"  # stewards in conf/departments.yaml
+
+
+@pytest.fixture
+def built(conf_dir: Path, registry_db: Path) -> Path:
+    """The registry's three tables built (Arrow engine: Spark is not what is tested here)."""
+    for path in (conf_dir / "datasets").glob("*.yaml"):
+        path.write_text(path.read_text(encoding="utf-8").replace("engine: spark", "engine: arrow"))
+    project = load_config(conf_dir)
+    for pipeline in project.pipeline_order():
+        run_pipeline(project, pipeline.name)
+    return conf_dir
+
+
+def _catalog(conf: Path) -> tuple[ProjectConfig, Catalog]:
+    config = load_config(conf)
+    return config, Catalog(open_platform_db(config), config)
+
+
+def _publish(catalog: Catalog, code: str) -> None:
+    catalog.review(code, approve=True, actor=OWNER, comment=None, version=None)
+    catalog.publish(code, actor=PLATFORM)
+
+
+def test_entries_are_generated_from_metadata(built: Path) -> None:
+    config, catalog = _catalog(built)
+    report = build_catalog(config)
+    assert [(r.dataset, r.outcome, r.version) for r in report.registrations] == [
+        (BRONZE, "new", 1),
+        (GOLD, "new", 1),
+        (SILVER, "new", 1),
+    ]
+    assert report.not_built == [] and report.warnings == []
+    lake = Lakehouse(config.lakehouse)
+    entry = catalog.resource(SILVER)
+    d, state = entry["definition"], entry["state"]
+    delta_schema = lake.table(SILVER).schema()
+    assert [(c["name"], c["nullable"]) for c in d["columns"]] == [
+        (f.name, f.nullable) for f in delta_schema.fields
+    ]
+    types = {c["name"]: c["type"] for c in d["columns"]}
+    assert types["registered_capital_yuan"] == "decimal(18,2)"
+    assert types["established_on"] == "date"
+    comments = {c["name"]: c["comment"] for c in d["columns"]}
+    assert comments["uscc"].startswith("统一社会信用代码")  # from the data elements
+    assert comments["_ingested_at"] == "入湖时间（UTC）"
+    assert d["sensitive_columns"] == ["legal_representative"]
+    assert (d["owner"], d["owner_name"], d["category"]) == (
+        "market_regulation",
+        "市场监督管理局",
+        "enterprise",
+    )
+    assert (d["classification"], d["sharing"]["type"], d["sharing"]["open"]) == (
+        "internal",
+        "conditional",
+        "not_open",
+    )
+    assert d["keys"] == ["uscc"]
+    # refined when bronze changes, and bronze is collected daily
+    assert d["update_cycle"] == {
+        "code": "daily",
+        "label": "随上游更新（每日）",
+        "schedule": "on_update",
+    }
+    lineage = state["lineage"]
+    assert lineage["producer_dag"] == "enterprise_registry_refine"
+    assert lineage["sources"] == [
+        {"name": "market_registry", "stream": "enterprise", "kind": "database",
+         "owner": "market_regulation", "bronze": BRONZE}
+    ]  # fmt: skip
+    assert (lineage["upstream"], lineage["downstream"]) == ([BRONZE], [GOLD])
+    assert state["rows"] == lake.read(SILVER).num_rows
+    assert state["delta_version"] == lake.version(SILVER)
+    assert state["quality_score"] == round(latest_score(lake, SILVER) or -1, 2)
+    assert 0 < state["quality_score"] < 100  # the seeded registry has rows to quarantine
+    assert state["freshness"] == "fresh"
+    assert catalog.resource(BRONZE)["definition"]["update_cycle"]["code"] == "daily"
+
+    again = build_catalog(config)
+    assert {r.outcome for r in again.registrations} == {"unchanged"}
+    assert [v["version"] for v in catalog.versions(SILVER)] == [1]
+
+
+def test_a_new_source_column_makes_a_new_version_to_review(built: Path) -> None:
+    config, catalog = _catalog(built)
+    build_catalog(config)
+    code = catalog.resource(BRONZE)["code"]
+    _publish(catalog, code)
+
+    registry = sqlite3.connect(config.home / "sources" / "market_registry.db")
+    with registry:
+        registry.execute("ALTER TABLE enterprise ADD COLUMN contact_phone TEXT")
+        registry.execute(
+            "UPDATE enterprise SET contact_phone = '13800000000', updated_at = '2031-01-01' "
+            "WHERE rowid <= 3"
+        )
+    registry.close()
+    run_pipeline(config, "market_registry_ingest")
+    (change,) = [r for r in build_catalog(config).registrations if r.outcome == "changed"]
+    assert (change.code, change.version, change.status) == (code, 2, "registered")
+
+    first, second = catalog.versions(code)
+    assert second["diff"]["columns"] == {"added": ["contact_phone"], "removed": [], "changed": {}}
+    assert second["diff"]["fields"] == {
+        "sensitive_columns": {
+            "from": ["legal_representative"],
+            "to": ["legal_representative", "contact_phone"],
+        }
+    }
+    # readers keep seeing the published version until the new one is reviewed and published
+    (shown,) = catalog.entries(Filters(published_only=True), codes=[code])
+    assert (shown["version"], shown["status"]) == (1, "published")
+    catalog.review(code, approve=True, actor=OWNER, comment="新增联系电话", version=None)
+    catalog.publish(code, actor=PLATFORM)
+    assert [v["status"] for v in catalog.versions(code)] == ["superseded", "published"]
+    assert catalog.resource(code)["published_version"] == 2
+    actions = [(e["version"], e["action"], e["to_status"]) for e in catalog.events(code)]
+    assert actions == [
+        (1, "register", "registered"),
+        (1, "approve", "approved"),
+        (1, "publish", "published"),
+        (2, "register", "registered"),
+        (2, "approve", "approved"),
+        (1, "supersede", "superseded"),
+        (2, "publish", "published"),
+    ]
+
+
+def test_workflow_refuses_what_the_standard_forbids(built: Path) -> None:
+    config, catalog = _catalog(built)
+    build_catalog(config)
+    code = catalog.resource(GOLD)["code"]
+    with pytest.raises(WorkflowError, match="is registered: it cannot be published"):
+        catalog.publish(code, actor=PLATFORM)
+    with pytest.raises(WorkflowError, match="only stewards of 市场监督管理局"):
+        catalog.review(code, approve=True, actor=OTHER, comment=None, version=None)
+    with pytest.raises(WorkflowError, match="only stewards of 市场监督管理局"):
+        catalog.review(code, approve=True, actor=PLATFORM, comment=None, version=None)
+    with pytest.raises(WorkflowError, match="needs a comment"):
+        catalog.review(code, approve=False, actor=OWNER, comment=" ", version=None)
+    with pytest.raises(WorkflowError, match="GL-000002 has no published version"):
+        catalog.unpublish(code, actor=PLATFORM)
+    assert [e["action"] for e in catalog.events(code)] == ["register"]  # refusals change nothing
+
+    catalog.review(code, approve=True, actor=OWNER, comment=None, version=None)
+    with pytest.raises(WorkflowError, match="only stewards of 大数据管理中心"):
+        catalog.publish(code, actor=OWNER)
+    assert catalog.publish(code, actor=PLATFORM) == "published"
+    assert catalog.unpublish(code, actor=PLATFORM, comment="数据核查") == "unpublished"
+    assert catalog.entries(Filters(published_only=True), codes=[code]) == []
+    assert catalog.publish(code, actor=PLATFORM, version=1) == "published"
+
+    # An ownership change in conf is a new version, reviewed by the new owner's stewards.
+    datasets = built / "datasets" / "enterprise_registry.yaml"
+    text = datasets.read_text(encoding="utf-8")
+    head, _, gold = text.partition("  - zone: gold")
+    datasets.write_text(
+        head + "  - zone: gold" + gold.replace("owner: market_regulation", "owner: platform")
+    )
+    config, catalog = _catalog(built)
+    build_catalog(config, [GOLD])
+    (_, second) = catalog.versions(code)
+    assert second["diff"]["fields"]["owner"] == {"from": "market_regulation", "to": "platform"}
+    with pytest.raises(WorkflowError, match="only stewards of 大数据管理中心"):
+        catalog.review(code, approve=True, actor=OWNER, comment=None, version=2)
+    assert (
+        catalog.review(code, approve=False, actor=PLATFORM, comment="归属待确认", version=2)
+        == "rejected"
+    )
+    with pytest.raises(WorkflowError, match="is rejected: it cannot be published"):
+        catalog.publish(code, actor=PLATFORM, version=2)
+    assert catalog.resource(code, published=True)["version"] == 1
+
+
+def _search_conf(conf: Path) -> None:
+    path = conf / "datasets" / "enterprise_registry.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(
+            "The published enterprise directory:",
+            "向各部门共享的企业名录，按统一社会信用代码去重。The published enterprise directory:",
+        ),
+        encoding="utf-8",
+    )
+
+
+def _assert_search(catalog: Catalog) -> None:
+    def found(words: str) -> list[str]:
+        return [e["dataset"] for e in catalog.search(words)]
+
+    # a column description (法定代表人 is a data element) in all three
+    assert sorted(found("法定代表人")) == [BRONZE, GOLD, SILVER]
+    assert found("各部门共享") == [GOLD]  # words of a description
+    assert found("去重") == [GOLD]
+    assert sorted(found("注册资本 万元")) == [BRONZE, GOLD]  # every word must match
+    assert sorted(found("注册资本")) == [BRONZE, GOLD, SILVER]
+    assert found("企业名录")[0] == GOLD  # the title ranks first
+    assert found("registry")  # column and dataset names too
+    assert found("天气预报") == [] and found("，。") == []
+
+
+def test_search_finds_chinese_words_on_sqlite(built: Path) -> None:
+    _search_conf(built)
+    config, catalog = _catalog(built)
+    build_catalog(config)
+    _assert_search(catalog)
+
+
+def test_catalog_on_postgresql(
+    built: Path, postgres_schema: tuple[sa.Engine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, schema = postgres_schema
+    url = engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("AIRFLOW_CONN_GOVLAKE_PLATFORM", f"{url}?options=-csearch_path%3D{schema}")
+    _search_conf(built)
+    config, catalog = _catalog(built)
+    build_catalog(config)
+    with engine.connect() as db:
+        version = db.scalar(sa.text(f"SELECT version_num FROM {schema}.alembic_version"))
+        kind = db.scalar(
+            sa.text(
+                "SELECT data_type FROM information_schema.columns WHERE table_schema = :s "
+                "AND table_name = 'catalog_search' AND column_name = 'document'"
+            ),
+            {"s": schema},
+        )
+    assert (version, kind) == ("0002", "tsvector")
+    _assert_search(catalog)
+    _publish(catalog, catalog.resource(GOLD)["code"])
+    assert [e["dataset"] for e in catalog.entries(Filters(published_only=True))] == [GOLD]
+
+
+def test_export_follows_its_documented_schema(built: Path, tmp_path: Path) -> None:
+    config, catalog = _catalog(built)
+    build_catalog(config)
+    _publish(catalog, catalog.resource(GOLD)["code"])
+    document = export_document(catalog)
+    jsonschema.Draft202012Validator(
+        export_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate(document)
+    (record,) = document["resources"]
+    assert record["name"] == "企业名录" and record["provider"]["name"] == "市场监督管理局"
+    assert (record["sharing"]["name"], record["open"]["name"]) == ("无条件共享", "普遍开放")
+    assert record["update_cycle"]["name"] == "随上游更新（每日）"
+    assert "_batch_id" not in {item["name"] for item in record["items"]}
+
+    output = tmp_path / "catalogue.json"
+    result = CliRunner().invoke(
+        app, ["catalog", "export", "--all", "-o", str(output), "--conf", str(built)]
+    )
+    assert result.exit_code == 0, result.output
+    everything = json.loads(output.read_text(encoding="utf-8"))
+    jsonschema.validate(everything, export_schema())
+    assert [r["dataset"] for r in everything["resources"]] == [BRONZE, GOLD, SILVER]
+    bad = {**document, "resources": [{**record, "resource_code": "x"}]}
+    with pytest.raises(jsonschema.ValidationError, match="does not match"):
+        jsonschema.validate(bad, export_schema())
+
+
+def test_cli_walks_an_entry_through_review(built: Path) -> None:
+    runner = CliRunner()
+
+    def govlake(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--conf", str(built)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "GL-000002 gold.enterprise_directory: new, version 1, registered" in govlake(
+        "catalog", "build"
+    )
+    govlake("catalog", "review", "GL-000002", "--approve", "--as", OWNER)
+    refused = runner.invoke(
+        app, ["catalog", "publish", "GL-000002", "--as", OTHER, "--conf", str(built)]
+    )
+    assert refused.exit_code == 1 and "only stewards of 大数据管理中心" in refused.output
+    assert "published" in govlake("catalog", "publish", "GL-000002", "--as", PLATFORM)
+    listed = govlake("catalog", "list", "--status", "published")
+    assert "gold.enterprise_directory" in listed and SILVER not in listed
+    shown = govlake("catalog", "show", "GL-000002")
+    assert (
+        "registered_capital_10k_yuan" in shown
+        and "publish -> published by li.na (platform)" in shown
+    )
+    assert "GL-000001" in govlake("catalog", "search", "注册资本")
+
+
+@pytest.fixture
+def api(built: Path) -> Iterator[str]:
+    """The catalog API served by uvicorn on a free loopback port."""
+    config, catalog = _catalog(built)
+    build_catalog(config)
+    _publish(catalog, catalog.resource(GOLD)["code"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_api_serves_published_entries(api: str) -> None:
+    with httpx.Client(base_url=api) as client:
+        (directory,) = client.get("/resources").json()
+        assert directory["dataset"] == GOLD
+        everything = client.get("/resources", params={"published_only": "false"}).json()
+        assert [r["dataset"] for r in everything] == [BRONZE, GOLD, SILVER]
+        by_owner = client.get("/resources", params={"department": "platform"}).json()
+        assert by_owner == []
+        shown = client.get(f"/resources/{directory['resource_code']}").json()
+        assert shown["lineage"]["upstream"] == [SILVER, BRONZE]
+        assert [h["action"] for h in shown["history"]] == ["register", "approve", "publish"]
+        missing = client.get("/resources/GL-000001")
+        assert missing.status_code == 404 and "not published" in missing.json()["detail"]
+        assert client.get("/resources/GL-999999").status_code == 404
+        (hit,) = client.get("/search", params={"q": "注册资本"}).json()
+        assert hit["dataset"] == GOLD and hit["rank"] > 0
+        assert client.get("/search", params={"q": ""}).status_code == 422
+        exported = client.get("/export").json()
+        jsonschema.validate(exported, export_schema())
+        assert client.get("/openapi.json").json()["info"]["title"] == "govlake data catalog"
