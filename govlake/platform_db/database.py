@@ -7,6 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from connectors.connections import database_url
 from govlake.config import ProjectConfig
@@ -21,6 +22,17 @@ def platform_url(config: ProjectConfig) -> str:
     return database_url(db.conn_id, db.default_url or f"sqlite:///{config.home}/platform.db")
 
 
+def _alembic_config() -> Config:
+    alembic = Config()
+    alembic.set_main_option("script_location", str(MIGRATIONS))
+    return alembic
+
+
+def head_revision() -> str | None:
+    """The latest migration: the revision every opened platform DB is at."""
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
 def open_platform_db(config: ProjectConfig) -> sa.Engine:
     """An engine on the platform DB, migrated to the latest revision."""
     url = platform_url(config)
@@ -31,8 +43,7 @@ def open_platform_db(config: ProjectConfig) -> sa.Engine:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as connection:
-            alembic = Config()
-            alembic.set_main_option("script_location", str(MIGRATIONS))
+            alembic = _alembic_config()
             alembic.attributes["connection"] = connection
             command.upgrade(alembic, "head")
     except sa.exc.OperationalError as exc:

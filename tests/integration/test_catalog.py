@@ -25,7 +25,7 @@ from catalog.workflow import WorkflowError
 from govlake.cli import app
 from govlake.config import ProjectConfig, load_config
 from govlake.lakehouse import Lakehouse
-from govlake.platform_db.database import open_platform_db
+from govlake.platform_db.database import head_revision, open_platform_db
 from jobs.quality.results import latest_score
 from jobs.runner import run_pipeline
 
@@ -261,7 +261,7 @@ def test_catalog_on_postgresql(
             ),
             {"s": schema},
         )
-    assert (version, kind) == ("0002", "tsvector")
+    assert (version, kind) == (head_revision(), "tsvector")
     _assert_search(catalog)
     _publish(catalog, catalog.resource(GOLD)["code"])
     assert [e["dataset"] for e in catalog.entries(Filters(published_only=True))] == [GOLD]
