@@ -325,24 +325,16 @@ class Catalog:
 
     def versions(self, code: str) -> list[dict[str, Any]]:
         """Every entry version of a resource, oldest first, with its diff."""
-        with self.engine.connect() as db:
-            resource = self._resource(db, code)
-            query = (
-                sa.select(catalog_entry)
-                .where(catalog_entry.c.code == resource.code)
-                .order_by(catalog_entry.c.version)
-            )
-            return [dict(r._mapping) for r in db.execute(query)]
+        return self._rows_of(code, catalog_entry, catalog_entry.c.version)
 
     def events(self, code: str) -> list[dict[str, Any]]:
         """The workflow history of a resource, oldest first."""
+        return self._rows_of(code, catalog_event, catalog_event.c.id)
+
+    def _rows_of(self, code: str, table: sa.Table, order: sa.Column[Any]) -> list[dict[str, Any]]:
         with self.engine.connect() as db:
             resource = self._resource(db, code)
-            query = (
-                sa.select(catalog_event)
-                .where(catalog_event.c.code == resource.code)
-                .order_by(catalog_event.c.id)
-            )
+            query = sa.select(table).where(table.c.code == resource.code).order_by(order)
             return [dict(r._mapping) for r in db.execute(query)]
 
     def _resource(self, db: sa.Connection, code: str) -> sa.Row[Any]:
