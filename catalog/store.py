@@ -22,6 +22,7 @@ from govlake.errors import GovlakeError
 from govlake.platform_db.schema import catalog_entry, catalog_event, catalog_resource
 
 REGISTRAR = "catalog"
+ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,19 @@ class Catalog:
     # -- registration ---------------------------------------------------------------------
 
     def register(self, generated: Generated) -> Registration:
-        """Store a generated entry: a new resource, a new version, or only a state refresh."""
+        """Store a generated entry: a new resource, a new version, or only a state refresh.
+
+        Two DAGs may register at the same time; the one that loses the race for a new code or
+        version number tries again on the state the other committed.
+        """
+        for _ in range(ATTEMPTS - 1):
+            try:
+                return self._register(generated)
+            except sa.exc.IntegrityError:
+                continue
+        return self._register(generated)
+
+    def _register(self, generated: Generated) -> Registration:
         definition, state = generated.definition, generated.state
         now = datetime.now(UTC)
         with self.engine.begin() as db:

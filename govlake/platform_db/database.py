@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from govlake.config import ProjectConfig
 from govlake.errors import GovlakeError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATING = threading.Lock()
 
 
 def platform_url(config: ProjectConfig) -> str:
@@ -42,7 +44,8 @@ def open_platform_db(config: ProjectConfig) -> sa.Engine:
     # would outlive the task.
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
-        with engine.begin() as connection:
+        # Alembic keeps its migration context in module globals: one migration per process.
+        with _MIGRATING, engine.begin() as connection:
             alembic = _alembic_config()
             alembic.attributes["connection"] = connection
             command.upgrade(alembic, "head")

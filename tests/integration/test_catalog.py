@@ -364,3 +364,34 @@ def test_api_serves_published_entries(api: str) -> None:
         exported = client.get("/export").json()
         jsonschema.validate(exported, export_schema())
         assert client.get("/openapi.json").json()["info"]["title"] == "govlake data catalog"
+
+
+def test_dags_registering_at_once_get_one_resource_each(
+    built: Path, postgres_schema: tuple[sa.Engine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, schema = postgres_schema
+    url = engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("AIRFLOW_CONN_GOVLAKE_PLATFORM", f"{url}?options=-csearch_path%3D{schema}")
+    config = load_config(built)
+    errors: list[BaseException] = []
+
+    def register() -> None:
+        try:
+            build_catalog(config)
+        except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with engine.connect() as db:
+        rows = db.execute(
+            sa.text(f"SELECT dataset, code FROM {schema}.catalog_resource ORDER BY code")
+        ).all()
+        entries = db.scalar(sa.text(f"SELECT count(*) FROM {schema}.catalog_entry"))
+    assert [r.dataset for r in rows] == [BRONZE, GOLD, SILVER]
+    assert [r.code for r in rows] == ["GL-000001", "GL-000002", "GL-000003"]
+    assert entries == 3
