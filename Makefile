@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test-servers demo test test-fast lint airflow clean
+.PHONY: setup test-servers demo test test-fast lint airflow bench clean
 
 $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION)
@@ -34,6 +34,10 @@ test: setup test-servers  ## lint, types and the whole test suite (needs the loc
 	$(BIN)/pytest -m "not cluster"
 	# A process holds one SparkSession: the standalone-cluster tier runs in its own.
 	$(BIN)/pytest -m cluster
+
+bench: setup  ## benchmarks against dlt and the physical floor (needs the local PostgreSQL)
+	$(UV) sync --frozen --python python3.11 --group bench
+	$(BIN)/python -m bench.pg_bronze --rows 1000000 --repeat 3
 
 test-fast: setup  ## unit tests only
 	$(BIN)/pytest -m unit
