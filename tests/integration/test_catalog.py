@@ -54,6 +54,17 @@ def _catalog(conf: Path) -> tuple[ProjectConfig, Catalog]:
     return config, Catalog(open_platform_db(config), config)
 
 
+@pytest.fixture
+def platform_on_postgres(
+    postgres_schema: tuple[sa.Engine, str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[sa.Engine, str]:
+    """The platform DB in a fresh schema of the local PostgreSQL."""
+    engine, schema = postgres_schema
+    url = engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("AIRFLOW_CONN_GOVLAKE_PLATFORM", f"{url}?options=-csearch_path%3D{schema}")
+    return engine, schema
+
+
 def _publish(catalog: Catalog, code: str) -> None:
     catalog.review(code, approve=True, actor=OWNER, comment=None, version=None)
     catalog.publish(code, actor=PLATFORM)
@@ -243,12 +254,8 @@ def test_search_finds_chinese_words_on_sqlite(built: Path) -> None:
     _assert_search(catalog)
 
 
-def test_catalog_on_postgresql(
-    built: Path, postgres_schema: tuple[sa.Engine, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine, schema = postgres_schema
-    url = engine.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("AIRFLOW_CONN_GOVLAKE_PLATFORM", f"{url}?options=-csearch_path%3D{schema}")
+def test_catalog_on_postgresql(built: Path, platform_on_postgres: tuple[sa.Engine, str]) -> None:
+    engine, schema = platform_on_postgres
     _search_conf(built)
     config, catalog = _catalog(built)
     build_catalog(config)
@@ -367,11 +374,9 @@ def test_api_serves_published_entries(api: str) -> None:
 
 
 def test_dags_registering_at_once_get_one_resource_each(
-    built: Path, postgres_schema: tuple[sa.Engine, str], monkeypatch: pytest.MonkeyPatch
+    built: Path, platform_on_postgres: tuple[sa.Engine, str]
 ) -> None:
-    engine, schema = postgres_schema
-    url = engine.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("AIRFLOW_CONN_GOVLAKE_PLATFORM", f"{url}?options=-csearch_path%3D{schema}")
+    engine, schema = platform_on_postgres
     config = load_config(built)
     errors: list[BaseException] = []
 
