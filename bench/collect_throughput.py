@@ -47,7 +47,8 @@ root: {lake}
 """
 
 
-def _write_conf(base: Path, source_yaml: str, name: str) -> Path:
+def write_conf(base: Path, source_yaml: str, name: str) -> Path:
+    """A conf folder collecting one source stream into ``bronze.<name>``."""
     conf = base / "conf"
     for folder in ("sources", "datasets", "pipelines"):
         (conf / folder).mkdir(parents=True, exist_ok=True)
@@ -83,7 +84,7 @@ def postgres(rows: int, work: Path) -> dict[str, object]:
             f"default_url: {POSTGRES}\nstreams:\n  - {{name: rows, table: {schema}.lineitem, "
             f"primary_key: [id], cursor: updated_at, batch_size: 100000}}\n"
         )
-        conf = _write_conf(work, source, "pg")
+        conf = write_conf(work, source, "pg")
         config = load_config(conf)
         seconds = _timed(lambda: ingest(config, "bronze.pg", pipeline="b", run_id="b1"))
         loaded = Lakehouse(config.lakehouse).describe("bronze.pg").rows
@@ -137,7 +138,7 @@ def sftp(megabytes: int, work: Path) -> dict[str, object]:
             f"pattern: '*.csv', format: csv, encoding: gbk}}\n"
         )
         os.environ["GOVLAKE_HOME"] = str(work / "home")
-        config = load_config(_write_conf(work, source, "hr"))
+        config = load_config(write_conf(work, source, "hr"))
         seconds = _timed(lambda: ingest(config, "bronze.hr", pipeline="b", run_id="b1"))
         loaded = Lakehouse(config.lakehouse).describe("bronze.hr").rows
 

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
-from bench.collect_throughput import POSTGRES, _timed, _write_conf
+from bench.collect_throughput import POSTGRES, _timed, write_conf
 from govlake.config import load_config
 from govlake.lakehouse import Commit, Lakehouse
 from jobs.exchange.deliver import Delivery, deliver
@@ -69,7 +69,7 @@ def lineitem(rows: int) -> pa.Table:
 
 def _setup(work: Path, rows: int, endpoint: str, subscription: str) -> Path:
     os.environ["GOVLAKE_HOME"] = str(work / "home")
-    conf = _write_conf(work, SOURCE, "gold")
+    conf = write_conf(work, SOURCE, "gold")
     datasets = conf / "datasets" / "gold.yaml"
     datasets.write_text(datasets.read_text().replace("write: append", "keys: [id], write: append"))
     (conf / "exchange").mkdir()

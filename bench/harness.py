@@ -44,9 +44,9 @@ def run_arm(module: str, arm: str, args: list[str]) -> Run:
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise RuntimeError(f"arm {arm} of {module} failed with status {child.returncode}")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"arm {arm} of {module} failed with status {code}")
     return Run(
         arm=arm,
         seconds=seconds,

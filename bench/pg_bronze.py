@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from bench.collect_throughput import LINEITEM, POSTGRES, _write_conf
+from bench.collect_throughput import LINEITEM, POSTGRES, write_conf
 from bench.harness import alternate, check_same_content, machine, markdown, save, summarise
 
 HASHED = ["id", "order_key", "quantity", "extended_price", "ship_date", "ship_mode", "comment"]
@@ -41,9 +41,8 @@ def content_hash(table: pa.Table) -> str:
         column = table.column(name)
         if pa.types.is_decimal(column.type):
             column = pc.cast(column, pa.decimal128(38, 2))
-        for chunk in pc.cast(column, pa.string()).chunks:
-            digest.update(chunk.buffers()[1].to_pybytes() if chunk.buffers()[1] else b"")
-            digest.update(chunk.buffers()[2].to_pybytes() if chunk.buffers()[2] else b"")
+        values = pc.cast(column, pa.string()).to_pylist()
+        digest.update("\x1f".join("\x00" if v is None else v for v in values).encode())
     return digest.hexdigest()[:16]
 
 
@@ -66,7 +65,7 @@ def arm_govlake(schema: str, work: Path) -> Path:
         f"default_url: {POSTGRES}\nstreams:\n  - {{name: rows, table: {schema}.lineitem, "
         f"primary_key: [id], cursor: updated_at, batch_size: 100000}}\n"
     )
-    config = load_config(_write_conf(work, source, "pg"))
+    config = load_config(write_conf(work, source, "pg"))
     ingest(config, "bronze.pg", pipeline="bench", run_id="bench")
     return work / "lake" / "bronze" / "pg"
 
