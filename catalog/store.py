@@ -106,17 +106,10 @@ class Catalog:
             previous = Definition.model_validate(latest.definition)
             if latest.status == "registered":
                 self._move(
-                    db,
-                    code,
-                    version,
-                    "registered",
-                    "superseded",
-                    "supersede",
-                    REGISTRAR,
-                    None,
-                    f"replaced by version {version + 1} before review",
-                    now,
-                )
+                    db, code, version, action="supersede", from_status="registered",
+                    to_status="superseded", actor=REGISTRAR,
+                    comment=f"replaced by version {version + 1} before review", at=now,
+                )  # fmt: skip
             self._add_version(db, code, version + 1, definition, diff(previous, definition), now)
             db.execute(
                 catalog_resource.update()
@@ -208,29 +201,15 @@ class Catalog:
             published = resource.published_version
             if action == "publish" and published is not None and published != number:
                 self._move(
-                    db,
-                    resource.code,
-                    published,
-                    "published",
-                    "superseded",
-                    "supersede",
-                    actor,
-                    decision.department,
-                    f"version {number} published",
-                    now,
-                )
+                    db, resource.code, published, action="supersede", from_status="published",
+                    to_status="superseded", actor=actor, department=decision.department,
+                    comment=f"version {number} published", at=now,
+                )  # fmt: skip
             self._move(
-                db,
-                resource.code,
-                number,
-                entry.status,
-                decision.to_status,
-                action,
-                actor,
-                decision.department,
-                comment,
-                now,
-            )
+                db, resource.code, number, action=action, from_status=entry.status,
+                to_status=decision.to_status, actor=actor, department=decision.department,
+                comment=comment, at=now,
+            )  # fmt: skip
             if action in ("publish", "unpublish"):
                 db.execute(
                     catalog_resource.update()
@@ -239,37 +218,14 @@ class Catalog:
                 )
         return decision.to_status
 
-    def _move(
-        self,
-        db: sa.Connection,
-        code: str,
-        version: int,
-        from_status: str,
-        to_status: str,
-        action: str,
-        actor: str,
-        department: str | None,
-        comment: str | None,
-        now: datetime,
-    ) -> None:
+    def _move(self, db: sa.Connection, code: str, version: int, **event: Any) -> None:
+        """Set a version's status to ``event["to_status"]`` and record the event."""
         db.execute(
             catalog_entry.update()
             .where(catalog_entry.c.code == code, catalog_entry.c.version == version)
-            .values(status=to_status)
+            .values(status=event["to_status"])
         )
-        db.execute(
-            catalog_event.insert().values(
-                code=code,
-                version=version,
-                action=action,
-                from_status=from_status,
-                to_status=to_status,
-                actor=actor,
-                department=department,
-                comment=comment,
-                at=now,
-            )
-        )
+        db.execute(catalog_event.insert().values(code=code, version=version, **event))
 
     # -- queries --------------------------------------------------------------------------
 
