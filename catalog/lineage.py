@@ -73,10 +73,9 @@ def lineage(config: ProjectConfig, ref: str) -> Lineage:
                     bronze=bronze,
                 )
             )
-    zone, _, name = ref.partition(".")
     return Lineage(
         producer_dag=config.builder_of[ref],
-        asset_uri=f"delta://{zone}/{name}",
+        asset_uri=config.datasets[ref].asset_uri,
         sources=sources,
         inputs=list(config.datasets[ref].inputs),
         upstream=upstream,

@@ -24,15 +24,14 @@ from airflow.sdk import DAG, Asset, get_current_context, task
 
 from govlake.config import ProjectConfig, load_config
 from govlake.config.exchange import Subscription
-from govlake.config.models import Pipeline
+from govlake.config.models import Dataset, Pipeline
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def asset_for(ref: str) -> Asset:
+def asset_for(dataset: Dataset) -> Asset:
     """The Airflow Asset of a lakehouse table: ``delta://<zone>/<table>``."""
-    zone, _, name = ref.partition(".")
-    return Asset(name=ref, uri=f"delta://{zone}/{name}", group="lakehouse")
+    return Asset(name=dataset.ref, uri=dataset.asset_uri, group="lakehouse")
 
 
 @task
@@ -77,7 +76,7 @@ def _schedule(pipeline: Pipeline, config: ProjectConfig) -> Any:
             if ref not in pipeline.builds
         }
     )
-    return functools.reduce(operator.or_, [asset_for(ref) for ref in upstream])
+    return functools.reduce(operator.or_, [asset_for(config.datasets[ref]) for ref in upstream])
 
 
 def build_dag(pipeline: Pipeline, config: ProjectConfig, fileloc: str | None = None) -> DAG:
@@ -103,9 +102,9 @@ def build_dag(pipeline: Pipeline, config: ProjectConfig, fileloc: str | None = N
     ) as dag:
         tasks: dict[str, Any] = {}
         for ref in pipeline.builds:
-            step = build.override(task_id=ref.replace(".", "__"), outlets=[asset_for(ref)])(
-                str(config.conf_dir), ref, pipeline.name
-            )
+            step = build.override(
+                task_id=ref.replace(".", "__"), outlets=[asset_for(config.datasets[ref])]
+            )(str(config.conf_dir), ref, pipeline.name)
             for upstream in config.datasets[ref].inputs:
                 if upstream in tasks:
                     tasks[upstream] >> step
@@ -167,7 +166,9 @@ def deliver(conf_dir: str, subscription: str) -> dict[str, Any]:
 def build_exchange_dag(sub: Subscription, config: ProjectConfig, fileloc: str | None = None) -> DAG:
     """The DAG of one subscription: deliver its dataset's new batch to the node."""
     node = config.nodes[sub.node]
-    schedule = asset_for(sub.dataset) if sub.schedule == "on_update" else sub.schedule
+    schedule = (
+        asset_for(config.dataset(sub.dataset)) if sub.schedule == "on_update" else sub.schedule
+    )
     with DAG(
         dag_id=f"exchange__{sub.name}",
         description=sub.title,

@@ -360,6 +360,11 @@ class Dataset(Strict):
         """``zone.name``, the dataset's name everywhere (SQL, assets, CLI)."""
         return f"{self.zone}.{self.name}"
 
+    @property
+    def asset_uri(self) -> str:
+        """``delta://<zone>/<table>``: the Airflow Asset its DAG task updates."""
+        return f"delta://{self.zone}/{self.name}"
+
     @model_validator(mode="after")
     def _build_is_complete(self) -> Dataset:
         if self.zone == "bronze":
