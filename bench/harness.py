@@ -1,11 +1,13 @@
 """Run benchmark arms in turn on the same data and report medians, spreads and ratios.
 
-Each arm runs in its own child process (``python -m <module> arm <name> ...``), so its peak RSS
-and CPU seconds (``wait4`` of the child: its own and its waited-for children's) are its own. An
-arm prints one JSON line: ``rows``, ``bytes`` and a ``content`` hash of what it produced, which
-must agree across the arms that produce data, and ``work_s``, its time without interpreter
-start and imports. Arms alternate over the repetitions, so drift of
-the machine (page cache, other load) spreads over all of them.
+Each arm runs in its own child process (``python -m <module> <arm> <params> <work>``), so what
+it costs is its own: the wall time, the CPU seconds and the peak resident memory of its whole
+process tree (a Spark arm's JVM and Python workers, a crawl's Scrapy process), sampled while it
+runs. The child times its work alone (no interpreter start, no imports) and prints one JSON line.
+After the child exits, the parent reads what it wrote (``output``: a Delta table) and hashes its
+rows; the hash must agree across the arms that produce data, and reading the output back is not
+part of any arm's figures. Arms alternate over the repetitions, so drift of the machine (page
+cache, other load) spreads over all of them.
 """
 
 from __future__ import annotations
@@ -13,14 +15,24 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psutil
+
+Arm = Callable[[dict[str, Any], Path], dict[str, Any]]
+Check = Callable[[dict[str, Any]], dict[str, Any]]
+SAMPLE_EVERY_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -34,64 +46,150 @@ class Run:
     result: dict[str, Any]
 
 
-def run_arm(module: str, arm: str, args: list[str]) -> Run:
-    """Run ``arm`` of ``module`` in a child process and measure it."""
+@dataclass
+class _TreeSampler:
+    """Polls a process and its descendants: peak summed RSS and each process's CPU time."""
+
+    root: int
+    peak_rss: int = 0
+    cpu: dict[int, float] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                parent = psutil.Process(self.root)
+                tree = [parent, *parent.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            rss = 0
+            for process in tree:
+                try:
+                    with process.oneshot():
+                        rss += process.memory_info().rss
+                        times = process.cpu_times()
+                        self.cpu[process.pid] = times.user + times.system
+                except psutil.NoSuchProcess:
+                    continue
+            self.peak_rss = max(self.peak_rss, rss)
+            self.stop.wait(SAMPLE_EVERY_S)
+
+
+def run_arm(module: str, arm: str, params: Mapping[str, Any], work: Path) -> Run:
+    """Run ``arm`` of ``module`` in a child process working in ``work``, and measure it."""
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-m", module, "arm", arm, *args], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", module, arm, json.dumps(params), str(work)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    sampler = _TreeSampler(child.pid)
+    thread = threading.Thread(target=sampler.run, daemon=True)
+    thread.start()
     assert child.stdout is not None
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
+    sampler.stop.set()
+    thread.join()
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise RuntimeError(f"arm {arm} of {module} failed with status {code}")
+    # wait4 counts the child and the descendants it waited for; the sampler also sees the ones
+    # it did not wait for (a JVM, a server), minus their last instants: take the larger.
+    waited_cpu = usage.ru_utime + usage.ru_stime
+    sampled_cpu = sum(sampler.cpu.values())
     return Run(
         arm=arm,
         seconds=seconds,
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        cpu_seconds=max(waited_cpu, sampled_cpu),
+        peak_rss_mb=max(usage.ru_maxrss * 1024, sampler.peak_rss) / 2**20,
         result=json.loads(output.strip().splitlines()[-1]),
     )
 
 
-def alternate(module: str, arms: list[str], args: list[str], repeat: int) -> list[Run]:
-    """Every arm ``repeat`` times, in turn."""
+def alternate(
+    module: str,
+    arms: list[str],
+    params: Mapping[str, Any],
+    repeat: int,
+    check: Check | None = None,
+) -> list[Run]:
+    """Every arm ``repeat`` times, in turn, each in a fresh work folder removed afterwards.
+
+    ``check`` reads an arm's output (its result, work folder still present) and adds to the
+    result what it measured there: rows, bytes, content hash.
+    """
     runs = []
     for round_number in range(repeat):
         for arm in arms:
-            run = run_arm(module, arm, args)
-            print(f"  round {round_number + 1}: {arm} {run.seconds:.2f} s", file=sys.stderr)
+            work = Path(tempfile.mkdtemp(prefix=f"govlake-bench-{arm}-"))
+            try:
+                run = run_arm(module, arm, params, work)
+                if check is not None and "output" in run.result:
+                    run.result.update(check(run.result))
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            print(
+                f"  round {round_number + 1}/{repeat}: {arm} {run.seconds:.2f} s "
+                f"(work {run.result['work_s']:.2f} s, {run.peak_rss_mb:.0f} MB)",
+                file=sys.stderr,
+                flush=True,
+            )
             runs.append(run)
     return runs
 
 
+def serve_arm(arms: Mapping[str, Arm]) -> None:
+    """Child side: run the arm named on the command line and print its JSON result."""
+    name, params, work = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+    started, cpu = time.perf_counter(), time.process_time()
+    result = arms[name](params, work)
+    result["work_s"] = time.perf_counter() - started
+    result["work_cpu_s"] = round(time.process_time() - cpu, 2)
+    print(json.dumps(result, default=str), flush=True)
+
+
 def summarise(runs: list[Run], reference: str) -> list[dict[str, Any]]:
-    """Per arm: median and spread of wall time, CPU, RSS, throughput and ratio to ``reference``."""
+    """Per arm: median and spread of wall time, work time, CPU, RSS, and ratios to ``reference``.
+
+    ``work_vs_<reference>`` above 1 means the arm took longer than the reference.
+    """
     arms = list(dict.fromkeys(r.arm for r in runs))
-    medians = {a: statistics.median(r.seconds for r in runs if r.arm == a) for a in arms}
+    work = {a: statistics.median(r.result["work_s"] for r in runs if r.arm == a) for a in arms}
     rows = []
     for arm in arms:
         mine = [r for r in runs if r.arm == arm]
         times = [r.seconds for r in mine]
         last = mine[-1].result
+        count = last.get("rows")
         rows.append(
             {
                 "arm": arm,
-                "median_s": round(medians[arm], 2),
+                "median_s": round(statistics.median(times), 2),
                 "spread_s": [round(min(times), 2), round(max(times), 2)],
-                "work_s": round(statistics.median(r.result["work_s"] for r in mine), 2),
+                "work_s": round(work[arm], 2),
+                "work_spread_s": [
+                    round(min(r.result["work_s"] for r in mine), 2),
+                    round(max(r.result["work_s"] for r in mine), 2),
+                ],
                 "cpu_s": round(statistics.median(r.cpu_seconds for r in mine), 2),
                 "peak_rss_mb": round(max(r.peak_rss_mb for r in mine)),
-                "rows": last.get("rows"),
+                "runs": len(mine),
+                "rows": count,
                 "bytes": last.get("bytes"),
-                "rows_per_s": round(last["rows"] / medians[arm]) if last.get("rows") else None,
+                "rows_per_s": round(count / work[arm]) if count and work[arm] else None,
                 "content": last.get("content"),
-                f"time_vs_{reference}": round(medians[arm] / medians[reference], 2),
+                "extra": {k: v for k, v in last.items() if k not in _STANDARD},
+                f"work_vs_{reference}": round(work[arm] / work[reference], 2)
+                if work[reference]
+                else None,
             }
         )
     return rows
+
+
+_STANDARD = {"rows", "bytes", "content", "work_s", "output"}
 
 
 def check_same_content(rows: list[dict[str, Any]]) -> None:
@@ -106,27 +204,16 @@ def machine() -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).date().isoformat(),
         "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30),
         "python": platform.python_version(),
         "system": f"{platform.system()} {platform.release()} {platform.machine()}",
     }
 
 
-def markdown(title: str, rows: list[dict[str, Any]], reference: str) -> str:
-    """A Markdown table of the summary."""
-    head = (
-        f"### {title}\n\n| arm | median s | spread s | work s | CPU s | peak RSS MB | rows/s | "
-        f"time / {reference} |\n|---|---|---|---|---|---|---|---|\n"
-    )
-    body = "".join(
-        f"| {r['arm']} | {r['median_s']} | {r['spread_s'][0]}–{r['spread_s'][1]} | {r['work_s']} "
-        f"| {r['cpu_s']} "
-        f"| {r['peak_rss_mb']} | {r['rows_per_s'] or '-'} | {r[f'time_vs_{reference}']} |\n"
-        for r in rows
-    )
-    return head + body
-
-
-def save(results: dict[str, Any], folder: Path) -> None:
-    """Write ``results.json`` beside the Markdown."""
+def save(name: str, scenario: dict[str, Any], folder: Path) -> Path:
+    """Write one measured scenario as ``<folder>/<name>.json``."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    path = folder / f"{name}.json"
+    record = {"machine": machine(), **scenario}
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    return path

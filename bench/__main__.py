@@ -1,0 +1,92 @@
+"""The benchmark suite: every scenario, its arms alternating on the same data, then the report.
+
+    python -m bench                      # the whole suite (make bench), about 30 minutes here
+    python -m bench --only validation    # scenarios whose name starts with a prefix
+    python -m bench --list               # what would run
+
+Each scenario's figures go to ``bench/results/<name>.json``; ``bench/RESULTS.md`` is then
+written from every result file present (``python -m bench.report`` rewrites it alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.harness import alternate, check_same_content, save, summarise
+from bench.report import RESULTS, write_report
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One measured scenario: a module of arms, its parameters and its repetitions."""
+
+    name: str
+    module: str
+    params: dict[str, Any]
+    repeat: int = 3
+    arms: list[str] | None = None  # default: the module's ARMS
+    notes: list[str] = field(default_factory=list)
+
+
+SUITE = [
+    Scenario("pg_bronze_1m", "bench.pg_bronze", {"rows": 1_000_000}),
+    Scenario("pg_bronze_10m", "bench.pg_bronze", {"rows": 10_000_000}),
+    Scenario("validation_1m", "bench.validation", {"rows": 1_000_000}),
+]
+
+
+def run(scenario: Scenario, results: Path) -> None:
+    """Prepare the data, alternate the arms, check they agree, save the summary."""
+    module = importlib.import_module(scenario.module)
+    arms = scenario.arms or module.ARMS
+    started = time.perf_counter()
+    print(f"{scenario.name}: {module.title(scenario.params)}", file=sys.stderr, flush=True)
+    with module.prepared(scenario.params) as params:
+        prepared_s = time.perf_counter() - started
+        runs = alternate(scenario.module, arms, params, scenario.repeat, module.check)
+    rows = summarise(runs, module.REFERENCE)
+    check_same_content(rows)
+    record = {
+        "scenario": module.title(scenario.params),
+        "module": scenario.module,
+        "params": scenario.params,
+        "repeat": scenario.repeat,
+        "reference": module.REFERENCE,
+        "doc": (module.__doc__ or "").strip(),
+        "prepare_s": round(prepared_s, 1),
+        "total_s": round(time.perf_counter() - started, 1),
+        "arms": rows,
+    }
+    print(f"  saved {save(scenario.name, record, results)}", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    """Run the chosen scenarios, then rewrite the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=[], help="name prefixes to run")
+    parser.add_argument("--repeat", type=int, help="override every scenario's repetitions")
+    parser.add_argument("--list", action="store_true", help="list the scenarios and stop")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    chosen = [s for s in SUITE if not args.only or any(s.name.startswith(p) for p in args.only)]
+    if not chosen:
+        parser.error(f"no scenario starts with {args.only}; try --list")
+    for scenario in chosen:
+        if args.list:
+            print(f"{scenario.name:24} {scenario.module:22} {scenario.params} x{scenario.repeat}")
+            continue
+        if args.repeat:
+            scenario = Scenario(**{**vars(scenario), "repeat": args.repeat})
+        run(scenario, args.results)
+    if not args.list:
+        print(f"wrote {write_report(args.results)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""What the benchmark scenarios share: the local PostgreSQL, a one-source conf, output digests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+LAKEHOUSE = "root: {lake}\n"
+
+
+def write_conf(base: Path, source_yaml: str, name: str, *, write: str = "append") -> Path:
+    """A conf folder collecting one source stream (``rows``) into ``bronze.<name>``."""
+    conf = base / "conf"
+    for folder in ("sources", "datasets", "pipelines"):
+        (conf / folder).mkdir(parents=True, exist_ok=True)
+    (conf / "lakehouse.yaml").write_text(LAKEHOUSE.format(lake=base / "lake"))
+    (conf / "departments.yaml").write_text("departments:\n  - {code: platform, name: 平台}\n")
+    (conf / "sources" / f"{name}.yaml").write_text(source_yaml, encoding="utf-8")
+    (conf / "datasets" / f"{name}.yaml").write_text(
+        f"datasets:\n  - {{zone: bronze, name: {name}, title: t, owner: platform, "
+        f"write: {write}, collect: {{source: {name}, stream: rows}}}}\n"
+    )
+    (conf / "pipelines" / f"{name}.yaml").write_text(
+        f"name: {name}_ingest\ntitle: t\ndescription: d\nowner: platform\nbuilds: [bronze.{name}]\n"
+    )
+    return conf
+
+
+def delta_digest(path: str | Path, columns: list[str]) -> dict[str, object]:
+    """Rows, bytes and an order-free hash of ``columns`` (SQL expressions) of a Delta table.
+
+    Each row's columns are joined as text and hashed by DuckDB; the sum of the row hashes is
+    the same for the same rows in any order, files or row groups, and is computed streaming.
+    """
+    import duckdb
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(path))
+    files = table.file_uris()
+    size = sum(Path(f.removeprefix("file://")).stat().st_size for f in files)
+    text = ", ".join(f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in columns)
+    with duckdb.connect() as db:
+        rows, total = db.execute(
+            f"SELECT count(*), coalesce(sum(hash(concat_ws(chr(31), {text}))), 0) "
+            "FROM read_parquet(?, union_by_name = true)",
+            [files],
+        ).fetchone()  # type: ignore[misc]
+    return {"rows": rows, "bytes": size, "content": f"{int(total) % 2**64:016x}"}

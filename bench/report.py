@@ -1,0 +1,134 @@
+"""Write ``bench/RESULTS.md`` from the result files of the scenarios that were measured.
+
+    python -m bench.report
+
+The summary's ratios are computed from the tables below it; ``bench/results/findings.md``
+(where the time goes, from profiles) is appended as written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+REPORT = HERE / "RESULTS.md"
+HEAD = """\
+# Benchmark results
+
+Measured on {date}: {cpus} cores, {memory_gib} GiB, {system}, Python {python}; PostgreSQL and
+the SFTP, FTP and web servers on loopback. Reproduce with `make bench` (the whole suite) or
+`.venv/bin/python -m bench --only NAME` after `make bench-setup`; the raw figures are in
+`bench/results/*.json`.
+
+Every arm runs in its own process, alternating with the other arms of its scenario, as many
+times as *runs* says. *median s* is the whole process (interpreter start and imports
+included); *work s* is the arm's work alone, and the ratios and rows/s are taken on it. *CPU s*
+and *peak RSS* are the arm's whole process tree (Spark's JVM and workers, Scrapy's crawl
+process), sampled every 50 ms. Arms that produce data report an order-free hash of their rows
+(or, for validation, of the failures found per expectation); the scenario fails unless every
+such hash agrees.
+"""
+
+
+def _table(record: dict[str, Any]) -> str:
+    ref = record["reference"]
+    lines = [
+        f"### {record['scenario']}",
+        "",
+        f"| arm | runs | median s | spread s | work s | work spread s | CPU s | peak RSS MB "
+        f"| rows/s | work / {ref} |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for arm in record["arms"]:
+        spread, work_spread = arm["spread_s"], arm["work_spread_s"]
+        lines.append(
+            f"| {arm['arm']} | {arm['runs']} | {arm['median_s']} | {spread[0]}–{spread[1]} "
+            f"| {arm['work_s']} | {work_spread[0]}–{work_spread[1]} | {arm['cpu_s']} "
+            f"| {arm['peak_rss_mb']} | {_count(arm['rows_per_s'])} | {arm[f'work_vs_{ref}']} |"
+        )
+    lines += ["", *_doc_lines(record["doc"]), ""]
+    return "\n".join(lines)
+
+
+def _doc_lines(doc: str) -> list[str]:
+    """The scenario module's description of its arms, without the first line."""
+    return [line for line in doc.splitlines()[1:] if line.strip()]
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _arm(record: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((a for a in record["arms"] if a["arm"] == name), None)
+
+
+def _speed(record: dict[str, Any], faster: str, slower: str) -> str | None:
+    """'X is N.NN x as fast as Y (work a s against b s)'."""
+    one, other = _arm(record, faster), _arm(record, slower)
+    if one is None or other is None:
+        return None
+    ratio = other["work_s"] / one["work_s"]
+    return (
+        f"{faster} / {slower} throughput: **{ratio:.2f}** "
+        f"(work {one['work_s']} s against {other['work_s']} s)"
+    )
+
+
+SPEEDS = {
+    "bench.pg_bronze": [("govlake", "dlt"), ("govlake", "adbc"), ("govlake", "copy")],
+    "bench.sftp_bronze": [("govlake", "dlt"), ("govlake", "local_arrow"), ("govlake", "get")],
+    "bench.validation": [("govlake", "pandera"), ("govlake", "vectorised")],
+    "bench.crawl": [("govlake", "bare")],
+    "bench.silver_engines": [("spark", "arrow")],
+}
+
+
+def _summary(records: list[dict[str, Any]]) -> list[str]:
+    lines = ["## Summary", ""]
+    for record in records:
+        found = [_speed(record, *pair) for pair in SPEEDS.get(record["module"], [])]
+        found = [f for f in found if f]
+        rss = ", ".join(f"{a['arm']} {a['peak_rss_mb']} MB" for a in record["arms"])
+        if record["module"] == "bench.validation":
+            found.append(_validation_share(record))
+        lines.append(f"- **{record['scenario']}**: " + "; ".join([*found, f"peak RSS: {rss}"]))
+    return [*lines, ""]
+
+
+def _validation_share(record: dict[str, Any]) -> str:
+    gate, write = _arm(record, "govlake"), _arm(record, "write")
+    if gate is None or write is None:
+        return ""
+    work = gate["work_s"] / (gate["work_s"] + write["work_s"])
+    cpu = gate["extra"].get("work_cpu_s", 0) / (
+        gate["extra"].get("work_cpu_s", 0) + write["extra"].get("work_cpu_s", 0) or 1
+    )
+    return (
+        f"validation share of a validated silver write: **{work:.0%}** of the time, "
+        f"**{cpu:.0%}** of the CPU (validation {gate['work_s']} s, write {write['work_s']} s)"
+    )
+
+
+def write_report(folder: Path = RESULTS, out: Path = REPORT) -> Path:
+    """Render every ``<folder>/*.json`` into ``out``."""
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    order = {"bench.pg_bronze": 0, "bench.sftp_bronze": 1, "bench.validation": 2,
+             "bench.overheads": 3, "bench.crawl": 4, "bench.silver_engines": 5}  # fmt: skip
+    records.sort(key=lambda r: (order.get(r["module"], 9), json.dumps(r["params"])))
+    if not records:
+        raise SystemExit(f"no results in {folder}: run python -m bench first")
+    parts = [HEAD.format(**records[0]["machine"]), *_summary(records), "## Scenarios", ""]
+    parts += [_table(r) for r in records]
+    findings = folder / "findings.md"
+    if findings.exists():
+        parts.append(findings.read_text())
+    out.write_text("\n".join(parts).rstrip() + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    print(write_report())
