@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test-servers demo test test-fast lint airflow bench clean
+.PHONY: setup test-servers demo test test-fast lint airflow bench bench-setup clean
 
 $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION)
@@ -35,9 +35,13 @@ test: setup test-servers  ## lint, types and the whole test suite (needs the loc
 	# A process holds one SparkSession: the standalone-cluster tier runs in its own.
 	$(BIN)/pytest -m cluster
 
-bench: setup  ## benchmarks against dlt and the physical floor (needs the local PostgreSQL)
+bench-setup: setup test-servers  ## the benchmarks' peers (dlt, ADBC) beside the locked dependencies
 	$(UV) sync --frozen --python python3.11 --group bench
-	$(BIN)/python -m bench.pg_bronze --rows 1000000 --repeat 3
+
+# The suite takes about 30 minutes here and rewrites bench/RESULTS.md (needs the local
+# PostgreSQL, and root for the SFTP scenario's sshd).
+bench: bench-setup  ## benchmarks against dlt and the physical floors, ratios in bench/RESULTS.md
+	$(BIN)/python -m bench
 
 test-fast: setup  ## unit tests only
 	$(BIN)/pytest -m unit

@@ -31,12 +31,15 @@ def delta_digest(path: str | Path, columns: list[str]) -> dict[str, object]:
 
     Each row's columns are joined as text and hashed by DuckDB; the sum of the row hashes is
     the same for the same rows in any order, files or row groups, and is computed streaming.
+    A plain Parquet file (an arm that keeps no table) is hashed the same way.
     """
     import duckdb
     from deltalake import DeltaTable
 
-    table = DeltaTable(str(path))
-    files = table.file_uris()
+    if Path(path).is_file():
+        files = [str(path)]
+    else:
+        files = DeltaTable(str(path)).file_uris()
     size = sum(Path(f.removeprefix("file://")).stat().st_size for f in files)
     text = ", ".join(f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in columns)
     with duckdb.connect() as db:

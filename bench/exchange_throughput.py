@@ -18,6 +18,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
-from bench.collect_throughput import POSTGRES, _timed, write_conf
+from bench.common import POSTGRES, write_conf
 from govlake.config import load_config
 from govlake.lakehouse import Commit, Lakehouse
 from jobs.exchange.deliver import Delivery, deliver
@@ -65,6 +66,12 @@ def lineitem(rows: int) -> pa.Table:
             "comment": pa.array([f"{i:032x} 备注" for i in g]),
         }
     )
+
+
+def _timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
 
 
 def _setup(work: Path, rows: int, endpoint: str, subscription: str) -> Path:

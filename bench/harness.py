@@ -99,12 +99,16 @@ def run_arm(module: str, arm: str, params: Mapping[str, Any], work: Path) -> Run
     # it did not wait for (a JVM, a server), minus their last instants: take the larger.
     waited_cpu = usage.ru_utime + usage.ru_stime
     sampled_cpu = sum(sampler.cpu.values())
+    result = json.loads(output.strip().splitlines()[-1])
+    # Not wait4's ru_maxrss: Linux carries the forking parent's RSS into it across exec. The
+    # child's own high-water mark catches the peaks between two samples of the tree.
+    peak = max(sampler.peak_rss, result.pop("self_peak_rss"))
     return Run(
         arm=arm,
         seconds=seconds,
         cpu_seconds=max(waited_cpu, sampled_cpu),
-        peak_rss_mb=max(usage.ru_maxrss * 1024, sampler.peak_rss) / 2**20,
-        result=json.loads(output.strip().splitlines()[-1]),
+        peak_rss_mb=peak / 2**20,
+        result=result,
     )
 
 
@@ -147,7 +151,16 @@ def serve_arm(arms: Mapping[str, Arm]) -> None:
     result = arms[name](params, work)
     result["work_s"] = time.perf_counter() - started
     result["work_cpu_s"] = round(time.process_time() - cpu, 2)
+    result["self_peak_rss"] = _own_peak_rss()
     print(json.dumps(result, default=str), flush=True)
+
+
+def _own_peak_rss() -> int:
+    """This process's peak resident memory since it started its program (``VmHWM``), bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def summarise(runs: list[Run], reference: str) -> list[dict[str, Any]]:

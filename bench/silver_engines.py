@@ -1,115 +1,99 @@
-"""The registry's silver transform on Spark (local mode) against Arrow alone, same rows.
+"""The registry's silver job on Spark (local mode, every core) against single-node delta-rs.
 
-    python -m bench.silver_engines --rows 1000000
-
-The Arrow arm runs the transform in this process on one core (CPU affinity and Arrow's thread
-pool both set to one), as ``engine: arrow`` does; the Spark arm runs it on Spark executors with
-every core, as ``engine: spark`` does (session start excluded and reported apart).
-Both outputs are checked equal. Prints one JSON line with rows/s and the ratio.
+Both arms run ``jobs.derive`` on the same bronze Delta table: read it, clean and type the rows
+(``jobs.enterprise_registry:standardise``), keep the latest row per credit code, quarantine
+what fails, merge into silver; only the dataset's ``engine`` differs:
+- ``arrow``: the transform in the task's own process, on Arrow;
+- ``spark``: the transform on Spark executors (``jobs.spark.transform``), the session's start
+  included.
+The validation suite is left out here (its cost is the validation scenario's). Both arms'
+silver tables must hash the same.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import random
-import time
-from datetime import datetime, timedelta
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-import pyarrow as pa
+from bench.common import delta_digest
+from bench.harness import serve_arm
+from bench.validation import registry_conf
 
-from govlake.config.models import SparkConfig
-from govlake.scenario import make_uscc
-from jobs.enterprise_registry import standardise
-
+ARMS = ["arrow", "spark"]
+REFERENCE = "arrow"
 BRONZE = "bronze.enterprise_registry"
-CAPITALS = ["500万元", "1,200,000元", "三百万元", "50万元人民币", "1000万元", "不详"]
-DATE_FORMS = ["%Y-%m-%d", "%Y年%m月%d日", "%Y/%m/%d", "%Y%m%d"]
-STATUSES = ["存续", "在业", "注销", "吊销", "迁出"]
+SILVER = "silver.enterprise_registry"
+HASHED = [
+    "uscc", "name", "CAST(registered_capital_yuan AS DECIMAL(38,2))", "established_on", "status",
+    "updated_at",
+]  # fmt: skip
 
 
-def raw_rows(count: int, seed: int = 5) -> pa.Table:
-    """Bronze-shaped registry rows; about 1 in 10 codes repeats (an older version)."""
-    rng = random.Random(seed)
-    start = datetime(2024, 1, 1)  # noqa: DTZ001 (the registry's local wall-clock time)
-    codes = [make_uscc(rng) for _ in range(count - count // 10)]
-    codes += [rng.choice(codes) for _ in range(count // 10)]
-    founded = [start - timedelta(days=rng.randint(0, 9000)) for _ in range(count)]
-    return pa.table(
-        {
-            "id": pa.array(range(count), pa.int64()),
-            "uscc": codes,
-            "name": [f"企业{i}有限公司" for i in range(count)],
-            "legal_representative": ["张三"] * count,
-            "registered_capital": [rng.choice(CAPITALS) for _ in range(count)],
-            "address": ["浙江省杭州市西湖区"] * count,
-            "established": [d.strftime(rng.choice(DATE_FORMS)) for d in founded],
-            "status": [rng.choice(STATUSES) for _ in range(count)],
-            "updated_at": pa.array(
-                [start + timedelta(seconds=i) for i in range(count)], pa.timestamp("us")
-            ),
-        }
+def title(params: dict[str, Any]) -> str:
+    """The scenario's heading."""
+    memory = params.get("driver_memory", "2g")
+    return (
+        f"Silver job: Spark local mode (driver memory {memory}) against single-node delta-rs, "
+        f"{params['rows']:,} rows"
     )
 
 
-def main() -> None:
-    """Measure and print."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--partitions", type=int, default=4)
-    args = parser.parse_args()
-    table = raw_rows(args.rows)
+@contextmanager
+def prepared(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The bronze table, written once in batches, which every arm's lakehouse links to."""
+    import pyarrow as pa
 
-    cores = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(cores)})
-    pa.set_cpu_count(1)
-    started = time.perf_counter()
-    arrow = standardise({BRONZE: table})
-    arrow_s = time.perf_counter() - started
-    os.sched_setaffinity(0, cores)
-    pa.set_cpu_count(len(cores))
+    from bench.data import raw_registry
+    from govlake.config.models import LakehouseConfig
+    from govlake.lakehouse import Commit, Lakehouse
 
-    from jobs.spark.session import spark_session
-    from jobs.spark.transform import run_on_spark
+    with tempfile.TemporaryDirectory(prefix="govlake-bench-bronze-") as folder:
+        batches = raw_registry(params["rows"])
+        first = next(batches)
+        reader = pa.RecordBatchReader.from_batches(first.schema, [first, *batches])
+        lake = Lakehouse(LakehouseConfig(root=folder))
+        lake.write(BRONZE, reader, Commit("bench", "bench", "bronze", "bench"), mode="append")
+        yield {**params, "bronze": str(Path(folder) / "bronze")}
 
-    started = time.perf_counter()
-    spark = spark_session(
-        SparkConfig(
-            shuffle_partitions=args.partitions,
-            driver_memory="6g",
-            options={"spark.ui.enabled": "false"},
-        )
-    )
-    session_s = time.perf_counter() - started
-    started = time.perf_counter()
-    on_spark = run_on_spark(
-        spark,
-        "jobs.enterprise_registry:standardise",
-        {BRONZE: table},
-        keys=["uscc"],
-        latest_by="updated_at",
-        partitions=args.partitions,
-    )
-    spark_s = time.perf_counter() - started
-    same = on_spark.rows.sort_by("uscc").equals(arrow.rows.sort_by("uscc"))
-    print(
-        json.dumps(
-            {
-                "rows": args.rows,
-                "cores": len(cores),
-                "silver_rows": arrow.rows.num_rows,
-                "arrow_s": round(arrow_s, 2),
-                "arrow_rows_per_s": round(args.rows / arrow_s),
-                "spark_session_s": round(session_s, 2),
-                "spark_s": round(spark_s, 2),
-                "spark_rows_per_s": round(args.rows / spark_s),
-                "spark_over_arrow_time": round(spark_s / arrow_s, 2),
-                "same_rows": same,
-            }
-        )
-    )
+
+def check(result: dict[str, Any]) -> dict[str, Any]:
+    """Rows, bytes and content hash of the silver table an arm wrote."""
+    return delta_digest(result["output"], HASHED)
+
+
+def _derive(params: dict[str, Any], work: Path, engine: str) -> dict[str, Any]:
+    (work / "lake").mkdir(parents=True)
+    (work / "lake" / "bronze").symlink_to(params["bronze"])
+    (work / "no_suites").mkdir()
+    os.environ["GOVLAKE_EXPECTATIONS"] = str(work / "no_suites")
+    os.environ["GOVLAKE_HOME"] = str(work / "home")
+    from govlake.config import load_config
+    from jobs.derive import derive
+
+    memory = params.get("driver_memory", "2g")
+    config = load_config(registry_conf(work, engine=engine, driver_memory=memory))
+    written = derive(config, SILVER, pipeline="bench", run_id="bench")
+    if engine == "spark":
+        from jobs.spark.session import stop_sessions
+
+        stop_sessions()
+    rejected = sum(w.rows for w in written if w.ref.endswith("__quarantine"))
+    return {"output": str(work / "lake" / "silver" / "enterprise_registry"), "rejected": rejected}
+
+
+def arm_arrow(params: dict[str, Any], work: Path) -> dict[str, Any]:
+    """``engine: arrow``: the transform in this process."""
+    return _derive(params, work, "arrow")
+
+
+def arm_spark(params: dict[str, Any], work: Path) -> dict[str, Any]:
+    """``engine: spark``: the transform on local Spark executors."""
+    return _derive(params, work, "spark")
 
 
 if __name__ == "__main__":
-    main()
+    serve_arm({name: globals()[f"arm_{name}"] for name in ARMS})

@@ -58,7 +58,7 @@ CONF = {
 }
 
 
-def registry_conf(work: Path, engine: str = "arrow") -> Path:
+def registry_conf(work: Path, engine: str = "arrow", driver_memory: str = "2g") -> Path:
     """A conf of the registry's bronze and silver datasets, with its lakehouse in ``work``."""
     conf = work / "conf"
     for name, text in CONF.items():
@@ -66,6 +66,9 @@ def registry_conf(work: Path, engine: str = "arrow") -> Path:
         (conf / name).write_text(
             text.format(work=work, engine=engine, drop=MAX_ROW_DROP), encoding="utf-8"
         )
+    (conf / "engine.yaml").write_text(
+        f"spark: {{driver_memory: {driver_memory}, options: {{spark.ui.enabled: 'false'}}}}\n"
+    )
     return conf
 
 
