@@ -4,6 +4,11 @@ Types are mapped from the reflected column types so that decimals keep their pre
 timestamps keep their time zone and text stays text. Incremental reads take the window
 ``lower < cursor <= upper``; the caller fixes ``upper`` first (:meth:`DatabaseReader.max_value`)
 and commits it with the rows, so rows that arrive during a read wait for the next run.
+
+PostgreSQL tables whose columns are all of the plain types (numbers, decimals, text, dates,
+timestamps, booleans, bytes) are read Arrow-native through ADBC, which streams the server's
+binary COPY into record batches without a Python object per value (about 3x faster, see
+bench/RESULTS.md); other tables and other databases go through SQLAlchemy rows.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from sqlalchemy.engine import make_url
 
 from govlake.errors import GovlakeError
 
+# Columns whose values ADBC and the SQLAlchemy path give alike, once cast to the Arrow type.
+_ARROW_NATIVE = (sa.Boolean, sa.Integer, sa.Float, sa.Numeric, sa.Date, sa.DateTime,
+                 sa.String, sa.LargeBinary)  # fmt: skip
 _SIMPLE_TYPES: list[tuple[type[sa.types.TypeEngine[Any]], pa.DataType]] = [
     (sa.Boolean, pa.bool_()),
     (sa.SmallInteger, pa.int16()),
@@ -49,10 +57,18 @@ def arrow_type(column: sa.Column[Any]) -> pa.DataType:
 class DatabaseReader:
     """A read-only session on one database; use as a context manager."""
 
-    def __init__(self, url: str, *, name: str) -> None:
-        """Prepare a connection to ``url``; ``name`` is the source's name in error messages."""
+    def __init__(self, url: str, *, name: str, arrow_native: bool = True) -> None:
+        """Prepare a connection to ``url``; ``name`` is the source's name in error messages.
+
+        ``arrow_native=False`` reads PostgreSQL through SQLAlchemy rows as well.
+        """
         self.name = name
         parsed = make_url(url)
+        self._adbc_uri = (
+            parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+            if arrow_native and parsed.get_backend_name() == "postgresql"
+            else None
+        )
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             if not Path(parsed.database or "").is_file():
                 raise GovlakeError(f"source {name}: database file not found: {parsed.database}")
@@ -139,6 +155,12 @@ class DatabaseReader:
             if upper is not None:
                 query = query.where(column <= upper)
 
+        if self._adbc_uri and all(isinstance(c.type, _ARROW_NATIVE) for c in table.columns):
+            sql = query.compile(
+                dialect=self._engine.dialect, compile_kwargs={"literal_binds": True}
+            )
+            return _adbc_batches(self._adbc_uri, str(sql), schema, self.name, table.name)
+
         def batches() -> Iterator[pa.RecordBatch]:
             with self._engine.connect() as conn:
                 result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
@@ -148,6 +170,40 @@ class DatabaseReader:
                     yield _to_batch(rows, schema, converters, self.name, table.name)
 
         return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _arrow_native(sql: sa.types.TypeEngine[Any]) -> bool:
+    return isinstance(sql, _ARROW_NATIVE) and not isinstance(sql, sa.Enum)
+
+
+def _adbc_batches(
+    uri: str, sql: str, schema: pa.Schema, source: str, table: str
+) -> pa.RecordBatchReader:
+    """Stream ``sql`` through ADBC's PostgreSQL driver, cast to ``schema``."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        import adbc_driver_postgresql.dbapi as adbc
+
+        with adbc.connect(uri) as conn, conn.cursor() as cursor:
+            cursor.execute(sql)
+            for batch in cursor.fetch_record_batch():
+                yield _conform(batch, schema, source, table)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema, source: str, table: str) -> pa.RecordBatch:
+    """``batch`` with the declared types (ADBC sends NUMERIC as text, INTEGER as int32)."""
+    arrays = []
+    for field, array in zip(schema, batch.columns, strict=True):
+        try:
+            arrays.append(array if array.type == field.type else array.cast(field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise GovlakeError(
+                f"source {source}: table {table!r} column {field.name!r}: value does not fit "
+                f"{field.type}: {exc}"
+            ) from None
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def _json_text(value: Any) -> str | None:

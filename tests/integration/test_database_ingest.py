@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
+from connectors.database import DatabaseReader
 from govlake.config import load_config
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Lakehouse
@@ -21,7 +22,10 @@ from jobs.ingest import ingest
 pytestmark = pytest.mark.integration
 
 
-def _typed_table(metadata: sa.MetaData, schema: str | None, *, tz: bool) -> sa.Table:
+def _typed_table(
+    metadata: sa.MetaData, schema: str | None, *, tz: bool, json_column: bool = True
+) -> sa.Table:
+    doc = [sa.Column("doc", sa.JSON(none_as_null=True))] if json_column else []
     return sa.Table(
         "typed_rows",
         metadata,
@@ -34,7 +38,7 @@ def _typed_table(metadata: sa.MetaData, schema: str | None, *, tz: bool) -> sa.T
         sa.Column("day", sa.Date),
         sa.Column("title", sa.String(100)),
         sa.Column("payload", sa.LargeBinary),
-        sa.Column("doc", sa.JSON(none_as_null=True)),
+        *doc,
         sa.Column("flag", sa.Boolean),
         sa.Column("updated_at", sa.DateTime, nullable=False),
         schema=schema,
@@ -119,6 +123,33 @@ def test_postgresql_types_and_increments(
     _ingest_twice(conf, engine, table, tz=True)
     bronze = Lakehouse(load_config(conf).lakehouse).read("bronze.src")
     assert bronze.schema.field("happened").type == pa.timestamp("us", tz="UTC")
+
+
+def test_postgresql_plain_types_stream_arrow_native_as_rows_read_them(
+    postgres_schema: tuple[sa.Engine, str],
+) -> None:
+    engine, schema = postgres_schema
+    table = _typed_table(sa.MetaData(), schema, tz=True, json_column=False)
+    table.create(engine)
+    rows = [{k: v for k, v in row.items() if k != "doc"} for row in _rows(1, 5, tz=True)]
+    with engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+    first, last = rows[0]["updated_at"], rows[-1]["updated_at"]
+    window = {"cursor": "updated_at", "lower": first, "upper": last}
+    batches = {}
+    for native in (True, False):
+        url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        with DatabaseReader(url, name="src", arrow_native=native) as db:
+            typed_rows = db.table(f"{schema}.typed_rows")
+            batches[native] = list(db.read_batches(typed_rows, batch_size=2, **window))
+    # ADBC cuts batches by bytes, SQLAlchemy by rows: each path ran.
+    assert [b.num_rows for b in batches[True]] == [5]
+    assert [b.num_rows for b in batches[False]] == [2, 2, 1]
+    native, by_rows = (pa.Table.from_batches(batches[n]) for n in (True, False))
+    assert native.equals(by_rows)
+    assert native.column("id").to_pylist() == [2, 3, 4, 5, 6]  # lower < cursor <= upper
+    assert native.slice(4).to_pylist() == [{**dict.fromkeys(rows[0]), "id": 6, "updated_at": last}]
+    assert native.schema.field("amount").type == pa.decimal128(20, 4)
 
 
 def test_mariadb_types_and_increments(
