@@ -26,6 +26,10 @@ from bench.harness import serve_arm
 
 ARMS = ["govlake", "bare"]
 REFERENCE = "govlake"
+IMPORTS = {
+    "govlake": ["govlake.config", "jobs.ingest", "jobs.collect_crawl"],
+    "bare": ["scrapy", "scrapy.crawler"],
+}
 NUMBER_XPATH = "//th[text()='决定书文号']/following-sibling::td[1]//text()"
 
 
@@ -106,4 +110,4 @@ def arm_bare(params: dict[str, Any], work: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    serve_arm({name: globals()[f"arm_{name}"] for name in ARMS})
+    serve_arm({name: globals()[f"arm_{name}"] for name in ARMS}, IMPORTS)

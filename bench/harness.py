@@ -3,7 +3,8 @@
 Each arm runs in its own child process (``python -m <module> <arm> <params> <work>``), so what
 it costs is its own: the wall time, the CPU seconds and the peak resident memory of its whole
 process tree (a Spark arm's JVM and Python workers, a crawl's Scrapy process), sampled while it
-runs. The child times its work alone (no interpreter start, no imports) and prints one JSON line.
+runs. The child times its work alone (after the interpreter's start and the arm's imports) and
+prints one JSON line.
 After the child exits, the parent reads what it wrote (``output``: a Delta table) and hashes its
 rows; the hash must agree across the arms that produce data, and reading the output back is not
 part of any arm's figures. Arms alternate over the repetitions, so drift of the machine (page
@@ -12,6 +13,7 @@ cache, other load) spreads over all of them.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -87,12 +89,13 @@ def run_arm(module: str, arm: str, params: Mapping[str, Any], work: Path) -> Run
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
     assert child.stdout is not None
-    output = child.stdout.read()
+    with child.stdout:
+        output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     sampler.stop.set()
     thread.join()
-    code = os.waitstatus_to_exitcode(status)
+    code = child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     if code != 0:
         raise RuntimeError(f"arm {arm} of {module} failed with status {code}")
     # wait4 counts the child and the descendants it waited for; the sampler also sees the ones
@@ -144,9 +147,21 @@ def alternate(
     return runs
 
 
-def serve_arm(arms: Mapping[str, Arm]) -> None:
-    """Child side: run the arm named on the command line and print its JSON result."""
+def serve_arm(
+    arms: Mapping[str, Arm],
+    imports: Mapping[str, list[str]] | None = None,
+    warm: Mapping[str, Callable[[dict[str, Any]], None]] | None = None,
+) -> None:
+    """Child side: run the arm named on the command line and print its JSON result.
+
+    The modules in ``imports[arm]`` are imported, and ``warm[arm](params)`` is run, before the
+    clock starts: ``work_s`` is the arm's work, the process figures include the imports.
+    """
     name, params, work = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+    for module in (imports or {}).get(name, []):
+        importlib.import_module(module)
+    if warm and name in warm:
+        warm[name](params)
     started, cpu = time.perf_counter(), time.process_time()
     result = arms[name](params, work)
     result["work_s"] = time.perf_counter() - started

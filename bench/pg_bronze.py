@@ -20,6 +20,12 @@ from bench.harness import serve_arm
 
 ARMS = ["govlake", "dlt", "adbc", "copy"]
 REFERENCE = "govlake"
+IMPORTS = {
+    "govlake": ["govlake.config", "jobs.ingest", "jobs.collect_database"],
+    "dlt": ["dlt", "dlt.sources.sql_database"],
+    "adbc": ["adbc_driver_postgresql.dbapi", "deltalake"],
+    "copy": ["psycopg"],
+}
 HASHED = [
     "id", "order_key", "CAST(quantity AS DECIMAL(38,2))", "CAST(extended_price AS DECIMAL(38,2))",
     "ship_date", "ship_mode", "comment",
@@ -133,4 +139,4 @@ def arm_copy(params: dict[str, Any], work: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    serve_arm({name: globals()[f"arm_{name}"] for name in ARMS})
+    serve_arm({name: globals()[f"arm_{name}"] for name in ARMS}, IMPORTS)

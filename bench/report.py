@@ -25,7 +25,8 @@ the SFTP, FTP and web servers on loopback. Reproduce with `make bench` (the whol
 
 Every arm runs in its own process, alternating with the other arms of its scenario, as many
 times as *runs* says. *median s* is the whole process (interpreter start and imports
-included); *work s* is the arm's work alone, and the ratios and rows/s are taken on it. *CPU s*
+included); *work s* is the arm's work alone (after its imports), and the ratios and rows/s are
+taken on it. A throughput ratio above 1 means the first arm named is the faster. *CPU s*
 and *peak RSS* are the arm's whole process tree (Spark's JVM and workers, Scrapy's crawl
 process), sampled every 50 ms. Arms that produce data report an order-free hash of their rows
 (or, for validation, of the failures found per expectation); the scenario fails unless every
@@ -33,7 +34,7 @@ such hash agrees.
 """
 
 
-def _table(record: dict[str, Any]) -> str:
+def _table(record: dict[str, Any], described: set[str]) -> str:
     ref = record["reference"]
     lines = [
         f"### {record['scenario']}",
@@ -49,7 +50,11 @@ def _table(record: dict[str, Any]) -> str:
             f"| {arm['work_s']} | {work_spread[0]}–{work_spread[1]} | {arm['cpu_s']} "
             f"| {arm['peak_rss_mb']} | {_count(arm['rows_per_s'])} | {arm[f'work_vs_{ref}']} |"
         )
-    lines += ["", *_doc_lines(record["doc"]), ""]
+    if record["module"] in described:
+        lines += ["", "Arms as described above.", ""]
+    else:
+        described.add(record["module"])
+        lines += ["", *_doc_lines(record["doc"]), ""]
     return "\n".join(lines)
 
 
@@ -66,15 +71,15 @@ def _arm(record: dict[str, Any], name: str) -> dict[str, Any] | None:
     return next((a for a in record["arms"] if a["arm"] == name), None)
 
 
-def _speed(record: dict[str, Any], faster: str, slower: str) -> str | None:
-    """'X is N.NN x as fast as Y (work a s against b s)'."""
-    one, other = _arm(record, faster), _arm(record, slower)
+def _speed(record: dict[str, Any], one_name: str, other_name: str) -> str | None:
+    """'one / other throughput: N.NN (work a s against b s)'; above 1, one is faster."""
+    one, other = _arm(record, one_name), _arm(record, other_name)
     if one is None or other is None:
         return None
     ratio = other["work_s"] / one["work_s"]
     return (
-        f"{faster} / {slower} throughput: **{ratio:.2f}** "
-        f"(work {one['work_s']} s against {other['work_s']} s)"
+        f"{one_name} / {other_name} throughput **{ratio:.2f}** "
+        f"({one['work_s']} s against {other['work_s']} s)"
     )
 
 
@@ -92,10 +97,12 @@ def _summary(records: list[dict[str, Any]]) -> list[str]:
     for record in records:
         found = [_speed(record, *pair) for pair in SPEEDS.get(record["module"], [])]
         found = [f for f in found if f]
+        if not found:
+            found = [", ".join(f"{a['arm']} {a['work_s']} s" for a in record["arms"])]
         rss = ", ".join(f"{a['arm']} {a['peak_rss_mb']} MB" for a in record["arms"])
         if record["module"] == "bench.validation":
             found.append(_validation_share(record))
-        lines.append(f"- **{record['scenario']}**: " + "; ".join([*found, f"peak RSS: {rss}"]))
+        lines.append(f"- **{record['scenario']}**: " + "; ".join([*found, f"peak RSS {rss}"]))
     return [*lines, ""]
 
 
@@ -108,8 +115,9 @@ def _validation_share(record: dict[str, Any]) -> str:
         gate["extra"].get("work_cpu_s", 0) + write["extra"].get("work_cpu_s", 0) or 1
     )
     return (
-        f"validation share of a validated silver write: **{work:.0%}** of the time, "
-        f"**{cpu:.0%}** of the CPU (validation {gate['work_s']} s, write {write['work_s']} s)"
+        f"validation's share of a validated silver write: **{work:.0%}** of the time, "
+        f"**{cpu:.0%}** of the CPU (validation {gate['work_s']} s, write {write['work_s']} s; "
+        f"importing Great Expectations adds {gate['median_s'] - gate['work_s']:.1f} s a process)"
     )
 
 
@@ -118,11 +126,12 @@ def write_report(folder: Path = RESULTS, out: Path = REPORT) -> Path:
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     order = {"bench.pg_bronze": 0, "bench.sftp_bronze": 1, "bench.validation": 2,
              "bench.overheads": 3, "bench.crawl": 4, "bench.silver_engines": 5}  # fmt: skip
-    records.sort(key=lambda r: (order.get(r["module"], 9), json.dumps(r["params"])))
+    records.sort(key=lambda r: (order.get(r["module"], 9), r.get("position", 0)))
     if not records:
         raise SystemExit(f"no results in {folder}: run python -m bench first")
     parts = [HEAD.format(**records[0]["machine"]), *_summary(records), "## Scenarios", ""]
-    parts += [_table(r) for r in records]
+    described: set[str] = set()
+    parts += [_table(r, described) for r in records]
     findings = folder / "findings.md"
     if findings.exists():
         parts.append(findings.read_text())

@@ -32,6 +32,12 @@ from bench.harness import serve_arm
 
 ARMS = ["govlake", "dlt", "get", "local_arrow"]
 REFERENCE = "govlake"
+IMPORTS = {
+    "govlake": ["govlake.config", "jobs.ingest", "jobs.collect_files"],
+    "dlt": ["dlt", "dlt.sources.filesystem", "paramiko", "pandas"],
+    "get": ["paramiko"],
+    "local_arrow": ["deltalake"],
+}
 COLUMNS = ["uscc", "company", "month", "insured", "amount", "paid_on", "address"]
 FILE = "payments_20240603.csv"
 CHUNK_ROWS = 500_000
@@ -202,4 +208,4 @@ def arm_local_arrow(params: dict[str, Any], work: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    serve_arm({name: globals()[f"arm_{name}"] for name in ARMS})
+    serve_arm({name: globals()[f"arm_{name}"] for name in ARMS}, IMPORTS)

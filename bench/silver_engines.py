@@ -25,6 +25,11 @@ from bench.validation import registry_conf
 
 ARMS = ["arrow", "spark"]
 REFERENCE = "arrow"
+IMPORTS = {
+    "arrow": ["govlake.config", "jobs.derive", "jobs.enterprise_registry"],
+    "spark": ["govlake.config", "jobs.derive", "jobs.enterprise_registry", "jobs.spark.session",
+              "jobs.spark.transform"],
+}  # fmt: skip
 BRONZE = "bronze.enterprise_registry"
 SILVER = "silver.enterprise_registry"
 HASHED = [
@@ -35,11 +40,9 @@ HASHED = [
 
 def title(params: dict[str, Any]) -> str:
     """The scenario's heading."""
-    memory = params.get("driver_memory", "2g")
-    return (
-        f"Silver job: Spark local mode (driver memory {memory}) against single-node delta-rs, "
-        f"{params['rows']:,} rows"
-    )
+    memory = params.get("driver_memory")
+    spark = f" (Spark driver memory {memory})" if memory else ""
+    return f"Silver job, {params['rows']:,} rows: Spark local mode against Arrow{spark}"
 
 
 @contextmanager
@@ -96,4 +99,4 @@ def arm_spark(params: dict[str, Any], work: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    serve_arm({name: globals()[f"arm_{name}"] for name in ARMS})
+    serve_arm({name: globals()[f"arm_{name}"] for name in ARMS}, IMPORTS)

@@ -28,6 +28,13 @@ from bench.harness import serve_arm
 
 ARMS = ["govlake", "vectorised", "pandera", "write"]
 REFERENCE = "govlake"
+IMPORTS = {
+    "govlake": ["govlake.config", "jobs.quality.gate", "great_expectations",
+                "jobs.quality.custom_expectations"],
+    "vectorised": ["jobs.identifiers"],
+    "pandera": ["pandas", "pandera.pandas", "jobs.identifiers"],
+    "write": ["govlake.lakehouse"],
+}  # fmt: skip
 SUITE = Path(__file__).resolve().parent.parent / "expectations"
 SILVER = "silver.enterprise_registry"
 STATUSES = ["active", "cancelled", "revoked", "moved_out"]
@@ -262,4 +269,4 @@ def arm_write(params: dict[str, Any], work: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    serve_arm({name: globals()[f"arm_{name}"] for name in ARMS})
+    serve_arm({name: globals()[f"arm_{name}"] for name in ARMS}, IMPORTS)
