@@ -25,7 +25,7 @@ REFERENCE = "delta_rs"
 IMPORTS = {
     "spark": ["pyspark.sql", "jobs.spark.session", "jobs.spark.delta_source"],
     "govlake_write": ["govlake.lakehouse"],
-    "delta_rs": ["deltalake"],
+    "delta_rs": ["deltalake", "pyarrow.dataset"],  # write_deltalake imports it on first use
 }
 TASKS = 10
 CONF = Path(__file__).resolve().parent.parent / "conf"

@@ -23,7 +23,7 @@ REFERENCE = "govlake"
 IMPORTS = {
     "govlake": ["govlake.config", "jobs.ingest", "jobs.collect_database"],
     "dlt": ["dlt", "dlt.sources.sql_database"],
-    "adbc": ["adbc_driver_postgresql.dbapi", "deltalake"],
+    "adbc": ["adbc_driver_postgresql.dbapi", "deltalake", "pyarrow.dataset"],
     "copy": ["psycopg"],
 }
 HASHED = [

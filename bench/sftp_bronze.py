@@ -36,7 +36,7 @@ IMPORTS = {
     "govlake": ["govlake.config", "jobs.ingest", "jobs.collect_files"],
     "dlt": ["dlt", "dlt.sources.filesystem", "paramiko", "pandas"],
     "get": ["paramiko"],
-    "local_arrow": ["deltalake"],
+    "local_arrow": ["deltalake", "pyarrow.dataset"],
 }
 COLUMNS = ["uscc", "company", "month", "insured", "amount", "paid_on", "address"]
 FILE = "payments_20240603.csv"
