@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LAKEHOUSE = "root: {lake}\n"
@@ -24,6 +25,31 @@ def write_conf(base: Path, source_yaml: str, name: str, *, write: str = "append"
         f"name: {name}_ingest\ntitle: t\ndescription: d\nowner: platform\nbuilds: [bronze.{name}]\n"
     )
     return conf
+
+
+def govlake_ingest(work: Path, source_yaml: str, name: str) -> dict[str, Any]:
+    """Collect the source's ``rows`` stream into ``bronze.<name>``, as govlake's task does."""
+    from govlake.config import load_config
+    from jobs.ingest import ingest
+
+    config = load_config(write_conf(work, source_yaml, name))
+    ingest(config, f"bronze.{name}", pipeline="bench", run_id="bench")
+    return {"output": str(work / "lake" / "bronze" / name)}
+
+
+def dlt_to_delta(work: Path, data: Any, table: str) -> dict[str, Any]:
+    """Run ``data`` (a dlt source or resource) into a local Delta table ``bronze/<table>``."""
+    import dlt
+
+    pipeline = dlt.pipeline(
+        pipeline_name="bench",
+        pipelines_dir=str(work / "dlt"),
+        destination=dlt.destinations.filesystem(bucket_url=(work / "lake").as_uri()),
+        dataset_name="bronze",
+        progress=None,
+    )
+    pipeline.run(data, table_format="delta")
+    return {"output": str(work / "lake" / "bronze" / table)}
 
 
 def delta_digest(path: str | Path, columns: list[str]) -> dict[str, object]:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import delta_digest, write_conf
+from bench.common import delta_digest, govlake_ingest
 from bench.harness import serve_arm
 
 ARMS = ["govlake", "bare"]
@@ -62,9 +62,6 @@ def check(result: dict[str, Any]) -> dict[str, Any]:
 
 def arm_govlake(params: dict[str, Any], work: Path) -> dict[str, Any]:
     """The crawl source's collection into bronze, as govlake runs it."""
-    from govlake.config import load_config
-    from jobs.ingest import ingest
-
     os.environ["GOVLAKE_HOME"] = str(work / "home")
     source = (
         "name: site\nkind: crawl\ntitle: t\nowner: platform\nstreams:\n"
@@ -73,9 +70,7 @@ def arm_govlake(params: dict[str, Any], work: Path) -> dict[str, Any]:
         "    spider: connectors.crawl.spiders.penalty_notices:PenaltyNoticesSpider\n"
         f"    max_pages: {params['notices'] * 2}\n"
     )
-    config = load_config(write_conf(work, source, "site"))
-    ingest(config, "bronze.site", pipeline="bench", run_id="bench")
-    return {"output": str(work / "lake" / "bronze" / "site")}
+    return govlake_ingest(work, source, "site")
 
 
 def arm_bare(params: dict[str, Any], work: Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import POSTGRES, delta_digest, write_conf
+from bench.common import POSTGRES, delta_digest, dlt_to_delta, govlake_ingest
 from bench.harness import serve_arm
 
 ARMS = ["govlake", "dlt", "adbc", "copy"]
@@ -77,31 +77,18 @@ def check(result: dict[str, Any]) -> dict[str, Any]:
 
 def arm_govlake(params: dict[str, Any], work: Path) -> dict[str, Any]:
     """The bronze ingest of a database source, as govlake runs it."""
-    from govlake.config import load_config
-    from jobs.ingest import ingest
-
     source = (
         f"name: pg\nkind: database\ntitle: t\nowner: platform\nconn_id: pg_bench\n"
         f"default_url: {POSTGRES}\nstreams:\n  - {{name: rows, table: {params['schema']}.lineitem, "
         f"primary_key: [id], cursor: updated_at, batch_size: 100000}}\n"
     )
-    config = load_config(write_conf(work, source, "pg"))
-    ingest(config, "bronze.pg", pipeline="bench", run_id="bench")
-    return {"output": str(work / "lake" / "bronze" / "pg")}
+    return govlake_ingest(work, source, "pg")
 
 
 def arm_dlt(params: dict[str, Any], work: Path) -> dict[str, Any]:
     """The peer: dlt sql_table (pyarrow backend) -> filesystem destination as Delta."""
-    import dlt
     from dlt.sources.sql_database import sql_table
 
-    pipeline = dlt.pipeline(
-        pipeline_name="bench",
-        pipelines_dir=str(work / "dlt"),
-        destination=dlt.destinations.filesystem(bucket_url=(work / "lake").as_uri()),
-        dataset_name="bronze",
-        progress=None,
-    )
     source = sql_table(
         credentials=POSTGRES,
         schema=params["schema"],
@@ -109,8 +96,7 @@ def arm_dlt(params: dict[str, Any], work: Path) -> dict[str, Any]:
         backend="pyarrow",
         chunk_size=100_000,
     )
-    pipeline.run(source, table_format="delta")
-    return {"output": str(work / "lake" / "bronze" / "lineitem")}
+    return dlt_to_delta(work, source, "lineitem")
 
 
 def arm_adbc(params: dict[str, Any], work: Path) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from bench.common import delta_digest, write_conf
+from bench.common import delta_digest, dlt_to_delta, govlake_ingest
 from bench.harness import serve_arm
 
 ARMS = ["govlake", "dlt", "get", "local_arrow"]
@@ -40,12 +40,12 @@ IMPORTS = {
 }
 COLUMNS = ["uscc", "company", "month", "insured", "amount", "paid_on", "address"]
 FILE = "payments_20240603.csv"
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 100_000
 
 
 def title(params: dict[str, Any]) -> str:
     """The scenario's heading."""
-    return f"SFTP CSV ({params['encoding']}, {params['mb']} MB) -> Delta bronze"
+    return f"SFTP CSV ({params['encoding']}, about {params['mb']} MB) -> Delta bronze"
 
 
 def _chunk(first: int, count: int, rng: np.random.Generator) -> bytes:
@@ -119,9 +119,6 @@ def check(result: dict[str, Any]) -> dict[str, Any]:
 
 def arm_govlake(params: dict[str, Any], work: Path) -> dict[str, Any]:
     """The bronze collection of an SFTP drop folder, as govlake runs it."""
-    from govlake.config import load_config
-    from jobs.ingest import ingest
-
     os.environ["AIRFLOW_CONN_BENCH_DROP"] = params["connection"]
     os.environ["GOVLAKE_HOME"] = str(work / "home")
     source = (
@@ -129,9 +126,7 @@ def arm_govlake(params: dict[str, Any], work: Path) -> dict[str, Any]:
         f"conn_id: bench_drop\nfolder: {params['folder']}\nstreams:\n  - {{name: rows, "
         f"pattern: '*.csv', format: csv, encoding: {params['encoding']}}}\n"
     )
-    config = load_config(write_conf(work, source, "drop"))
-    ingest(config, "bronze.drop", pipeline="bench", run_id="bench")
-    return {"output": str(work / "lake" / "bronze" / "drop")}
+    return govlake_ingest(work, source, "drop")
 
 
 def _without_gss_options() -> None:
@@ -151,7 +146,6 @@ def _without_gss_options() -> None:
 
 def arm_dlt(params: dict[str, Any], work: Path) -> dict[str, Any]:
     """The dlt filesystem source over SFTP and its CSV reader -> Delta."""
-    import dlt
     from dlt.sources.filesystem import filesystem, read_csv
 
     _without_gss_options()
@@ -165,15 +159,7 @@ def arm_dlt(params: dict[str, Any], work: Path) -> dict[str, Any]:
         file_glob="*.csv",
     )
     reader = files | read_csv(encoding=params["encoding"], dtype=str)
-    pipeline = dlt.pipeline(
-        pipeline_name="bench",
-        pipelines_dir=str(work / "dlt"),
-        destination=dlt.destinations.filesystem(bucket_url=(work / "lake").as_uri()),
-        dataset_name="bronze",
-        progress=None,
-    )
-    pipeline.run(reader.with_name("payments"), table_format="delta")
-    return {"output": str(work / "lake" / "bronze" / "payments")}
+    return dlt_to_delta(work, reader.with_name("payments"), "payments")
 
 
 def arm_get(params: dict[str, Any], work: Path) -> dict[str, Any]:
