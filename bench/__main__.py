@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -87,6 +88,8 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="list the scenarios and stop")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
+    # A stopped run still drops its PostgreSQL schema, stops its servers, removes its files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     chosen = [s for s in SUITE if not args.only or any(s.name.startswith(p) for p in args.only)]
     if not chosen:
         parser.error(f"no scenario starts with {args.only}; try --list")

@@ -89,9 +89,14 @@ def run_arm(module: str, arm: str, params: Mapping[str, Any], work: Path) -> Run
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
     assert child.stdout is not None
-    with child.stdout:
-        output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    try:
+        with child.stdout:
+            output = child.stdout.read()
+        _, status, usage = os.wait4(child.pid, 0)
+    except BaseException:  # the run was stopped: stop the arm too
+        child.kill()
+        child.wait()
+        raise
     seconds = time.perf_counter() - started
     sampler.stop.set()
     thread.join()
