@@ -38,7 +38,7 @@ test: setup test-servers  ## lint, types and the whole test suite (needs the loc
 bench-setup: setup test-servers  ## the benchmarks' peers (dlt, ADBC) beside the locked dependencies
 	$(UV) sync --frozen --python python3.11 --group bench
 
-# The suite takes about 30 minutes here and rewrites bench/RESULTS.md (needs the local
+# The suite takes about 25 minutes on 2 cores and rewrites bench/RESULTS.md (needs the local
 # PostgreSQL, and root for the SFTP scenario's sshd).
 bench: bench-setup  ## benchmarks against dlt and the physical floors, ratios in bench/RESULTS.md
 	$(BIN)/python -m bench

@@ -1,6 +1,6 @@
 """The benchmark suite: every scenario, its arms alternating on the same data, then the report.
 
-    python -m bench                      # the whole suite (make bench), about 30 minutes here
+    python -m bench                      # the whole suite (make bench), about 25 minutes on 2 cores
     python -m bench --only validation    # scenarios whose name starts with a prefix
     python -m bench --list               # what would run
 

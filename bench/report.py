@@ -18,10 +18,10 @@ REPORT = HERE / "RESULTS.md"
 HEAD = """\
 # Benchmark results
 
-Measured on {date}: {cpus} cores, {memory_gib} GiB, {system}, Python {python}; PostgreSQL and
-the SFTP, FTP and web servers on loopback. Reproduce with `make bench` (the whole suite) or
-`.venv/bin/python -m bench --only NAME` after `make bench-setup`; the raw figures are in
-`bench/results/*.json`.
+Measured on {date}: {cpus} cores, {memory_gib} GiB, {system}, Python {python}; PostgreSQL, the
+SFTP server (OpenSSH sshd) and the web server on loopback. The whole suite took {suite}.
+Reproduce with `make bench` (the whole suite) or `.venv/bin/python -m bench --only NAME` after
+`make bench-setup`; the raw figures are in `bench/results/*.json`.
 
 Every arm runs in its own process, alternating with the other arms of its scenario, as many
 times as *runs* says. *median s* is the whole process (interpreter start and imports
@@ -129,7 +129,9 @@ def write_report(folder: Path = RESULTS, out: Path = REPORT) -> Path:
     records.sort(key=lambda r: (order.get(r["module"], 9), r.get("position", 0)))
     if not records:
         raise SystemExit(f"no results in {folder}: run python -m bench first")
-    parts = [HEAD.format(**records[0]["machine"]), *_summary(records), "## Scenarios", ""]
+    minutes = sum(r["total_s"] for r in records) / 60
+    head = HEAD.format(**records[0]["machine"], suite=f"{minutes:.0f} minutes (setup included)")
+    parts = [head, *_summary(records), "## Scenarios", ""]
     described: set[str] = set()
     parts += [_table(r, described) for r in records]
     findings = folder / "findings.md"
