@@ -155,11 +155,10 @@ class DatabaseReader:
             if upper is not None:
                 query = query.where(column <= upper)
 
-        if self._adbc_uri and all(isinstance(c.type, _ARROW_NATIVE) for c in table.columns):
-            sql = query.compile(
-                dialect=self._engine.dialect, compile_kwargs={"literal_binds": True}
-            )
-            return _adbc_batches(self._adbc_uri, str(sql), schema, self.name, table.name)
+        if self._adbc_uri and all(_arrow_native(c.type) for c in table.columns):
+            literal = {"literal_binds": True}  # ADBC takes no SQLAlchemy parameters
+            sql = str(query.compile(dialect=self._engine.dialect, compile_kwargs=literal))
+            return _adbc_batches(self._adbc_uri, sql, schema, self.name, table.name)
 
         def batches() -> Iterator[pa.RecordBatch]:
             with self._engine.connect() as conn:

@@ -152,6 +152,25 @@ def test_postgresql_plain_types_stream_arrow_native_as_rows_read_them(
     assert native.schema.field("amount").type == pa.decimal128(20, 4)
 
 
+def test_postgresql_enum_columns_are_read_as_rows(postgres_schema: tuple[sa.Engine, str]) -> None:
+    engine, schema = postgres_schema
+    table = sa.Table(
+        "graded",
+        sa.MetaData(),
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("grade", sa.Enum("public", "internal", name="grade", schema=schema)),
+        schema=schema,
+    )
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": i, "grade": "internal"} for i in range(3)])
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    with DatabaseReader(url, name="src") as db:
+        batches = list(db.read_batches(db.table(f"{schema}.graded"), batch_size=2))
+    assert [b.num_rows for b in batches] == [2, 1]  # by rows: ADBC is for plain types only
+    assert pa.Table.from_batches(batches).column("grade").to_pylist() == ["internal"] * 3
+
+
 def test_mariadb_types_and_increments(
     mariadb_database: tuple[sa.Engine, str],
     single_source_conf: Callable[..., Path],
