@@ -61,7 +61,8 @@ def run(scenario: Scenario, results: Path) -> None:
     print(f"{scenario.name}: {module.title(scenario.params)}", file=sys.stderr, flush=True)
     with module.prepared(scenario.params) as params:
         prepared_s = time.perf_counter() - started
-        runs = alternate(scenario.module, arms, params, scenario.repeat, module.check)
+        hashed = getattr(module, "HASHED", None)
+        runs = alternate(scenario.module, arms, params, scenario.repeat, hashed)
     rows = summarise(runs, module.REFERENCE)
     check_same_content(rows)
     record = {

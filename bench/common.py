@@ -27,6 +27,46 @@ def write_conf(base: Path, source_yaml: str, name: str, *, write: str = "append"
     return conf
 
 
+REGISTRY_CONF = {
+    "lakehouse.yaml": "root: {work}/lake\n",
+    "departments.yaml": "departments:\n  - {{code: platform, name: 平台}}\n",
+    "sources/registry.yaml": (
+        "name: registry\nkind: database\ntitle: t\nowner: platform\nconn_id: registry\n"
+        "default_url: sqlite:///{work}/registry.db\n"
+        "streams: [{{name: rows, table: enterprise, primary_key: [uscc], cursor: updated_at}}]\n"
+    ),
+    "datasets/registry.yaml": (
+        "datasets:\n"
+        "  - {{zone: bronze, name: enterprise_registry, title: t, owner: platform, write: append,"
+        " collect: {{source: registry, stream: rows}}}}\n"
+        "  - {{zone: silver, name: enterprise_registry, title: t, owner: platform, keys: [uscc],"
+        " write: merge, latest_by: updated_at, inputs: [bronze.enterprise_registry],"
+        " transform: 'jobs.enterprise_registry:standardise', engine: {engine},"
+        " quality: {{policy: quarantine, max_row_drop: {drop}, freshness_hours: 48}}}}\n"
+    ),
+    "pipelines/registry.yaml": (
+        "name: registry\ntitle: t\ndescription: d\nowner: platform\n"
+        "builds: [bronze.enterprise_registry, silver.enterprise_registry]\n"
+    ),
+}
+
+
+def registry_conf(
+    work: Path, engine: str = "arrow", driver_memory: str = "2g", max_row_drop: float = 0.5
+) -> Path:
+    """A conf of the registry's bronze and silver datasets, with its lakehouse in ``work``."""
+    conf = work / "conf"
+    for name, text in REGISTRY_CONF.items():
+        (conf / name).parent.mkdir(parents=True, exist_ok=True)
+        (conf / name).write_text(
+            text.format(work=work, engine=engine, drop=max_row_drop), encoding="utf-8"
+        )
+    (conf / "engine.yaml").write_text(
+        f"spark: {{driver_memory: {driver_memory}, options: {{spark.ui.enabled: 'false'}}}}\n"
+    )
+    return conf
+
+
 def govlake_ingest(work: Path, source_yaml: str, name: str) -> dict[str, Any]:
     """Collect the source's ``rows`` stream into ``bronze.<name>``, as govlake's task does."""
     from govlake.config import load_config

@@ -32,8 +32,9 @@ from typing import Any
 
 import psutil
 
+from bench.common import delta_digest
+
 Arm = Callable[[dict[str, Any], Path], dict[str, Any]]
-Check = Callable[[dict[str, Any]], dict[str, Any]]
 SAMPLE_EVERY_S = 0.05
 
 
@@ -125,12 +126,12 @@ def alternate(
     arms: list[str],
     params: Mapping[str, Any],
     repeat: int,
-    check: Check | None = None,
+    hashed: list[str] | None = None,
 ) -> list[Run]:
     """Every arm ``repeat`` times, in turn, each in a fresh work folder removed afterwards.
 
-    ``check`` reads an arm's output (its result, work folder still present) and adds to the
-    result what it measured there: rows, bytes, content hash.
+    An arm that names an ``output`` Delta table (or Parquet file) gets its rows, bytes and an
+    order-free hash of the ``hashed`` columns added to its result, read after it exited.
     """
     runs = []
     for round_number in range(repeat):
@@ -138,8 +139,8 @@ def alternate(
             work = Path(tempfile.mkdtemp(prefix=f"govlake-bench-{arm}-"))
             try:
                 run = run_arm(module, arm, params, work)
-                if check is not None and "output" in run.result:
-                    run.result.update(check(run.result))
+                if hashed and "output" in run.result:
+                    run.result.update(delta_digest(run.result["output"], hashed))
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             print(

@@ -75,11 +75,6 @@ def prepared(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield ready
 
 
-def check(result: dict[str, Any]) -> dict[str, Any]:
-    """Nothing to read back."""
-    return {}
-
-
 def _warm_dag(params: dict[str, Any]) -> None:
     """Airflow's home set and Airflow imported: the arm measures the run alone."""
     _activate(params)

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.common import registry_conf
 from bench.harness import serve_arm
 
 ARMS = ["govlake", "vectorised", "pandera", "write"]
@@ -41,42 +42,10 @@ STATUSES = ["active", "cancelled", "revoked", "moved_out"]
 USCC_FORM = "^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 CAPITAL_RANGE = (0, 1_000_000_000_000)
 MAX_ROW_DROP = 0.5
-CONF = {
-    "lakehouse.yaml": "root: {work}/lake\n",
-    "departments.yaml": "departments:\n  - {{code: platform, name: 平台}}\n",
-    "sources/registry.yaml": (
-        "name: registry\nkind: database\ntitle: t\nowner: platform\nconn_id: registry\n"
-        "default_url: sqlite:///{work}/registry.db\n"
-        "streams: [{{name: rows, table: enterprise, primary_key: [uscc], cursor: updated_at}}]\n"
-    ),
-    "datasets/registry.yaml": (
-        "datasets:\n"
-        "  - {{zone: bronze, name: enterprise_registry, title: t, owner: platform, write: append,"
-        " collect: {{source: registry, stream: rows}}}}\n"
-        "  - {{zone: silver, name: enterprise_registry, title: t, owner: platform, keys: [uscc],"
-        " write: merge, latest_by: updated_at, inputs: [bronze.enterprise_registry],"
-        " transform: 'jobs.enterprise_registry:standardise', engine: {engine},"
-        " quality: {{policy: quarantine, max_row_drop: {drop}, freshness_hours: 48}}}}\n"
-    ),
-    "pipelines/registry.yaml": (
-        "name: registry\ntitle: t\ndescription: d\nowner: platform\n"
-        "builds: [bronze.enterprise_registry, silver.enterprise_registry]\n"
-    ),
-}
-
-
-def registry_conf(work: Path, engine: str = "arrow", driver_memory: str = "2g") -> Path:
-    """A conf of the registry's bronze and silver datasets, with its lakehouse in ``work``."""
-    conf = work / "conf"
-    for name, text in CONF.items():
-        (conf / name).parent.mkdir(parents=True, exist_ok=True)
-        (conf / name).write_text(
-            text.format(work=work, engine=engine, drop=MAX_ROW_DROP), encoding="utf-8"
-        )
-    (conf / "engine.yaml").write_text(
-        f"spark: {{driver_memory: {driver_memory}, options: {{spark.ui.enabled: 'false'}}}}\n"
-    )
-    return conf
+EXPECTATIONS = [  # what every validating arm reports, in the suite's order
+    "not_null(uscc)", "unique(uscc)", "regex(uscc)", "valid_uscc(uscc)", "not_null(name)",
+    "in_set(status)", "between(registered_capital_yuan)", "row_count", "max(updated_at)",
+]  # fmt: skip
 
 
 def title(params: dict[str, Any]) -> str:
@@ -93,11 +62,6 @@ def prepared(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         path = Path(folder) / "silver.parquet"
         pq.write_table(silver_registry(params["rows"]), path)
         yield {**params, "parquet": str(path)}
-
-
-def check(result: dict[str, Any]) -> dict[str, Any]:
-    """Nothing to read back: the failures are the result."""
-    return {}
 
 
 def _result(rows: int, failures: dict[str, int]) -> dict[str, Any]:
@@ -118,7 +82,7 @@ def arm_govlake(params: dict[str, Any], work: Path) -> dict[str, Any]:
     from govlake.config import load_config
     from jobs.quality.gate import decide
 
-    config = load_config(registry_conf(work))
+    config = load_config(registry_conf(work, max_row_drop=MAX_ROW_DROP))
     table = pq.read_table(params["parquet"])
     decision = decide(
         config,
@@ -217,7 +181,7 @@ def arm_pandera(params: dict[str, Any], work: Path) -> dict[str, Any]:
             pda.Check(lambda df: df["updated_at"].max() >= _fresh_since(), name="max"),
         ],
     )
-    failures = {key: 0 for key in arm_vectorised_keys()}
+    failures = dict.fromkeys(EXPECTATIONS, 0)
     try:
         schema.validate(frame, lazy=True)
     except pda.errors.SchemaErrors as errors:
@@ -228,26 +192,18 @@ def arm_pandera(params: dict[str, Any], work: Path) -> dict[str, Any]:
     return _result(rows, failures)
 
 
-def arm_vectorised_keys() -> list[str]:
-    """The expectations every validating arm reports, in the suite's order."""
-    return [
-        "not_null(uscc)", "unique(uscc)", "regex(uscc)", "valid_uscc(uscc)", "not_null(name)",
-        "in_set(status)", "between(registered_capital_yuan)", "row_count", "max(updated_at)",
-    ]  # fmt: skip
-
-
 def _pandera_key(column: str, check_name: str) -> str:
-    if check_name == "not_nullable":
-        return f"not_null({column})"
-    if check_name == "field_uniqueness":
-        return f"unique({column})"
-    if check_name in {"row_count", "max"}:
-        return "max(updated_at)" if check_name == "max" else "row_count"
-    name = check_name.partition("(")[0]
-    return f"{_PANDERA_BUILTINS.get(name, name)}({column})"
+    if check_name in _PANDERA_TABLE_CHECKS:
+        return _PANDERA_TABLE_CHECKS[check_name]
+    name = check_name.partition("(")[0]  # built-in checks carry their arguments
+    return f"{_PANDERA_NAMES.get(name, name)}({column})"
 
 
-_PANDERA_BUILTINS = {"str_matches": "regex", "isin": "in_set", "in_range": "between"}
+_PANDERA_TABLE_CHECKS = {"row_count": "row_count", "max": "max(updated_at)"}
+_PANDERA_NAMES = {
+    "not_nullable": "not_null", "field_uniqueness": "unique", "str_matches": "regex",
+    "isin": "in_set", "in_range": "between",
+}  # fmt: skip
 
 
 def arm_write(params: dict[str, Any], work: Path) -> dict[str, Any]:
