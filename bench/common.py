@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from govlake.runtime import Runtime
+
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LAKEHOUSE = "root: {lake}\n"
 
@@ -41,7 +43,7 @@ REGISTRY_CONF = {
         " collect: {{source: registry, stream: rows}}}}\n"
         "  - {{zone: silver, name: enterprise_registry, title: t, owner: platform, keys: [uscc],"
         " write: merge, latest_by: updated_at, inputs: [bronze.enterprise_registry],"
-        " transform: 'jobs.enterprise_registry:standardise', engine: {engine},"
+        " transform: 'subjects.enterprise_registry.transform:standardise', engine: {engine},"
         " quality: {{policy: quarantine, max_row_drop: {drop}, freshness_hours: 48}}}}\n"
     ),
     "pipelines/registry.yaml": (
@@ -70,10 +72,10 @@ def registry_conf(
 def govlake_ingest(work: Path, source_yaml: str, name: str) -> dict[str, Any]:
     """Collect the source's ``rows`` stream into ``bronze.<name>``, as govlake's task does."""
     from govlake.config import load_config
-    from jobs.ingest import ingest
+    from jobs.collect.ingest import ingest
 
     config = load_config(write_conf(work, source_yaml, name))
-    ingest(config, f"bronze.{name}", pipeline="bench", run_id="bench")
+    ingest(Runtime(config), f"bronze.{name}", pipeline="bench", run_id="bench")
     return {"output": str(work / "lake" / "bronze" / name)}
 
 

@@ -1,9 +1,9 @@
 """A crawl of a generated 10k-notice site on loopback: govlake's spider against a bare one.
 
-The site is market regulation's penalty-notice site (``govlake.scenario.penalty_site``): list
+The site is market regulation's penalty-notice site (``subjects.penalty_notices.site``): list
 pages of ten notices chained by "下一页", one detail page per notice, served by a static web
 server in its own process (not counted in either arm). Arms:
-- ``govlake``: the crawl source's collection (``jobs.ingest``): the hand-written
+- ``govlake``: the crawl source's collection (``jobs.collect.ingest``): the hand-written
   ``PenaltyNoticesSpider`` with govlake's settings (robots.txt, AutoThrottle, four requests
   per site at a time), items spooled and committed to bronze in one Delta commit;
 - ``bare``: a link-following Scrapy spider on Scrapy's defaults (no robots.txt, no throttle,
@@ -27,7 +27,7 @@ from bench.harness import serve_arm
 ARMS = ["govlake", "bare"]
 REFERENCE = "govlake"
 IMPORTS = {
-    "govlake": ["govlake.config", "jobs.ingest", "jobs.collect_crawl"],
+    "govlake": ["govlake.config", "jobs.collect.ingest", "jobs.collect.crawl"],
     "bare": ["scrapy", "scrapy.crawler"],
 }
 HASHED = ["decision_number"]
@@ -44,9 +44,9 @@ def prepared(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The generated site, served on a free loopback port."""
     import random
 
-    from govlake.local_servers import WebServer
-    from govlake.scenario import make_uscc
-    from govlake.scenario.penalty_site import build_site, notices
+    from apps.local_servers import WebServer
+    from subjects.enterprise_registry.seed import make_uscc
+    from subjects.penalty_notices.site import build_site, notices
 
     rng = random.Random(7)
     employers = [(make_uscc(rng), f"企业{i}有限公司") for i in range(2000)]
@@ -63,7 +63,7 @@ def arm_govlake(params: dict[str, Any], work: Path) -> dict[str, Any]:
         "name: site\nkind: crawl\ntitle: t\nowner: platform\nstreams:\n"
         f"  - name: rows\n    start_urls: ['{params['site']}/penalties/index.html']\n"
         "    allowed_domains: ['127.0.0.1']\n"
-        "    spider: connectors.crawl.spiders.penalty_notices:PenaltyNoticesSpider\n"
+        "    spider: subjects.penalty_notices.spider:PenaltyNoticesSpider\n"
         f"    max_pages: {params['notices'] * 2}\n"
     )
     return govlake_ingest(work, source, "site")

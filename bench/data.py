@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jobs.enterprise_registry import SILVER_SCHEMA
 from jobs.identifiers import ALPHABET, WEIGHTS
+from subjects.enterprise_registry.transform import SILVER_SCHEMA
 
 DIVISIONS = ["110105", "110108", "310115", "330106", "440305", "510107", "420111", "320505"]
 CAPITALS = ["500万元", "1,200,000元", "三百万元", "50万元人民币", "1000万元", "伍佰万元", "不详"]

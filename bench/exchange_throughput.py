@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from bench.common import POSTGRES, write_conf
 from govlake.config import load_config
 from govlake.lakehouse import Commit, Lakehouse
+from govlake.runtime import Runtime
 from jobs.exchange.deliver import Delivery, deliver
 from jobs.exchange.ledger import Ledger
 
@@ -103,7 +104,7 @@ def _setup(work: Path, rows: int, endpoint: str, subscription: str) -> Path:
 def _timed_delivery(conf: Path) -> tuple[float, Delivery]:
     """Seconds to deliver the bench subscription's batch, and what was delivered."""
     started = time.perf_counter()
-    done = deliver(load_config(conf), "bench")
+    done = deliver(Runtime.load(conf), "bench")
     return time.perf_counter() - started, done
 
 
@@ -127,8 +128,8 @@ def sftp(rows: int, work: Path) -> dict[str, object]:
         copy = work / "floor.csv"
         copy.write_bytes(delivered.read_bytes())
 
-        from connectors.connections import endpoint
-        from connectors.sftp import SftpFolder
+        from connectors.folders.sftp import SftpFolder
+        from govlake.connections import endpoint
 
         def upload() -> None:
             with SftpFolder(endpoint("dept_files"), str(server.drop), source="bench") as folder:

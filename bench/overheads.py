@@ -57,7 +57,7 @@ bench_noop_dag = bench_noop()
 def _activate(params: dict[str, Any]) -> None:
     import os
 
-    from govlake.airflow_home import activate
+    from apps.airflow_home import activate
 
     os.environ["GOVLAKE_DAGS"] = params["dags"]
     activate(Path(params["home"]), CONF)

@@ -1,7 +1,7 @@
 """PostgreSQL -> Delta bronze: govlake against dlt, an ADBC floor and the server's COPY ceiling.
 
 Arms, on one lineitem-like table (16 columns: ints, decimals, dates, timestamps, strings):
-- ``govlake``: the bronze ingest of a database source (``jobs.ingest``);
+- ``govlake``: the bronze ingest of a database source (``jobs.collect.ingest``);
 - ``dlt``: ``sql_table`` (pyarrow backend) -> filesystem destination, ``table_format="delta"``;
 - ``adbc``: ADBC PostgreSQL -> Arrow record batches -> one ``write_deltalake`` (the floor);
 - ``copy``: ``COPY ... TO STDOUT (FORMAT binary)`` read into nothing (the server's ceiling).
@@ -21,7 +21,7 @@ from bench.harness import serve_arm
 ARMS = ["govlake", "dlt", "adbc", "copy"]
 REFERENCE = "govlake"
 IMPORTS = {
-    "govlake": ["govlake.config", "jobs.ingest", "jobs.collect_database"],
+    "govlake": ["govlake.config", "jobs.collect.ingest", "jobs.collect.database"],
     "dlt": ["dlt", "dlt.sources.sql_database"],
     "adbc": ["adbc_driver_postgresql.dbapi", "deltalake", "pyarrow.dataset"],
     "copy": ["psycopg"],

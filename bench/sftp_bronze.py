@@ -1,7 +1,7 @@
 """A CSV dropped on SFTP -> Delta bronze: govlake against dlt and the transfer and parse floors.
 
 Arms, on one CSV file on a real OpenSSH sshd on loopback (GBK or UTF-8, as the scenario says):
-- ``govlake``: the bronze collection of an SFTP drop folder (``jobs.ingest``): resumable
+- ``govlake``: the bronze collection of an SFTP drop folder (``jobs.collect.ingest``): resumable
   download, SHA-256 for the file register, malformed lines to the quarantine, rows as text;
 - ``dlt``: dlt's ``filesystem`` source over SFTP with its CSV reader ``read_csv`` (pandas in
   chunks; every column text) -> filesystem destination, ``table_format="delta"``. dlt 1.31
@@ -33,7 +33,7 @@ from bench.harness import serve_arm
 ARMS = ["govlake", "dlt", "get", "local_arrow"]
 REFERENCE = "govlake"
 IMPORTS = {
-    "govlake": ["govlake.config", "jobs.ingest", "jobs.collect_files"],
+    "govlake": ["govlake.config", "jobs.collect.ingest", "jobs.collect.files"],
     "dlt": ["dlt", "dlt.sources.filesystem", "paramiko", "pandas"],
     "get": ["paramiko"],
     "local_arrow": ["deltalake", "pyarrow.dataset"],

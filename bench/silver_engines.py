@@ -1,8 +1,8 @@
 """The registry's silver job on Spark (local mode, every core) against single-node delta-rs.
 
 Both arms run ``jobs.derive`` on the same bronze Delta table: read it, clean and type the rows
-(``jobs.enterprise_registry:standardise``), keep the latest row per credit code, quarantine
-what fails, merge into silver; only the dataset's ``engine`` differs:
+(``subjects.enterprise_registry.transform:standardise``), keep the latest row per credit code,
+quarantine what fails, merge into silver; only the dataset's ``engine`` differs:
 - ``arrow``: the transform in the task's own process, on Arrow;
 - ``spark``: the transform on Spark executors (``jobs.spark.transform``), the session's start
   included.
@@ -21,13 +21,14 @@ from typing import Any
 
 from bench.common import registry_conf
 from bench.harness import serve_arm
+from govlake.runtime import Runtime
 
 ARMS = ["arrow", "spark"]
 REFERENCE = "arrow"
 IMPORTS = {
-    "arrow": ["govlake.config", "jobs.derive", "jobs.enterprise_registry"],
-    "spark": ["govlake.config", "jobs.derive", "jobs.enterprise_registry", "jobs.spark.session",
-              "jobs.spark.transform"],
+    "arrow": ["govlake.config", "jobs.derive", "subjects.enterprise_registry.transform"],
+    "spark": ["govlake.config", "jobs.derive", "subjects.enterprise_registry.transform",
+              "jobs.spark.session", "jobs.spark.transform"],
 }  # fmt: skip
 BRONZE = "bronze.enterprise_registry"
 SILVER = "silver.enterprise_registry"
@@ -73,7 +74,7 @@ def _derive(params: dict[str, Any], work: Path, engine: str) -> dict[str, Any]:
 
     memory = params.get("driver_memory", "2g")
     config = load_config(registry_conf(work, engine=engine, driver_memory=memory))
-    written = derive(config, SILVER, pipeline="bench", run_id="bench")
+    written = derive(Runtime(config), SILVER, pipeline="bench", run_id="bench")
     if engine == "spark":
         from jobs.spark.session import stop_sessions
 

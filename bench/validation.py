@@ -80,12 +80,13 @@ def arm_govlake(params: dict[str, Any], work: Path) -> dict[str, Any]:
     os.environ["GOVLAKE_EXPECTATIONS"] = str(SUITE)
     os.environ["GOVLAKE_HOME"] = str(work / "home")
     from govlake.config import load_config
-    from jobs.quality.gate import decide
+    from govlake.runtime import Runtime
+    from jobs.derive import validated
 
     config = load_config(registry_conf(work, max_row_drop=MAX_ROW_DROP))
     table = pq.read_table(params["parquet"])
-    decision = decide(
-        config,
+    decision = validated(
+        Runtime(config),
         config.dataset(SILVER),
         table,
         input_rows=table.num_rows,

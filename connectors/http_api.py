@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from connectors.connections import Endpoint
 from govlake.config.models import ApiSource, ApiStream
+from govlake.connections import Endpoint
 from govlake.errors import GovlakeError
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Airflow DAGs for every pipeline declared in ``conf/pipelines``, built by govlake.dag_factory.
+"""Airflow DAGs for every pipeline declared in ``conf/pipelines``, built by apps.dag_factory.
 
 Set ``GOVLAKE_CONF`` to use another conf folder than the one beside this file.
 """
@@ -6,7 +6,7 @@ Set ``GOVLAKE_CONF`` to use another conf folder than the one beside this file.
 import os
 from pathlib import Path
 
-from govlake.dag_factory import build_dags
+from apps.dag_factory import build_dags
 
 CONF_DIR = os.environ.get("GOVLAKE_CONF") or Path(__file__).resolve().parent.parent / "conf"
 

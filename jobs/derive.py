@@ -10,49 +10,26 @@ commits twice, whatever the run. Rows a transform rejects go to ``<table>__quara
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pyarrow as pa
 
-from govlake.config import ProjectConfig
 from govlake.config.models import Dataset
 from govlake.errors import GovlakeError, UnknownDatasetError
-from govlake.lakehouse import LINEAGE_COLUMNS, QUARANTINE_SUFFIX, Commit, Lakehouse, WriteResult
+from govlake.lakehouse import LINEAGE_COLUMNS, QUARANTINE_SUFFIX, Commit, WriteResult
+from govlake.runtime import Runtime
+from jobs.quality import results
 from jobs.quality.contracts import check
-from jobs.quality.gate import Decision, decide
+from jobs.quality.gate import Decision, decide, run_suite
+from jobs.transform import Derived, load_transform
 
 
-@dataclass(frozen=True)
-class Derived:
-    """A transform's output: rows to write, and rejected rows with a ``_reason`` column."""
-
-    rows: pa.Table
-    rejects: pa.Table | None = None
-
-
-Transform = Callable[[dict[str, pa.Table]], Derived]
-
-
-def load_transform(path: str) -> Transform:
-    """Import ``module:function``."""
-    module_name, _, attribute = path.partition(":")
-    try:
-        function = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise GovlakeError(f"transform {path!r} cannot be loaded: {exc}") from None
-    if not callable(function):
-        raise GovlakeError(f"transform {path!r} is not callable")
-    return function
-
-
-def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> list[WriteResult]:
+def derive(rt: Runtime, ref: str, *, pipeline: str, run_id: str) -> list[WriteResult]:
     """Build ``ref`` from its inputs; returns the write of the rows and, if any, the quarantine."""
+    config, lake = rt.config, rt.lake
     dataset = config.dataset(ref)
     if dataset.transform is None:
         raise GovlakeError(f"{ref} is not a derived dataset")
-    lake = Lakehouse(config.lakehouse)
     incremental = dataset.write in {"append", "merge"}
     consumed = lake.last_inputs(ref) if incremental else {}
     inputs: dict[str, pa.Table] = {}
@@ -75,9 +52,9 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
     if incremental and not any(t.num_rows for t in inputs.values()):
         return [WriteResult(ref, 0, lake.version(ref), "no_rows")]
 
-    output = _transform(config, dataset, inputs)
-    decision = decide(
-        config,
+    output = _transform(rt, dataset, inputs)
+    decision = validated(
+        rt,
         dataset,
         output.rows,
         pipeline=pipeline,
@@ -91,11 +68,56 @@ def derive(config: ProjectConfig, ref: str, *, pipeline: str, run_id: str) -> li
         source=",".join(dataset.inputs),
         inputs=versions,
     )
-    return commit_build(lake, dataset, decision, output.rejects, commit, commit_empty=incremental)
+    return commit_build(rt, dataset, decision, output.rejects, commit, commit_empty=incremental)
 
 
-def _transform(config: ProjectConfig, dataset: Dataset, inputs: dict[str, pa.Table]) -> Derived:
+def validated(
+    rt: Runtime,
+    dataset: Dataset,
+    rows: pa.Table,
+    *,
+    input_rows: int | None,
+    pipeline: str,
+    run_id: str,
+) -> Decision:
+    """Run the dataset's suite on ``rows`` and apply its policy.
+
+    A blocked build is recorded (action ``blocked``) and raises
+    :class:`~jobs.quality.gate.QualityGateError`.
+    """
+    decision = decide(dataset, rows, run_suite(rt, dataset, rows, input_rows))
+    if decision.blocking:
+        _record(rt, dataset, decision, None, "blocked", pipeline=pipeline, run_id=run_id)
+        raise decision.refusal(dataset)
+    return decision
+
+
+def _record(
+    rt: Runtime,
+    dataset: Dataset,
+    decision: Decision,
+    version: int | None,
+    action: str,
+    *,
+    pipeline: str,
+    run_id: str,
+) -> None:
+    if decision.validation is not None:
+        results.record(
+            rt.lake,
+            dataset.ref,
+            version,
+            decision.validation,
+            policy=dataset.quality.policy,
+            action=action,
+            pipeline=pipeline,
+            run_id=run_id,
+        )
+
+
+def _transform(rt: Runtime, dataset: Dataset, inputs: dict[str, pa.Table]) -> Derived:
     assert dataset.transform is not None
+    config = rt.config
     if dataset.engine == "arrow":
         return load_transform(dataset.transform)(inputs)
     from jobs.spark.session import spark_session
@@ -113,7 +135,7 @@ def _transform(config: ProjectConfig, dataset: Dataset, inputs: dict[str, pa.Tab
 
 
 def commit_build(
-    lake: Lakehouse,
+    rt: Runtime,
     dataset: Dataset,
     decision: Decision,
     transform_rejects: pa.Table | None,
@@ -127,7 +149,8 @@ def commit_build(
     transform) or ``suite`` (rows in the output's shape, rejected by the validation suite), so
     they can be re-processed from the right step.
     """
-    results = []
+    lake = rt.lake
+    written = []
     rejects = [
         with_stage(t, stage)
         for t, stage in ((transform_rejects, "transform"), (decision.rejects, "suite"))
@@ -138,7 +161,7 @@ def commit_build(
         together = pa.concat_tables(rejects, promote_options="permissive")
         # Rejects of different steps have different columns: every column may be null.
         together = together.cast(pa.schema([f.with_nullable(True) for f in together.schema]))
-        results.append(
+        written.append(
             lake.write(
                 dataset.ref + QUARANTINE_SUFFIX,
                 together,
@@ -162,15 +185,10 @@ def commit_build(
     )
     quarantined = decision.rejects is not None and decision.rejects.num_rows > 0
     if rows.status != "already_committed":
-        decision.record(
-            lake,
-            dataset,
-            rows.version,
-            action="quarantined" if quarantined else "published",
-            pipeline=commit.pipeline,
-            run_id=commit.run_id,
-        )
-    return [rows, *results]
+        action = "quarantined" if quarantined else "published"
+        _record(rt, dataset, decision, rows.version, action, pipeline=commit.pipeline,
+                run_id=commit.run_id)  # fmt: skip
+    return [rows, *written]
 
 
 def with_stage(rejects: pa.Table, stage: str) -> pa.Table:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from govlake.config import ProjectConfig
-from govlake.lakehouse import Lakehouse
+from govlake.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -19,15 +18,15 @@ class MaintenanceResult:
 
 
 def maintain(
-    config: ProjectConfig,
+    rt: Runtime,
     refs: list[str] | None = None,
     *,
     optimize: bool = True,
     vacuum: bool = True,
 ) -> list[MaintenanceResult]:
     """Compact and/or vacuum the given tables and their quarantines (every table by default)."""
-    lake = Lakehouse(config.lakehouse)
-    targets = lake.existing(refs) if refs else lake.present(config.datasets)
+    lake = rt.lake
+    targets = lake.existing(refs) if refs else lake.present(rt.config.datasets)
     results = []
     for ref in targets:
         metrics = lake.optimize(ref) if optimize else {}

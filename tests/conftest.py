@@ -90,8 +90,8 @@ def project(conf_dir: Path):  # noqa: ANN201
 @pytest.fixture
 def registry_db(project) -> Path:  # noqa: ANN001
     """The demo's SQLite registry, seeded small."""
-    from govlake.demo import source_path
-    from govlake.scenario import seed
+    from apps.demo import source_path
+    from subjects.enterprise_registry.seed import seed
 
     path = source_path(project)
     seed(path, rows=300, seed_value=7)
@@ -100,10 +100,11 @@ def registry_db(project) -> Path:  # noqa: ANN001
 
 def collect_scenario(conf_dir: Path, rows: int) -> None:
     """Seed the three departments and collect every source into bronze (servers on loopback)."""
+    from apps.demo import REGISTRY_SEED, department_servers, seed_departments
     from govlake.config import load_config
-    from govlake.demo import REGISTRY_SEED, department_servers, seed_departments
-    from govlake.scenario import seed
+    from govlake.runtime import Runtime
     from jobs.runner import run_pipeline
+    from subjects.enterprise_registry.seed import seed
 
     project = load_config(conf_dir)
     seed(project.home / "sources" / "market_registry.db", rows=rows, seed_value=REGISTRY_SEED)
@@ -111,7 +112,7 @@ def collect_scenario(conf_dir: Path, rows: int) -> None:
     with department_servers(project, lambda _: None):
         for pipeline in project.pipeline_order():
             if all(project.dataset(ref).zone == "bronze" for ref in pipeline.builds):
-                run_pipeline(project, pipeline.name)
+                run_pipeline(Runtime(project), pipeline.name)
 
 
 def derived_tables(conf_dir: Path) -> dict[str, list[str]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from govlake.local_servers import LOOPBACK, LocalServer, free_port
+from apps.local_servers import LOOPBACK, LocalServer, free_port
 
 SSHD = Path("/usr/sbin/sshd")
 USER = "govlake_sftp"

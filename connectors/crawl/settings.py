@@ -1,7 +1,7 @@
 """Scrapy settings for every govlake crawl: polite by default (robots.txt, AutoThrottle)."""
 
 BOT_NAME = "govlake"
-SPIDER_MODULES = ["connectors.crawl.spiders"]
+SPIDER_MODULES = ["connectors.crawl.spiders"]  # hand-written ones: subjects.scrapy_settings
 NEWSPIDER_MODULE = "connectors.crawl.spiders"
 
 ROBOTSTXT_OBEY = True

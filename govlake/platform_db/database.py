@@ -10,8 +10,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from connectors.connections import database_url
 from govlake.config import ProjectConfig
+from govlake.connections import database_url
 from govlake.errors import GovlakeError
 
 MIGRATIONS = Path(__file__).parent / "migrations"

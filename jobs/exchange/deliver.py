@@ -11,16 +11,16 @@ from __future__ import annotations
 import getpass
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.connections import database_url, endpoint
-from connectors.drop_folder import DropFolder, LocalFolder
+from connectors.folders import DropFolder, open_folder
 from govlake.config import ProjectConfig
 from govlake.config.exchange import DatabaseEndpoint, FileEndpoint, FileSettings, Subscription
+from govlake.connections import database_url, endpoint
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Lakehouse
-from govlake.platform_db.database import open_platform_db
+from govlake.runtime import Runtime
 from jobs.exchange import extract, files
 from jobs.exchange.extract import Batch
 from jobs.exchange.ledger import Attempt, Ledger
@@ -41,17 +41,17 @@ class Delivery:
 
 
 def deliver(
-    config: ProjectConfig,
+    rt: Runtime,
     name: str,
     *,
     resend: str | None = None,
     progress: Progress = lambda _: None,
 ) -> Delivery:
     """Send the subscription's next batch; ``resend`` a past batch id (or ``"last"``) instead."""
+    config, lake = rt.config, rt.lake
     sub = config.subscription(name)
-    ledger = Ledger(open_platform_db(config))
+    ledger = Ledger(rt.platform_db)
     ledger.sync_nodes(config)
-    lake = Lakehouse(config.lakehouse)
     if not lake.exists(sub.dataset):
         raise GovlakeError(f"subscription {name}: dataset {sub.dataset} does not exist yet")
     batch = _past_batch(ledger, sub, resend) if resend else _next_batch(ledger, lake, sub)
@@ -193,30 +193,12 @@ def open_delivery_folder(point: FileEndpoint, subscription: str) -> DropFolder:
     label = f"subscription {subscription}"
     if server.scheme == "file":
         local = Path(server.path) / point.folder.lstrip("/")
-        local.mkdir(parents=True, exist_ok=True)
-        return LocalFolder(str(local), source=label)
-    if server.scheme == "sftp":
-        from connectors.sftp import SftpFolder
-
-        return SftpFolder(server, point.folder, source=label)
-    if server.scheme in {"ftp", "ftps"}:
-        from connectors.ftp import FtpFolder
-
-        return FtpFolder(server, point.folder, source=label, tls=server.scheme == "ftps")
-    raise GovlakeError(
-        f"{label}: connection {point.conn_id} is {server.scheme}://, not a file server"
-    )
-
-
-def deliver_task(conf_dir: str, subscription: str) -> dict[str, object]:
-    """What an exchange DAG task runs: deliver, and return a summary fit for XCom."""
-    from govlake.config import load_config
-
-    config = load_config(Path(conf_dir))
-    done = deliver(config, subscription, progress=print)
-    if done.status == "refused":
-        print(f"{subscription}: nothing sent; the ledger records the refusal")
-    return asdict(done)
+        return open_folder("local", str(local), label=label, create=True)
+    if server.scheme not in {"sftp", "ftp", "ftps"}:
+        raise GovlakeError(
+            f"{label}: connection {point.conn_id} is {server.scheme}://, not a file server"
+        )
+    return open_folder(server.scheme, point.folder, server=server, label=label)
 
 
 def operator() -> str:

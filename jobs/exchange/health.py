@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from connectors.connections import database_url
 from govlake.config import ProjectConfig
 from govlake.config.exchange import FileEndpoint
+from govlake.connections import database_url
 from govlake.errors import GovlakeError
 from jobs.exchange.deliver import open_delivery_folder
 

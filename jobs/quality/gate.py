@@ -1,8 +1,10 @@
 """The quality gate between a transform and its commit (write-audit-publish without branches).
 
-The suite runs on exactly the rows the commit will write. Under ``fail`` a failed expectation
-stops the build before anything is committed or any input is marked consumed, so fixing the
-cause and re-running processes the same input again. Results are recorded either way.
+The suite runs on exactly the rows the commit will write; :func:`decide` applies the dataset's
+policy to its outcome and writes nothing. Under ``fail`` a failed expectation blocks the build
+before anything is committed or any input is marked consumed, so fixing the cause and re-running
+processes the same input again. The caller records the results, blocked or not
+(:func:`jobs.quality.results.record`).
 """
 
 from __future__ import annotations
@@ -12,12 +14,18 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from govlake.config import ProjectConfig
 from govlake.config.models import Dataset
 from govlake.errors import GovlakeError
-from govlake.lakehouse import Lakehouse
-from jobs.quality import parameters, results
-from jobs.quality.suites import Validation, load_suite, parameter_names, suite_file, validate
+from govlake.runtime import Runtime
+from jobs.quality import parameters
+from jobs.quality.suites import (
+    Outcome,
+    Validation,
+    load_suite,
+    parameter_names,
+    suite_file,
+    validate,
+)
 
 
 class QualityGateError(GovlakeError):
@@ -26,90 +34,55 @@ class QualityGateError(GovlakeError):
 
 @dataclass(frozen=True)
 class Decision:
-    """What may be committed after validation."""
+    """What may be committed after validation; ``blocking`` lists what stops the commit."""
 
     rows: pa.Table
     rejects: pa.Table | None
     validation: Validation | None
+    blocking: tuple[Outcome, ...] = ()
 
-    def record(
-        self,
-        lake: Lakehouse,
-        dataset: Dataset,
-        version: int | None,
-        *,
-        action: str,
-        pipeline: str,
-        run_id: str,
-    ) -> None:
-        """Persist the validation (if a suite ran) against the committed version."""
-        if self.validation is not None:
-            results.record(
-                lake,
-                dataset.ref,
-                version,
-                self.validation,
-                policy=dataset.quality.policy,
-                action=action,
-                pipeline=pipeline,
-                run_id=run_id,
-            )
+    def refusal(self, dataset: Dataset) -> QualityGateError:
+        """The error that names every blocking expectation and where the Data Docs are."""
+        assert self.validation is not None
+        failed = "; ".join(
+            f"{o.label} ({o.unexpected_count} unexpected, observed {o.observed})"
+            for o in self.blocking
+        )
+        return QualityGateError(
+            f"{dataset.ref}: suite {self.validation.suite} failed, nothing was "
+            f"committed: {failed}. Data Docs: {self.validation.docs}"
+        )
 
 
 def run_suite(
-    config: ProjectConfig, dataset: Dataset, rows: pa.Table, input_rows: int | None
+    rt: Runtime, dataset: Dataset, rows: pa.Table, input_rows: int | None
 ) -> Validation | None:
     """Validate ``rows`` with the dataset's suite; ``None`` when it has no suite."""
-    path = suite_file(config.expectations_dir, dataset.ref)
+    path = suite_file(rt.config.expectations_dir, dataset.ref)
     if not path.exists():
         return None
-    lake = Lakehouse(config.lakehouse)
     suite = load_suite(path)
     values = parameters.resolve(
-        parameter_names(suite), dataset=dataset, input_rows=input_rows, lake=lake
+        parameter_names(suite), dataset=dataset, input_rows=input_rows, lake=rt.lake
     )
-    return validate(rows, path, suite, values, config.home / "quality")
+    return validate(rows, path, suite, values, rt.config.home / "quality")
 
 
-def decide(
-    config: ProjectConfig,
-    dataset: Dataset,
-    rows: pa.Table,
-    *,
-    input_rows: int | None,
-    pipeline: str,
-    run_id: str,
-) -> Decision:
-    """Run the suite and apply the dataset's policy; raise if the rows may not be committed."""
-    validation = run_suite(config, dataset, rows, input_rows)
+def decide(dataset: Dataset, rows: pa.Table, validation: Validation | None) -> Decision:
+    """Apply the dataset's policy to a validation of ``rows``: what passes, what is held back."""
     if validation is None or validation.success or dataset.quality.policy == "warn":
         return Decision(rows, None, validation)
     policy = dataset.quality.policy
-    blocking = [
+    blocking = tuple(
         o
         for o in validation.outcomes
         if not o.success
         and o.blocking
         # rows can only be quarantined when the suite says which ones failed
         and (policy == "fail" or not o.row_level or not o.unexpected_rows)
-    ]
+    )
     if blocking:
-        decision = Decision(rows, None, validation)
-        decision.record(
-            Lakehouse(config.lakehouse),
-            dataset,
-            None,
-            action="blocked",
-            pipeline=pipeline,
-            run_id=run_id,
-        )
-        failed = "; ".join(
-            f"{o.label} ({o.unexpected_count} unexpected, observed {o.observed})" for o in blocking
-        )
-        raise QualityGateError(
-            f"{dataset.ref}: suite {validation.suite} failed, nothing was "
-            f"committed: {failed}. Data Docs: {validation.docs}"
-        )
+        return Decision(rows, None, validation, blocking)
     return _quarantine(rows, validation)
 
 

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from govlake.config import ProjectConfig
 from govlake.errors import GovlakeError
-from govlake.lakehouse import LINEAGE_COLUMNS, Lakehouse
+from govlake.lakehouse import LINEAGE_COLUMNS
+from govlake.runtime import Runtime
 from jobs.quality import results
 from jobs.quality.gate import run_suite
 from jobs.quality.suites import Validation, suite_file
 
 
-def validate_table(config: ProjectConfig, ref: str, *, run_id: str) -> Validation:
+def validate_table(rt: Runtime, ref: str, *, run_id: str) -> Validation:
     """Run the dataset's suite on its current version and record the results."""
-    dataset = config.dataset(ref)
-    if not suite_file(config.expectations_dir, ref).exists():
-        raise GovlakeError(
-            f"{ref} has no suite: expected {suite_file(config.expectations_dir, ref)}"
-        )
-    lake = Lakehouse(config.lakehouse)
+    dataset = rt.config.dataset(ref)
+    expected = suite_file(rt.config.expectations_dir, ref)
+    if not expected.exists():
+        raise GovlakeError(f"{ref} has no suite: expected {expected}")
+    lake = rt.lake
     version = lake.table(ref).version()
     table = lake.read(ref, version)
     table = table.drop_columns([c for c in LINEAGE_COLUMNS if c in table.column_names])
-    validation = run_suite(config, dataset, table, input_rows=None)
+    validation = run_suite(rt, dataset, table, input_rows=None)
     assert validation is not None
     results.record(
         lake,

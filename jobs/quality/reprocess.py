@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from govlake.config import ProjectConfig
 from govlake.errors import GovlakeError
 from govlake.lakehouse import LINEAGE_COLUMNS, QUARANTINE_SUFFIX, Commit, Lakehouse
-from jobs.derive import Derived, commit_build, load_transform, with_stage
-from jobs.quality.gate import decide
+from govlake.runtime import Runtime
+from jobs.derive import commit_build, validated, with_stage
+from jobs.transform import Derived, load_transform
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,12 @@ def _schema(lake: Lakehouse, ref: str) -> pa.Schema:
     return pa.schema([f for f in schema if f.name not in LINEAGE_COLUMNS])
 
 
-def reprocess(config: ProjectConfig, ref: str, *, run_id: str) -> Reprocessed:
+def reprocess(rt: Runtime, ref: str, *, run_id: str) -> Reprocessed:
     """Re-run the quarantined rows of ``ref`` through the step that rejected them."""
-    dataset = config.dataset(ref)
+    dataset = rt.config.dataset(ref)
     if dataset.transform is None or dataset.write not in {"merge", "append"}:
         raise GovlakeError(f"{ref}: only incremental derived datasets can re-process rows")
-    lake = Lakehouse(config.lakehouse)
+    lake = rt.lake
     quarantine = ref + QUARANTINE_SUFFIX
     if not lake.exists(quarantine) or not lake.exists(ref):
         raise GovlakeError(f"{ref}: nothing quarantined yet")
@@ -75,9 +75,7 @@ def reprocess(config: ProjectConfig, ref: str, *, run_id: str) -> Reprocessed:
         transformed = load_transform(dataset.transform)({upstream: raw})
     suite_rows = conform(held.filter(pc.equal(stage, "suite")), _schema(lake, ref))
     candidates = pa.concat_tables([conform(transformed.rows, _schema(lake, ref)), suite_rows])
-    decision = decide(
-        config, dataset, candidates, input_rows=0, pipeline="reprocess", run_id=run_id
-    )
+    decision = validated(rt, dataset, candidates, input_rows=0, pipeline="reprocess", run_id=run_id)
     commit = Commit(
         pipeline="reprocess",
         run_id=run_id,
@@ -86,7 +84,7 @@ def reprocess(config: ProjectConfig, ref: str, *, run_id: str) -> Reprocessed:
         inputs=lake.last_inputs(ref),
     )
     rows = commit_build(
-        lake, dataset, replace(decision, rejects=None), None, commit, commit_empty=False
+        rt, dataset, replace(decision, rejects=None), None, commit, commit_empty=False
     )[0]
     still = [
         with_stage(t, stage)

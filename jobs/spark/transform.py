@@ -22,8 +22,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
 from govlake.errors import GovlakeError
-from jobs.derive import Derived, load_transform
 from jobs.standardise import latest_per_key
+from jobs.transform import Derived, load_transform
 
 PARTS = "part string, payload binary"
 SHARES = "bucket int, input string, payload binary"

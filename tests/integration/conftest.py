@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from govlake.local_servers import FtpServer
+from apps.local_servers import FtpServer
 from tests.sshd import SshServer, missing_reason
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -17,15 +17,16 @@ import sqlalchemy as sa
 import uvicorn
 from typer.testing import CliRunner
 
-from catalog.api import create_app
+from apps.catalog_api import create_app
+from apps.cli.main import app
 from catalog.build import build_catalog
 from catalog.export import export_document, export_schema
 from catalog.store import Catalog, Filters
 from catalog.workflow import WorkflowError
-from govlake.cli import app
 from govlake.config import ProjectConfig, load_config
 from govlake.lakehouse import Lakehouse
 from govlake.platform_db.database import head_revision, open_platform_db
+from govlake.runtime import Runtime
 from jobs.quality.results import latest_score
 from jobs.runner import run_pipeline
 
@@ -45,7 +46,7 @@ def built(conf_dir: Path, registry_db: Path) -> Path:
         path.write_text(path.read_text(encoding="utf-8").replace("engine: spark", "engine: arrow"))
     project = load_config(conf_dir)
     for pipeline in project.pipeline_order():
-        run_pipeline(project, pipeline.name)
+        run_pipeline(Runtime(project), pipeline.name)
     return conf_dir
 
 
@@ -72,7 +73,7 @@ def _publish(catalog: Catalog, code: str) -> None:
 
 def test_entries_are_generated_from_metadata(built: Path) -> None:
     config, catalog = _catalog(built)
-    report = build_catalog(config)
+    report = build_catalog(Runtime(config))
     assert [(r.dataset, r.outcome, r.version) for r in report.registrations] == [
         (BRONZE, "new", 1),
         (GOLD, "new", 1),
@@ -124,14 +125,14 @@ def test_entries_are_generated_from_metadata(built: Path) -> None:
     assert state["freshness"] == "fresh"
     assert catalog.resource(BRONZE)["definition"]["update_cycle"]["code"] == "daily"
 
-    again = build_catalog(config)
+    again = build_catalog(Runtime(config))
     assert {r.outcome for r in again.registrations} == {"unchanged"}
     assert [v["version"] for v in catalog.versions(SILVER)] == [1]
 
 
 def test_a_new_source_column_makes_a_new_version_to_review(built: Path) -> None:
     config, catalog = _catalog(built)
-    build_catalog(config)
+    build_catalog(Runtime(config))
     code = catalog.resource(BRONZE)["code"]
     _publish(catalog, code)
 
@@ -143,8 +144,8 @@ def test_a_new_source_column_makes_a_new_version_to_review(built: Path) -> None:
             "WHERE rowid <= 3"
         )
     registry.close()
-    run_pipeline(config, "market_registry_ingest")
-    (change,) = [r for r in build_catalog(config).registrations if r.outcome == "changed"]
+    run_pipeline(Runtime(config), "market_registry_ingest")
+    (change,) = [r for r in build_catalog(Runtime(config)).registrations if r.outcome == "changed"]
     assert (change.code, change.version, change.status) == (code, 2, "registered")
 
     first, second = catalog.versions(code)
@@ -176,7 +177,7 @@ def test_a_new_source_column_makes_a_new_version_to_review(built: Path) -> None:
 
 def test_workflow_refuses_what_the_standard_forbids(built: Path) -> None:
     config, catalog = _catalog(built)
-    build_catalog(config)
+    build_catalog(Runtime(config))
     code = catalog.resource(GOLD)["code"]
     with pytest.raises(WorkflowError, match="is registered: it cannot be published"):
         catalog.publish(code, actor=PLATFORM)
@@ -206,7 +207,7 @@ def test_workflow_refuses_what_the_standard_forbids(built: Path) -> None:
         head + "  - zone: gold" + gold.replace("owner: market_regulation", "owner: platform")
     )
     config, catalog = _catalog(built)
-    build_catalog(config, [GOLD])
+    build_catalog(Runtime(config), [GOLD])
     (_, second) = catalog.versions(code)
     assert second["diff"]["fields"]["owner"] == {"from": "market_regulation", "to": "platform"}
     with pytest.raises(WorkflowError, match="only stewards of 大数据管理中心"):
@@ -250,7 +251,7 @@ def _assert_search(catalog: Catalog) -> None:
 def test_search_finds_chinese_words_on_sqlite(built: Path) -> None:
     _search_conf(built)
     config, catalog = _catalog(built)
-    build_catalog(config)
+    build_catalog(Runtime(config))
     _assert_search(catalog)
 
 
@@ -258,7 +259,7 @@ def test_catalog_on_postgresql(built: Path, platform_on_postgres: tuple[sa.Engin
     engine, schema = platform_on_postgres
     _search_conf(built)
     config, catalog = _catalog(built)
-    build_catalog(config)
+    build_catalog(Runtime(config))
     with engine.connect() as db:
         version = db.scalar(sa.text(f"SELECT version_num FROM {schema}.alembic_version"))
         kind = db.scalar(
@@ -276,7 +277,7 @@ def test_catalog_on_postgresql(built: Path, platform_on_postgres: tuple[sa.Engin
 
 def test_export_follows_its_documented_schema(built: Path, tmp_path: Path) -> None:
     config, catalog = _catalog(built)
-    build_catalog(config)
+    build_catalog(Runtime(config))
     _publish(catalog, catalog.resource(GOLD)["code"])
     document = export_document(catalog)
     jsonschema.Draft202012Validator(
@@ -332,13 +333,15 @@ def test_cli_walks_an_entry_through_review(built: Path) -> None:
 def api(built: Path) -> Iterator[str]:
     """The catalog API served by uvicorn on a free loopback port."""
     config, catalog = _catalog(built)
-    build_catalog(config)
+    build_catalog(Runtime(config))
     _publish(catalog, catalog.resource(GOLD)["code"])
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(Runtime(config)), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -382,7 +385,7 @@ def test_dags_registering_at_once_get_one_resource_each(
 
     def register() -> None:
         try:
-            build_catalog(config)
+            build_catalog(Runtime(config))
         except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
             errors.append(exc)
 

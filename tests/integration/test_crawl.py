@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from apps.local_servers import WebServer, free_port
 from govlake.config import load_config
 from govlake.lakehouse import Lakehouse
-from govlake.local_servers import WebServer, free_port
-from govlake.scenario import penalty_site
-from govlake.scenario.social_insurance import synthetic_employers
-from jobs.collect_crawl import CrawlError
-from jobs.ingest import ingest
+from govlake.runtime import Runtime
+from jobs.collect.crawl import CrawlError
+from jobs.collect.ingest import ingest
+from subjects.penalty_notices import site as penalty_site
+from subjects.social_insurance.seed import synthetic_employers
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ streams:
   - name: rows
     start_urls: ["{site}/penalties/index.html"]
     allowed_domains: ["127.0.0.1"]
-    spider: connectors.crawl.spiders.penalty_notices:PenaltyNoticesSpider
+    spider: subjects.penalty_notices.spider:PenaltyNoticesSpider
 """
 
 
@@ -63,7 +64,7 @@ def site(tmp_path: Path) -> Iterator[tuple[WebServer, Path]]:
 
 
 def crawl(conf: Path, run_id: str) -> list:  # noqa: ANN001
-    return ingest(load_config(conf), "bronze.penalties", pipeline="p", run_id=run_id)
+    return ingest(Runtime.load(conf), "bronze.penalties", pipeline="p", run_id=run_id)
 
 
 def test_declared_spider_obeys_robots_and_crawls_incrementally(
@@ -118,7 +119,7 @@ def test_hand_written_spider_collects_every_field(
 def scrapy_check(site_url: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "SCRAPY_SETTINGS_MODULE": "connectors.crawl.settings",
+        "SCRAPY_SETTINGS_MODULE": "subjects.scrapy_settings",
         "GOVLAKE_CRAWL_SITE": site_url,
     }
     return subprocess.run(

@@ -17,7 +17,8 @@ from connectors.database import DatabaseReader
 from govlake.config import load_config
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Lakehouse
-from jobs.ingest import ingest
+from govlake.runtime import Runtime
+from jobs.collect.ingest import ingest
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +92,7 @@ def _check_bronze(lake: Lakehouse, ref: str, expected: list[dict[str, object]]) 
 def _ingest_twice(conf: Path, engine: sa.Engine, table: sa.Table, *, tz: bool) -> None:
     config = load_config(conf)
     lake = Lakehouse(config.lakehouse)
-    [first] = ingest(config, "bronze.src", pipeline="src_ingest", run_id="r1")
+    [first] = ingest(Runtime(config), "bronze.src", pipeline="src_ingest", run_id="r1")
     assert (first.status, first.rows) == ("committed", 6)
     _check_bronze(lake, "bronze.src", _rows(1, 5, tz=tz))
     assert lake.last_cursor("bronze.src") == {
@@ -100,10 +101,13 @@ def _ingest_twice(conf: Path, engine: sa.Engine, table: sa.Table, *, tz: bool) -
         "value": "2024-01-01T00:00:06",
     }
 
-    assert ingest(config, "bronze.src", pipeline="src_ingest", run_id="r2")[0].status == "no_rows"
+    assert (
+        ingest(Runtime(config), "bronze.src", pipeline="src_ingest", run_id="r2")[0].status
+        == "no_rows"
+    )
     with engine.begin() as conn:
         conn.execute(table.insert(), _rows(10, 2, tz=tz))
-    [second] = ingest(config, "bronze.src", pipeline="src_ingest", run_id="r3")
+    [second] = ingest(Runtime(config), "bronze.src", pipeline="src_ingest", run_id="r3")
     assert (second.status, second.rows) == ("committed", 3)
     _check_bronze(lake, "bronze.src", _rows(1, 5, tz=tz) + _rows(10, 2, tz=tz))
 
@@ -204,7 +208,7 @@ def test_unreachable_source_is_a_clear_error_and_writes_nothing(
     monkeypatch.setenv("AIRFLOW_CONN_SRC_DB", "postgres://etl:secret@127.0.0.1:1/nowhere")
     config = load_config(conf)
     with pytest.raises(GovlakeError) as caught:
-        ingest(config, "bronze.src", pipeline="src_ingest", run_id="r1")
+        ingest(Runtime(config), "bronze.src", pipeline="src_ingest", run_id="r1")
     message = str(caught.value)
     assert message.startswith(
         "source src: cannot connect to postgresql+psycopg://etl:***@127.0.0.1:1"
@@ -222,9 +226,9 @@ def test_missing_table_and_missing_cursor_column(
     monkeypatch.setenv("AIRFLOW_CONN_SRC_DB", "postgresql://postgres@127.0.0.1:5432/test")
     config = load_config(single_source_conf("src", f"{schema}.absent"))
     with pytest.raises(GovlakeError, match=f"source src: table '{schema}.absent' not found"):
-        ingest(config, "bronze.src", pipeline="src_ingest", run_id="r1")
+        ingest(Runtime(config), "bronze.src", pipeline="src_ingest", run_id="r1")
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE {schema}.plain (id int)"))
     config = load_config(single_source_conf("src", f"{schema}.plain"))
     with pytest.raises(GovlakeError, match="table 'plain' has no column 'updated_at'"):
-        ingest(config, "bronze.src", pipeline="src_ingest", run_id="r1")
+        ingest(Runtime(config), "bronze.src", pipeline="src_ingest", run_id="r1")

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from apps.demo import approve_nodes
+from apps.local_servers import FtpServer
+from apps.tasks import deliver_subscription
 from govlake.config import load_config
-from govlake.demo import approve_nodes
 from govlake.lakehouse import Lakehouse
-from govlake.local_servers import FtpServer
 from govlake.platform_db.database import open_platform_db
-from jobs.exchange.deliver import deliver_task
+from govlake.runtime import Runtime
 from jobs.exchange.files import verify
 from jobs.exchange.ledger import Ledger
 from jobs.runner import run_pipeline
@@ -43,7 +44,7 @@ def test_tax_sftp_credit_postgres_and_hr_ftp(
     collect_scenario(conf, 300)
     project = load_config(conf)
     for name in refining_pipelines(conf):
-        run_pipeline(project, name)
+        run_pipeline(Runtime(project), name)
 
     engine, schema = postgres_schema
     nodes = conf / "exchange" / "nodes.yaml"
@@ -61,8 +62,8 @@ def test_tax_sftp_credit_postgres_and_hr_ftp(
         "AIRFLOW_CONN_CREDIT_PLATFORM_DB", engine.url.render_as_string(hide_password=False)
     )
     project = load_config(conf)
-    approve_nodes(project, lambda _: None)
-    results = {name: deliver_task(str(conf), name) for name in project.subscriptions}
+    approve_nodes(Runtime(project), lambda _: None)
+    results = {name: deliver_subscription(str(conf), name) for name in project.subscriptions}
 
     lake = Lakehouse(project.lakehouse)
     profiles = lake.describe("gold.enterprise_credit_profile").rows

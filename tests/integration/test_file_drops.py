@@ -11,13 +11,14 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from connectors.drop_folder import DropFolderError
+from apps.local_servers import LOOPBACK, FtpServer
 from connectors.files import FileFormatError
+from connectors.folders.base import DropFolderError
 from govlake.config import load_config
 from govlake.lakehouse import Lakehouse
-from govlake.local_servers import LOOPBACK, FtpServer
-from govlake.scenario import social_insurance as si
-from jobs.ingest import ingest
+from govlake.runtime import Runtime
+from jobs.collect.ingest import ingest
+from subjects.social_insurance import seed as si
 from tests.sshd import SshServer
 
 pytestmark = pytest.mark.integration
@@ -71,7 +72,7 @@ def files_conf(
 
 
 def collect(conf: Path, run_id: str = "r1") -> list:  # noqa: ANN001
-    return ingest(load_config(conf), "bronze.hr", pipeline="hr_ingest", run_id=run_id)
+    return ingest(Runtime.load(conf), "bronze.hr", pipeline="hr_ingest", run_id=run_id)
 
 
 def bronze(conf: Path, ref: str = "bronze.hr"):  # noqa: ANN201
@@ -150,7 +151,7 @@ def test_ftp_transfer_killed_midway_then_rerun_loads_every_row_once(
     monkeypatch.setenv("AIRFLOW_CONN_HR_DROP", ftp_server.url)
     conf = files_conf(source_conf, "ftp", "/outbox")
 
-    from connectors import ftp
+    from connectors.folders import ftp
 
     real_fetch = ftp.FtpFolder.fetch
 
@@ -200,7 +201,7 @@ def test_sftp_key_login_loads_gbk_files_and_a_killed_transfer_resumes(
     monkeypatch.setenv("AIRFLOW_CONN_HR_DROP", sftp_server.connection(key=True))
     conf = files_conf(source_conf, "sftp", str(sftp_server.drop))
 
-    from connectors import sftp
+    from connectors.folders import sftp
 
     real_fetch = sftp.SftpFolder.fetch
 

@@ -14,7 +14,8 @@ import pytest
 from connectors.http_api import ApiError
 from govlake.config import load_config
 from govlake.lakehouse import Lakehouse
-from jobs.ingest import ingest
+from govlake.runtime import Runtime
+from jobs.collect.ingest import ingest
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,7 @@ def test_every_page_is_collected_through_retries(
     conf = source_conf(
         "licences", SOURCE.format(pagination=pagination, retries=3), write="overwrite"
     )
-    [result] = ingest(load_config(conf), "bronze.licences", pipeline="p", run_id="r1")
+    [result] = ingest(Runtime.load(conf), "bronze.licences", pipeline="p", run_id="r1")
     assert result.rows == len(RECORDS)
     table = Lakehouse(load_config(conf).lakehouse).read("bronze.licences")
     assert sorted(int(i) for i in table.column("id").to_pylist()) == list(range(1, 48))
@@ -122,8 +123,8 @@ def test_bad_token_and_exhausted_retries_name_the_source(
     conf = source_conf("licences", SOURCE.format(pagination="page", retries=1), write="overwrite")
     monkeypatch.setenv("AIRFLOW_CONN_LICENCES_API", f"http://:wrong@{host}")
     with pytest.raises(ApiError, match=r"source licences: GET .*/api/licences .*HTTP 401"):
-        ingest(load_config(conf), "bronze.licences", pipeline="p", run_id="r1")
+        ingest(Runtime.load(conf), "bronze.licences", pipeline="p", run_id="r1")
     monkeypatch.setenv("AIRFLOW_CONN_LICENCES_API", f"http://:{TOKEN}@{host}")
     with pytest.raises(ApiError, match=r"HTTP 503"):  # 429 retried once, then 503: out of retries
-        ingest(load_config(conf), "bronze.licences", pipeline="p", run_id="r2")
+        ingest(Runtime.load(conf), "bronze.licences", pipeline="p", run_id="r2")
     assert not Lakehouse(load_config(conf).lakehouse).exists("bronze.licences")

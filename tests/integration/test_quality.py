@@ -13,18 +13,20 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from govlake.cli import app
+from apps.cli.main import app
 from govlake.config import ProjectConfig, load_config
 from govlake.config.models import Quality
 from govlake.lakehouse import Lakehouse
-from govlake.scenario import enterprise
-from jobs import enterprise_registry
-from jobs.enterprise_registry import SILVER_SCHEMA
-from jobs.quality.gate import Decision, QualityGateError, decide
+from govlake.runtime import Runtime
+from jobs.derive import validated
+from jobs.quality.gate import Decision, QualityGateError
 from jobs.quality.reprocess import reprocess
 from jobs.quality.results import RESULTS, latest
 from jobs.quality.suites import load_suite, suite_file
 from jobs.runner import run_pipeline
+from subjects.enterprise_registry import transform as enterprise_registry
+from subjects.enterprise_registry.seed import enterprise
+from subjects.enterprise_registry.transform import SILVER_SCHEMA
 
 pytestmark = pytest.mark.integration
 SILVER = "silver.enterprise_registry"
@@ -65,7 +67,9 @@ def _decide(
     project: ProjectConfig, policy: str, rows: pa.Table, *, input_rows: int, run_id: str
 ) -> Decision:
     dataset = project.dataset(SILVER).model_copy(update={"quality": Quality(policy=policy)})
-    return decide(project, dataset, rows, input_rows=input_rows, pipeline="p", run_id=run_id)
+    return validated(
+        Runtime(project), dataset, rows, input_rows=input_rows, pipeline="p", run_id=run_id
+    )
 
 
 def test_every_derived_dataset_has_a_loadable_suite(full_conf_dir: Path) -> None:
@@ -157,10 +161,10 @@ def test_pipeline_quarantines_what_the_suite_rejects(
     project: ProjectConfig, registry_db: Path
 ) -> None:
     for pipeline in project.pipeline_order():
-        run_pipeline(project, pipeline.name)
+        run_pipeline(Runtime(project), pipeline.name)
     _inject(registry_db, [HUGE])
     for pipeline in project.pipeline_order():
-        run_pipeline(project, pipeline.name)
+        run_pipeline(Runtime(project), pipeline.name)
     lake = Lakehouse(project.lakehouse)
     quarantine = lake.read(SILVER + "__quarantine").filter(pc.field("uscc") == VALID[0])
     assert quarantine.column("_reason").to_pylist() == [
@@ -179,16 +183,16 @@ def test_pipeline_blocked_by_fail_policy_reprocesses_after_the_fix(
     datasets.write_text(text.replace("{policy: quarantine,", "{policy: fail,"), encoding="utf-8")
     project = load_config(conf_dir)
     _inject(registry_db, [HUGE])
-    run_pipeline(project, "market_registry_ingest")
+    run_pipeline(Runtime(project), "market_registry_ingest")
     with pytest.raises(QualityGateError, match="registered_capital_yuan"):
-        run_pipeline(project, "enterprise_registry_refine")
+        run_pipeline(Runtime(project), "enterprise_registry_refine")
     lake = Lakehouse(project.lakehouse)
     assert not lake.exists(SILVER)
     assert not lake.exists(SILVER + "__quarantine"), "a blocked build commits nothing"
 
     datasets.write_text(text, encoding="utf-8")
     fixed = load_config(conf_dir)
-    run_pipeline(fixed, "enterprise_registry_refine")
+    run_pipeline(Runtime(fixed), "enterprise_registry_refine")
     assert lake.read(SILVER).num_rows > 250
     reasons = lake.read(SILVER + "__quarantine").column("_reason").to_pylist()
     assert sum("registered_capital_yuan" in r for r in reasons) == 1
@@ -196,7 +200,7 @@ def test_pipeline_blocked_by_fail_policy_reprocesses_after_the_fix(
 
 def test_quality_commands(project: ProjectConfig, registry_db: Path) -> None:
     for pipeline in project.pipeline_order():
-        run_pipeline(project, pipeline.name)
+        run_pipeline(Runtime(project), pipeline.name)
     runner = CliRunner()
     conf = ["--conf", str(project.conf_dir)]
     checked = runner.invoke(app, ["quality", "run", "gold.enterprise_directory", *conf])
@@ -221,7 +225,7 @@ def test_quarantined_rows_are_listed_and_reprocessed_after_a_fix(
     suspended = {**HUGE, "registered_capital": "100万元", "status": "停业"}
     _inject(registry_db, [suspended])
     for pipeline in project.pipeline_order():
-        run_pipeline(project, pipeline.name)
+        run_pipeline(Runtime(project), pipeline.name)
     lake = Lakehouse(project.lakehouse)
     held = lake.read(SILVER + "__quarantine")
     before = held.num_rows
@@ -237,7 +241,7 @@ def test_quarantined_rows_are_listed_and_reprocessed_after_a_fix(
 
     # The transform learns the status; the suite does not know it yet.
     monkeypatch.setitem(enterprise_registry.STATUS_CODES, "停业", "suspended")
-    first = reprocess(project, SILVER, run_id="fix-1")
+    first = reprocess(Runtime(project), SILVER, run_id="fix-1")
     assert (first.read, first.published, first.still_quarantined) == (before, 0, before)
     mine = lake.read(SILVER + "__quarantine").filter(pc.field("uscc") == VALID[0]).to_pylist()
     assert [(r["_stage"], r["_reason"]) for r in mine] == [
@@ -250,11 +254,11 @@ def test_quarantined_rows_are_listed_and_reprocessed_after_a_fix(
     path = suites / "silver__enterprise_registry.json"
     path.write_text(path.read_text().replace('"moved_out"]', '"moved_out", "suspended"]'))
     monkeypatch.setenv("GOVLAKE_EXPECTATIONS", str(suites))
-    second = reprocess(load_config(project.conf_dir), SILVER, run_id="fix-2")
+    second = reprocess(Runtime.load(project.conf_dir), SILVER, run_id="fix-2")
     assert (second.published, second.still_quarantined) == (1, before - 1)
     published = lake.read(SILVER).filter(pc.field("uscc") == VALID[0]).to_pylist()
     assert [r["status"] for r in published] == ["suspended"]
     assert lake.read(SILVER + "__quarantine").num_rows == before - 1
-    again = reprocess(load_config(project.conf_dir), SILVER, run_id="fix-3")
+    again = reprocess(Runtime.load(project.conf_dir), SILVER, run_id="fix-3")
     assert again.published == 0
     assert lake.read(SILVER).filter(pc.field("uscc") == VALID[0]).num_rows == 1

@@ -11,11 +11,12 @@ import sqlalchemy as sa
 
 from govlake.config import ProjectConfig
 from govlake.lakehouse import LINEAGE_COLUMNS, Lakehouse
-from govlake.scenario import append_updates, enterprise
-from jobs.enterprise_registry import standardise
+from govlake.runtime import Runtime
 from jobs.maintenance import maintain
 from jobs.runner import run_pipeline
 from jobs.standardise import uscc_is_valid
+from subjects.enterprise_registry.seed import append_updates, enterprise
+from subjects.enterprise_registry.transform import standardise
 
 pytestmark = pytest.mark.integration
 SILVER, GOLD, BRONZE = (
@@ -28,7 +29,7 @@ QUARANTINE = SILVER + "__quarantine"
 
 def _run_all(project: ProjectConfig) -> None:
     for pipeline in project.pipeline_order():
-        run_pipeline(project, pipeline.name)
+        run_pipeline(Runtime(project), pipeline.name)
 
 
 def _counts(lake: Lakehouse) -> dict[str, int]:
@@ -109,15 +110,15 @@ def test_crash_between_quarantine_and_rows_loses_and_repeats_nothing(
             raise RuntimeError("worker lost")
         return original(self, ref, *args, **kwargs)  # type: ignore[arg-type]
 
-    run_pipeline(project, "market_registry_ingest")
+    run_pipeline(Runtime(project), "market_registry_ingest")
     monkeypatch.setattr(Lakehouse, "write", crash_on_silver)
     with pytest.raises(RuntimeError, match="worker lost"):
-        run_pipeline(project, "enterprise_registry_refine")
+        run_pipeline(Runtime(project), "enterprise_registry_refine")
     lake = Lakehouse(project.lakehouse)
     assert lake.exists(QUARANTINE) and not lake.exists(SILVER)
     monkeypatch.setattr(Lakehouse, "write", original)
-    run_pipeline(project, "enterprise_registry_refine")
-    run_pipeline(project, "enterprise_registry_refine")
+    run_pipeline(Runtime(project), "enterprise_registry_refine")
+    run_pipeline(Runtime(project), "enterprise_registry_refine")
     bronze = lake.read(BRONZE).drop_columns(list(LINEAGE_COLUMNS))
     expected = standardise({BRONZE: bronze})
     assert expected.rejects is not None
@@ -134,7 +135,7 @@ def test_maintenance_compacts_every_table_and_keeps_rows(
     _run_all(project)
     lake = Lakehouse(project.lakehouse)
     before = _counts(lake)
-    results = {r.ref: r for r in maintain(project)}
+    results = {r.ref: r for r in maintain(Runtime(project))}
     assert set(results) == {BRONZE, SILVER, QUARANTINE, GOLD, "platform.quality_results"}
     assert results[BRONZE].files_removed == 2
     assert results[BRONZE].files_added == 1

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from govlake.config import load_config
+from govlake.runtime import Runtime
 from jobs.runner import run_pipeline
 from tests.conftest import collect_scenario, derived_tables, refining_pipelines
 
@@ -26,7 +27,7 @@ def _derive(
     project = load_config(conf)
     assert {d.engine for d in project.datasets.values() if d.zone != "bronze"} == {engine}
     for name in refining_pipelines(conf):
-        run_pipeline(project, name)
+        run_pipeline(Runtime(project), name)
     return derived_tables(conf)
 
 

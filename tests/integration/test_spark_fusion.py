@@ -11,9 +11,9 @@ import pytest
 
 from govlake.config.models import SparkConfig
 from govlake.errors import GovlakeError
-from jobs.credit_profile import fuse
 from jobs.spark.session import spark_session
 from jobs.spark.transform import run_on_spark
+from subjects.credit_profile.transform import fuse
 
 pytestmark = pytest.mark.integration
 CODES = [f"91330100MA{i:07d}X" for i in range(60)]
@@ -61,7 +61,7 @@ def test_fusion_on_spark_equals_fusion_in_one_process(spark, buckets: int) -> No
     expected = fuse(inputs).rows
     fused = run_on_spark(
         spark,
-        "jobs.credit_profile:fuse",
+        "subjects.credit_profile.transform:fuse",
         inputs,
         keys=["uscc"],
         latest_by=None,
@@ -81,7 +81,12 @@ def test_an_input_without_the_key_column_is_named(spark) -> None:  # noqa: ANN00
     )
     with pytest.raises(GovlakeError, match=r"input silver.penalty_notices has no key column uscc"):
         run_on_spark(
-            spark, "jobs.credit_profile:fuse", inputs, keys=["uscc"], latest_by=None, partitions=2
+            spark,
+            "subjects.credit_profile.transform:fuse",
+            inputs,
+            keys=["uscc"],
+            latest_by=None,
+            partitions=2,
         )
 
 

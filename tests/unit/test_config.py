@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from govlake.cli import app
+from apps.cli.main import app
 from govlake.config import ConfError, load_config
 
 pytestmark = pytest.mark.unit

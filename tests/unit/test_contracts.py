@@ -10,7 +10,7 @@ import pytest
 from jobs.quality.contracts import ContractError, check, checked
 
 pytestmark = pytest.mark.unit
-RAW = "expectations.contracts:enterprise_registry_raw"
+RAW = "subjects.enterprise_registry.contracts:enterprise_registry_raw"
 
 
 def _raw(updated: list[datetime | None], uscc: list[object] | None = None) -> pa.Table:

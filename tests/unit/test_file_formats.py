@@ -12,7 +12,7 @@ from openpyxl import Workbook
 
 from connectors.files import FileFormatError, FileReader, detect_encoding
 from govlake.config.models import FileStream
-from jobs.drift import SchemaDriftError, check_drift
+from jobs.collect.drift import SchemaDriftError, check_drift
 
 pytestmark = pytest.mark.unit
 

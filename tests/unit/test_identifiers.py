@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 from stdnum.cn import uscc
 
-from govlake.scenario import make_uscc
 from jobs.identifiers import ALPHABET, uscc_valid
+from subjects.enterprise_registry.seed import make_uscc
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,6 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from govlake.scenario import make_uscc
 from jobs.standardise import (
     latest_per_key,
     normalise_phone,
@@ -21,6 +20,7 @@ from jobs.standardise import (
     resident_id_is_valid,
     uscc_is_valid,
 )
+from subjects.enterprise_registry.seed import make_uscc
 
 pytestmark = pytest.mark.unit
 

@@ -22,14 +22,16 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from govlake import scenario
-from govlake.airflow_home import activate, dags_folder
+from apps.airflow_home import activate, dags_folder
+from apps.local_servers import LOOPBACK, FtpServer, WebServer
 from govlake.config import ProjectConfig
 from govlake.config.models import DatabaseSource
 from govlake.errors import GovlakeError
-from govlake.lakehouse import Lakehouse, TableInfo
-from govlake.local_servers import LOOPBACK, FtpServer, WebServer
-from govlake.scenario import penalty_site, social_insurance
+from govlake.lakehouse import TableInfo
+from govlake.runtime import Runtime
+from subjects.enterprise_registry import seed as scenario
+from subjects.penalty_notices import site as penalty_site
+from subjects.social_insurance import seed as social_insurance
 
 DEMO_SOURCE = "market_registry"
 REGISTRY_SEED = 42
@@ -136,20 +138,19 @@ def department_servers(config: ProjectConfig, progress: Callable[[str], None]) -
             os.environ.pop("GOVLAKE_PENALTY_SITE", None)
 
 
-def run_demo(
-    config: ProjectConfig, rows: int = 2000, progress: Callable[[str], None] = print
-) -> DemoReport:
+def run_demo(rt: Runtime, rows: int = 2000, progress: Callable[[str], None] = print) -> DemoReport:
     """Seed the sources if needed, run every pipeline's DAG once in order, and report."""
     started = time.perf_counter()
+    config = rt.config
     source = source_path(config)
     seeded = scenario.seed(source, rows=rows, seed_value=REGISTRY_SEED)
     seeded = seed_departments(config.home / "sources", rows) or seeded
     progress(f"market_regulation: registry database {'seeded' if seeded else 'reusing'} {source}")
     with department_servers(config, progress):
-        runs = _run_dags(config, progress)
+        runs = _run_dags(rt, progress)
     from jobs.quality.results import latest_score
 
-    lake = Lakehouse(config.lakehouse)
+    lake = rt.lake
     tables = [lake.describe(ref) for ref in lake.present(config.datasets)]
     scores = {ref: latest_score(lake, ref) for ref in config.datasets}
     return DemoReport(
@@ -163,37 +164,35 @@ def run_demo(
         time.perf_counter() - started,
         {ref: score for ref, score in scores.items() if score is not None},
         config.home / "quality" / "data_docs" / "index.html",
-        _last_deliveries(config),
-        _catalog_entries(config),
+        _last_deliveries(rt),
+        _catalog_entries(rt),
     )
 
 
-def _catalog_entries(config: ProjectConfig) -> list[dict[str, Any]]:
+def _catalog_entries(rt: Runtime) -> list[dict[str, Any]]:
     """The catalog entries the pipeline DAGs registered."""
     from catalog.store import Catalog
-    from govlake.platform_db.database import open_platform_db
 
-    return Catalog(open_platform_db(config), config).entries()
+    return Catalog(rt.platform_db, rt.config).entries()
 
 
-def _last_deliveries(config: ProjectConfig) -> list[dict[str, object]]:
+def _last_deliveries(rt: Runtime) -> list[dict[str, object]]:
     """Each subscription's latest ledger row."""
-    if not config.subscriptions:
+    if not rt.config.subscriptions:
         return []
-    from govlake.platform_db.database import open_platform_db
     from jobs.exchange.ledger import Ledger
 
-    ledger = Ledger(open_platform_db(config))
-    return [rows[-1] for name in config.subscriptions if (rows := ledger.attempts(name))]
+    ledger = Ledger(rt.platform_db)
+    return [rows[-1] for name in rt.config.subscriptions if (rows := ledger.attempts(name))]
 
 
-def approve_nodes(config: ProjectConfig, progress: Callable[[str], None]) -> None:
+def approve_nodes(rt: Runtime, progress: Callable[[str], None]) -> None:
     """Approve the declared exchange nodes not yet approved, as the platform does on setup."""
-    from govlake.platform_db.database import open_platform_db
     from jobs.exchange.deliver import describe_target
     from jobs.exchange.ledger import Ledger
 
-    ledger = Ledger(open_platform_db(config))
+    config = rt.config
+    ledger = Ledger(rt.platform_db)
     ledger.sync_nodes(config)
     for node in ledger.nodes():
         if node["status"] == "registered":
@@ -202,8 +201,9 @@ def approve_nodes(config: ProjectConfig, progress: Callable[[str], None]) -> Non
         progress(f"exchange: {sub.name} delivers to {describe_target(config, sub)}")
 
 
-def _run_dags(config: ProjectConfig, progress: Callable[[str], None]) -> list[DagRunSummary]:
+def _run_dags(rt: Runtime, progress: Callable[[str], None]) -> list[DagRunSummary]:
     """Every pipeline's DAG once, producers first, with Airflow's output sent to the log."""
+    config = rt.config
     log = config.home / "demo.log"
     os.environ["GOVLAKE_RETRIES"] = "0"
     progress("airflow: preparing the metadata database")
@@ -216,7 +216,7 @@ def _run_dags(config: ProjectConfig, progress: Callable[[str], None]) -> list[Da
         namespace = runpy.run_path(str(dag_file))
     dag_ids = [p.name for p in config.pipeline_order()]
     if config.subscriptions:
-        approve_nodes(config, progress)
+        approve_nodes(rt, progress)
         dag_ids += [f"exchange__{name}" for name in config.subscriptions]
     for dag_id in dag_ids:
         dag = namespace.get(dag_id)

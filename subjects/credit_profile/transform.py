@@ -14,8 +14,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jobs.derive import Derived
 from jobs.standardise import latest_per_key
+from jobs.transform import Derived
 
 PROFILE_SCHEMA = pa.schema(
     [

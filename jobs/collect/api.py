@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from connectors.connections import endpoint
 from connectors.files import FileReader
 from connectors.http_api import ApiReader
 from govlake.config.models import ApiSource, Dataset, FileStream, declared
+from govlake.connections import endpoint
 from govlake.lakehouse import Commit, Lakehouse, WriteResult
-from jobs.collect_files import commit_read
+from jobs.collect.files import commit_read
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,7 @@ from types import TracebackType
 
 import paramiko
 
-from connectors.connections import Endpoint
-from connectors.drop_folder import (
+from connectors.folders.base import (
     CHUNK,
     DropFolderError,
     Progress,
@@ -26,6 +25,7 @@ from connectors.drop_folder import (
     matching,
     part_name,
 )
+from govlake.connections import Endpoint
 
 TIMEOUT_SECONDS = 30.0
 

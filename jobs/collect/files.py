@@ -16,12 +16,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from connectors.drop_folder import DropFolder, RemoteFile, open_drop_folder
 from connectors.files import FileReader
+from connectors.folders import DropFolder, RemoteFile, open_folder
 from govlake.config.models import Dataset, DriftPolicy, FileSource, FileStream, declared
+from govlake.connections import endpoint
 from govlake.errors import GovlakeError
 from govlake.lakehouse import QUARANTINE_SUFFIX, Commit, Lakehouse, WriteResult
-from jobs.drift import check_drift
+from jobs.collect.drift import check_drift
 from jobs.quality.contracts import checked
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def collect_files(
     register = {(f["path"], f["size"], f["mtime"]) for f in lake.collected_files(ref)}
     staging.mkdir(parents=True, exist_ok=True)
     results: list[WriteResult] = []
-    with open_drop_folder(source) as folder:
+    with source_folder(source) as folder:
         files = folder.list(stream.pattern)
         new = [f for f in files if (f.path, f.size, f.mtime) not in register]
         log.info(
@@ -66,6 +67,16 @@ def collect_files(
             if stream.archive_folder:
                 folder.move(file, stream.archive_folder)
     return results or [WriteResult(ref, 0, lake.version(ref), "no_rows")]
+
+
+def source_folder(source: FileSource) -> DropFolder:
+    """The drop folder a files source declares, not yet connected."""
+    server = (
+        None if source.transport == "local" else endpoint(str(source.conn_id), source.default_url)
+    )
+    return open_folder(
+        source.transport, source.folder, server=server, label=f"source {source.name}"
+    )
 
 
 def _collect_file(

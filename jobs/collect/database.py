@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from connectors.connections import database_url
 from connectors.database import DatabaseReader
 from govlake.config.models import DatabaseSource, Dataset, declared
+from govlake.connections import database_url
 from govlake.lakehouse import Commit, Lakehouse, WriteResult
-from jobs import cursor
-from jobs.drift import check_drift
+from jobs.collect import cursor
+from jobs.collect.drift import check_drift
 from jobs.quality.contracts import checked
 
 

@@ -1,6 +1,6 @@
 """Build one Airflow DAG per pipeline declared in ``conf/pipelines``.
 
-A DAG only wires tasks: each task calls :func:`jobs.runner.build_task` with plain values (the
+A DAG only wires tasks: each task calls one function of :mod:`apps.tasks` with plain values (the
 conf folder, a dataset reference, the pipeline name, the run id) and declares the dataset's
 Asset ``delta://<zone>/<table>`` as its outlet. A pipeline scheduled ``on_update`` runs when any
 of its inputs built by another pipeline is updated, so producers and consumers are linked by
@@ -36,19 +36,19 @@ def asset_for(dataset: Dataset) -> Asset:
 
 @task
 def build(conf_dir: str, ref: str, pipeline: str) -> list[dict[str, Any]]:
-    """Collect or derive one lakehouse table (see jobs.runner.build_task)."""
-    from jobs.runner import build_task
+    """Collect or derive one lakehouse table (see apps.tasks.build)."""
+    from apps import tasks
 
     run_id = str(get_current_context()["run_id"])
-    return build_task(conf_dir, ref, pipeline=pipeline, run_id=run_id)
+    return tasks.build(conf_dir, ref, pipeline=pipeline, run_id=run_id)
 
 
 @task(task_id="catalog")
 def register_in_catalog(conf_dir: str, refs: list[str]) -> dict[str, Any]:
     """Generate and register the catalog entries of the tables the DAG built."""
-    from catalog.build import build_task
+    from apps import tasks
 
-    return build_task(conf_dir, refs)
+    return tasks.register_in_catalog(conf_dir, refs)
 
 
 def _doc_md(pipeline: Pipeline, config: ProjectConfig) -> str:
@@ -117,13 +117,10 @@ def build_dag(pipeline: Pipeline, config: ProjectConfig, fileloc: str | None = N
 
 @task
 def maintain_table(conf_dir: str, ref: str) -> list[dict[str, Any]]:
-    """Compact and vacuum one table and its quarantine (see jobs.maintenance.maintain)."""
-    from dataclasses import asdict
+    """Compact and vacuum one table and its quarantine (see apps.tasks.maintain_table)."""
+    from apps import tasks
 
-    from govlake.config import load_config
-    from jobs.maintenance import maintain
-
-    return [asdict(r) for r in maintain(load_config(Path(conf_dir)), [ref])]
+    return tasks.maintain_table(conf_dir, ref)
 
 
 def build_maintenance_dag(config: ProjectConfig, fileloc: str | None = None) -> DAG:
@@ -157,10 +154,10 @@ def build_maintenance_dag(config: ProjectConfig, fileloc: str | None = None) -> 
 
 @task
 def deliver(conf_dir: str, subscription: str) -> dict[str, Any]:
-    """Deliver the subscription's next batch (see jobs.exchange.deliver)."""
-    from jobs.exchange.deliver import deliver_task
+    """Deliver the subscription's next batch (see apps.tasks.deliver_subscription)."""
+    from apps import tasks
 
-    return deliver_task(conf_dir, subscription)
+    return tasks.deliver_subscription(conf_dir, subscription)
 
 
 def build_exchange_dag(sub: Subscription, config: ProjectConfig, fileloc: str | None = None) -> DAG:

@@ -64,7 +64,7 @@ def synthetic_employers(count: int, seed: int) -> list[tuple[str, str]]:
     """Employers not tied to a registry (for tests and benchmarks)."""
     from faker import Faker
 
-    from govlake.scenario.registry import make_uscc
+    from subjects.enterprise_registry.seed import make_uscc
 
     rng = random.Random(seed)
     fake = Faker("zh_CN")

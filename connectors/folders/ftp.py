@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from connectors.connections import Endpoint
-from connectors.drop_folder import (
+from connectors.folders.base import (
     DropFolderError,
     Progress,
     RemoteFile,
@@ -16,6 +15,7 @@ from connectors.drop_folder import (
     matching,
     part_name,
 )
+from govlake.connections import Endpoint
 
 TIMEOUT_SECONDS = 30.0
 CHUNK = 1 << 20

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jobs.derive import Derived
 from jobs.standardise import (
     explain,
     latest_per_key,
@@ -19,6 +18,7 @@ from jobs.standardise import (
     unreadable,
     uscc_is_valid,
 )
+from jobs.transform import Derived
 
 SILVER_SCHEMA = pa.schema(
     [

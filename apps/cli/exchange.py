@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from govlake.cli import ConfOption, _config, out, reports_errors
+from apps.cli.common import ConfOption, out, reports_errors, runtime
 
 exchange_app = typer.Typer(
     help="Department exchange: nodes, deliveries and the exchange ledger.", no_args_is_help=True
@@ -23,12 +23,11 @@ Reason = Annotated[str | None, typer.Option("--reason", help="Recorded in the le
 @reports_errors
 def nodes_list(conf: ConfOption = None) -> None:
     """Nodes with their department and status."""
-    from govlake.platform_db.database import open_platform_db
     from jobs.exchange.ledger import Ledger
 
-    config = _config(conf)
-    ledger = Ledger(open_platform_db(config))
-    ledger.sync_nodes(config)
+    rt = runtime(conf)
+    ledger = Ledger(rt.platform_db)
+    ledger.sync_nodes(rt.config)
     view = Table(title="exchange nodes")
     for column in ("node", "department", "status", "since", "by"):
         view.add_column(column)
@@ -44,14 +43,13 @@ def nodes_list(conf: ConfOption = None) -> None:
 
 
 def _set_status(conf: Path | None, name: str, status: str, reason: str | None) -> None:
-    from govlake.platform_db.database import open_platform_db
     from jobs.exchange.deliver import operator
     from jobs.exchange.ledger import Ledger
 
-    config = _config(conf)
-    config.node(name)
-    ledger = Ledger(open_platform_db(config))
-    ledger.sync_nodes(config)
+    rt = runtime(conf)
+    rt.config.node(name)
+    ledger = Ledger(rt.platform_db)
+    ledger.sync_nodes(rt.config)
     action = ledger.set_status(name, status, actor=operator(), reason=reason)
     out.print(f"{name}: {action}")
 
@@ -79,7 +77,7 @@ def nodes_check(
     """Connect to every endpoint; exit 1 when one cannot be reached."""
     from jobs.exchange.health import check
 
-    results = check(_config(conf), name)
+    results = check(runtime(conf).config, name)
     for r in results:
         out.print(
             f"{'ok  ' if r.ok else 'FAIL'} {r.node}.{r.endpoint}: {r.detail}", highlight=False
@@ -94,7 +92,7 @@ def deliver_now(subscription: str, conf: ConfOption = None) -> None:
     """Deliver the subscription's next batch now, as its DAG would."""
     from jobs.exchange.deliver import deliver
 
-    done = deliver(_config(conf), subscription, progress=out.print)
+    done = deliver(runtime(conf), subscription, progress=out.print)
     out.print(f"{subscription}: {done.status}")
 
 
@@ -108,7 +106,7 @@ def resend(
     """Deliver a past batch again (the last delivered one by default)."""
     from jobs.exchange.deliver import deliver
 
-    done = deliver(_config(conf), subscription, resend=batch, progress=out.print)
+    done = deliver(runtime(conf), subscription, resend=batch, progress=out.print)
     out.print(f"{subscription}: {done.status} {done.batch_id}")
 
 
@@ -136,14 +134,13 @@ def report(
 ) -> None:
     """Volume per node per day, and failed or refused attempts."""
     from govlake.errors import GovlakeError
-    from govlake.platform_db.database import open_platform_db
     from jobs.exchange.ledger import Ledger
 
     try:
         start = date.fromisoformat(since) if since else None
     except ValueError:
         raise GovlakeError(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
-    rows = Ledger(open_platform_db(_config(conf))).report(node=node, since=start)
+    rows = Ledger(runtime(conf).platform_db).report(node=node, since=start)
     view = Table(title="exchange ledger")
     for column in ("day", "node", "delivered", "rows", "bytes", "failed", "refused"):
         view.add_column(column)

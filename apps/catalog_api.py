@@ -13,14 +13,13 @@ from fastapi import FastAPI, HTTPException, Query
 
 from catalog.export import export_document, resource_record
 from catalog.store import Catalog, Filters
-from govlake.config import ProjectConfig
 from govlake.errors import GovlakeError
-from govlake.platform_db.database import open_platform_db
+from govlake.runtime import Runtime
 
 
-def create_app(config: ProjectConfig) -> FastAPI:
-    """The API over the catalog in the platform DB of ``config``."""
-    catalog = Catalog(open_platform_db(config), config)
+def create_app(rt: Runtime) -> FastAPI:
+    """The API over the catalog in the platform DB of ``rt``."""
+    catalog = Catalog(rt.platform_db, rt.config)
     app = FastAPI(
         title="govlake data catalog",
         description="Published information resources: their schema, lineage and quality.",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from govlake.cli import ConfOption, _config, out, reports_errors
+from apps.cli.common import ConfOption, out, reports_errors, runtime
 
 if TYPE_CHECKING:
     from catalog.store import Catalog
@@ -28,10 +28,9 @@ Version = Annotated[int | None, typer.Option("--version", help="Entry version (d
 
 def _catalog(conf: Path | None) -> Catalog:
     from catalog.store import Catalog
-    from govlake.platform_db.database import open_platform_db
 
-    config = _config(conf)
-    return Catalog(open_platform_db(config), config)
+    rt = runtime(conf)
+    return Catalog(rt.platform_db, rt.config)
 
 
 def _entries_table(entries: list[dict[str, Any]], title: str) -> Table:
@@ -64,7 +63,7 @@ def build(
     """Generate entries from metadata and register new and changed ones for review."""
     from catalog.build import build_catalog
 
-    report = build_catalog(_config(conf), datasets)
+    report = build_catalog(runtime(conf), datasets)
     for r in report.registrations:
         out.print(f"{r.code} {r.dataset}: {r.outcome}, version {r.version}, {r.status}")
     for ref in report.not_built:
@@ -243,6 +242,6 @@ def serve(
     """Serve the read-only catalog API (OpenAPI at /docs)."""
     import uvicorn
 
-    from catalog.api import create_app
+    from apps.catalog_api import create_app
 
-    uvicorn.run(create_app(_config(conf)), host=host, port=port)
+    uvicorn.run(create_app(runtime(conf)), host=host, port=port)

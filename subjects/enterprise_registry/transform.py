@@ -7,7 +7,6 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jobs.derive import Derived
 from jobs.standardise import (
     explain,
     latest_per_key,
@@ -20,6 +19,7 @@ from jobs.standardise import (
     unreadable,
     uscc_is_valid,
 )
+from jobs.transform import Derived
 
 STATUS_CODES = {
     "存续": "active",

@@ -1,0 +1,1 @@
+"""The ``govlake`` command (:mod:`apps.cli.main`) and its subcommand groups, one module each."""

@@ -1,0 +1,116 @@
+"""``govlake quality``: validate a table now, report results, list and re-process quarantines."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from apps.cli.common import ConfOption, out, reports_errors, runtime
+from govlake.errors import GovlakeError
+
+quality_app = typer.Typer(
+    help="Validation suites, results and quality scores.", no_args_is_help=True
+)
+
+
+@quality_app.command("run")
+@reports_errors
+def quality_run(
+    dataset: Annotated[str, typer.Argument(help="zone.table")], conf: ConfOption = None
+) -> None:
+    """Validate a table's current version with its suite and record the results."""
+    from jobs.quality.on_demand import validate_table
+    from jobs.runner import manual_run_id
+
+    validation = validate_table(runtime(conf), dataset, run_id=manual_run_id())
+    view = Table(title=f"{dataset}: suite {validation.suite}")
+    for column in ("expectation", "success", "unexpected", "observed"):
+        view.add_column(column)
+    for o in validation.outcomes:
+        view.add_row(
+            o.label,
+            "yes" if o.success else ("WARN" if not o.blocking else "NO"),
+            str(o.unexpected_count),
+            o.observed or "",
+        )
+    out.print(view)
+    out.print(
+        f"score {validation.score} in {validation.seconds:.2f} s; Data Docs: {validation.docs}"
+    )
+
+
+@quality_app.command("report")
+@reports_errors
+def quality_report(
+    dataset: Annotated[str | None, typer.Argument(help="zone.table")] = None,
+    conf: ConfOption = None,
+) -> None:
+    """Latest validation of each dataset (or of one): score, failures, action."""
+    from jobs.quality.results import latest
+
+    rt = runtime(conf)
+    if dataset:
+        rt.config.dataset(dataset)
+    rows = latest(rt.lake, dataset).to_pylist()
+    if not rows:
+        raise GovlakeError("no validation recorded yet" + (f" for {dataset}" if dataset else ""))
+    view = Table(title="Latest validations")
+    for column in ("dataset", "version", "score", "passed", "failed", "action", "validated at"):
+        view.add_column(column)
+    for ref in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == ref]
+        failed = [f"{r['expectation']}({r['column'] or ''})" for r in mine if not r["success"]]
+        view.add_row(
+            ref,
+            str(mine[0]["version"]),
+            f"{mine[0]['score']:.2f}",
+            str(len(mine) - len(failed)),
+            "\n".join(failed) or "-",
+            mine[0]["action"],
+            mine[0]["validated_at"].strftime("%Y-%m-%d %H:%M:%S UTC"),
+        )
+    out.print(view)
+
+
+@quality_app.command("quarantine")
+@reports_errors
+def quality_quarantine(
+    dataset: Annotated[str, typer.Argument(help="zone.table")],
+    limit: int = 50,
+    conf: ConfOption = None,
+) -> None:
+    """List a table's quarantined rows with the reason and the step that rejected them."""
+    from govlake.lakehouse import QUARANTINE_SUFFIX
+
+    rt = runtime(conf)
+    config, lake = rt.config, rt.lake
+    config.dataset(dataset)
+    if not lake.exists(dataset + QUARANTINE_SUFFIX):
+        out.print(f"{dataset}: nothing quarantined")
+        return
+    held = lake.read(dataset + QUARANTINE_SUFFIX)
+    keys = [k for k in config.dataset(dataset).keys if k in held.column_names]
+    view = Table(title=f"{dataset}__quarantine ({held.num_rows} rows)")
+    for column in (*keys, "_stage", "_reason"):
+        view.add_column(column)
+    for row in held.slice(0, limit).to_pylist():
+        view.add_row(*(str(row.get(c)) for c in (*keys, "_stage", "_reason")))
+    out.print(view)
+
+
+@quality_app.command("reprocess")
+@reports_errors
+def quality_reprocess(
+    dataset: Annotated[str, typer.Argument(help="zone.table")], conf: ConfOption = None
+) -> None:
+    """Send quarantined rows through the step that rejected them again, after a fix."""
+    from jobs.quality.reprocess import reprocess
+    from jobs.runner import manual_run_id
+
+    done = reprocess(runtime(conf), dataset, run_id=manual_run_id())
+    out.print(
+        f"{done.ref}: {done.read} quarantined rows re-processed, {done.published} "
+        f"published, {done.still_quarantined} still quarantined"
+    )

@@ -1,1 +1,0 @@
-"""Validation suites (``<zone>__<table>.json``, Great Expectations) and pandera contracts."""

@@ -1,0 +1,43 @@
+"""The runtime context: the resources one task or command works with, built once.
+
+A :class:`Runtime` holds the validated configuration and opens the lakehouse and the platform
+database on first use, once. Entry points (a DAG task, a CLI command, a test) build one and pass
+it down; nothing below them loads conf or opens storage again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from govlake.config import ProjectConfig, load_config
+from govlake.lakehouse import Lakehouse
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Configuration, lakehouse and platform database of one unit of work."""
+
+    config: ProjectConfig
+
+    @classmethod
+    def load(cls, conf_dir: str | Path | None = None) -> Runtime:
+        """The runtime of ``conf_dir`` (default: ``$GOVLAKE_CONF`` or ``./conf``)."""
+        return cls(load_config(Path(conf_dir) if conf_dir else None))
+
+    @cached_property
+    def lake(self) -> Lakehouse:
+        """The lakehouse of ``conf/lakehouse.yaml``."""
+        return Lakehouse(self.config.lakehouse)
+
+    @cached_property
+    def platform_db(self) -> sa.Engine:
+        """The platform database, migrated to the latest schema on first use."""
+        from govlake.platform_db.database import open_platform_db
+
+        return open_platform_db(self.config)

@@ -1,0 +1,1 @@
+"""Collection: one source stream into its bronze table, incrementally and exactly once."""

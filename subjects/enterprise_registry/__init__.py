@@ -1,0 +1,1 @@
+"""Market regulation's enterprise registry: contract, standardisation, directory, seed."""

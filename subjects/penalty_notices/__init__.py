@@ -1,0 +1,1 @@
+"""Market regulation's penalty notices: the seeded website, its spider, their standardisation."""

@@ -1,0 +1,1 @@
+"""Human resources' social-insurance payments: daily GBK CSV drops and their standardisation."""
