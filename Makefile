@@ -28,9 +28,10 @@ test-servers:
 		{ apt-get update -qq && apt-get install -y -qq openssh-server >/dev/null; }; \
 	fi
 
-test: setup test-servers  ## lint, types and the whole test suite (needs the local PostgreSQL and MariaDB)
+test: setup test-servers  ## lint, types, layers and the whole test suite (needs the local PostgreSQL and MariaDB)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -m "not cluster"
 	# A process holds one SparkSession: the standalone-cluster tier runs in its own.
 	$(BIN)/pytest -m cluster
@@ -46,10 +47,11 @@ bench: bench-setup  ## benchmarks against dlt and the physical floors, ratios in
 test-fast: setup  ## unit tests only
 	$(BIN)/pytest -m unit
 
-lint: setup
+lint: setup  ## ruff, formatting, types and the import contracts of the floors (docs/adr/0011-layers.md)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 airflow: setup  ## the Airflow UI on the demo's data, at http://127.0.0.1:8080
 	$(BIN)/govlake ui

@@ -53,9 +53,12 @@ def create_app(rt: Runtime) -> FastAPI:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         return {
             **resource_record(entry),
-            "lineage": entry["state"]["lineage"],
+            "lineage": entry.state.lineage.model_dump(mode="json"),
             "history": [
-                {k: e[k] for k in ("version", "action", "to_status", "actor", "comment", "at")}
+                {
+                    k: getattr(e, k)
+                    for k in ("version", "action", "to_status", "actor", "comment", "at")
+                }
                 for e in catalog.events(code)
             ],
         }
@@ -68,7 +71,7 @@ def create_app(rt: Runtime) -> FastAPI:
     ) -> list[dict[str, Any]]:
         """Resources matching every word of ``q``, best first."""
         found = catalog.search(q, Filters(published_only=published_only), limit)
-        return [{**resource_record(e), "rank": e["rank"]} for e in found]
+        return [{**resource_record(e), "rank": e.rank} for e in found]
 
     @app.get("/export")
     def export(published_only: bool = True) -> dict[str, Any]:

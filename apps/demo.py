@@ -18,17 +18,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import make_url
 
 from apps.airflow_home import activate, dags_folder
 from apps.local_servers import LOOPBACK, FtpServer, WebServer
+from catalog.records import CatalogEntry
 from govlake.config import ProjectConfig
 from govlake.config.models import DatabaseSource
 from govlake.errors import GovlakeError
 from govlake.lakehouse import TableInfo
 from govlake.runtime import Runtime
+from jobs.exchange.ledger import DeliveryRecord, Ledger
 from subjects.enterprise_registry import seed as scenario
 from subjects.penalty_notices import site as penalty_site
 from subjects.social_insurance import seed as social_insurance
@@ -61,8 +62,8 @@ class DemoReport:
     seconds: float
     quality: dict[str, float]
     data_docs: Path
-    deliveries: list[dict[str, object]]
-    catalog: list[dict[str, Any]]
+    deliveries: list[DeliveryRecord]
+    catalog: list[CatalogEntry]
 
 
 def source_path(config: ProjectConfig) -> Path:
@@ -169,18 +170,17 @@ def run_demo(rt: Runtime, rows: int = 2000, progress: Callable[[str], None] = pr
     )
 
 
-def _catalog_entries(rt: Runtime) -> list[dict[str, Any]]:
+def _catalog_entries(rt: Runtime) -> list[CatalogEntry]:
     """The catalog entries the pipeline DAGs registered."""
     from catalog.store import Catalog
 
     return Catalog(rt.platform_db, rt.config).entries()
 
 
-def _last_deliveries(rt: Runtime) -> list[dict[str, object]]:
+def _last_deliveries(rt: Runtime) -> list[DeliveryRecord]:
     """Each subscription's latest ledger row."""
     if not rt.config.subscriptions:
         return []
-    from jobs.exchange.ledger import Ledger
 
     ledger = Ledger(rt.platform_db)
     return [rows[-1] for name in rt.config.subscriptions if (rows := ledger.attempts(name))]
@@ -189,14 +189,13 @@ def _last_deliveries(rt: Runtime) -> list[dict[str, object]]:
 def approve_nodes(rt: Runtime, progress: Callable[[str], None]) -> None:
     """Approve the declared exchange nodes not yet approved, as the platform does on setup."""
     from jobs.exchange.deliver import describe_target
-    from jobs.exchange.ledger import Ledger
 
     config = rt.config
     ledger = Ledger(rt.platform_db)
     ledger.sync_nodes(config)
     for node in ledger.nodes():
-        if node["status"] == "registered":
-            ledger.set_status(node["name"], "approved", actor="demo", reason="demo setup")
+        if node.status == "registered":
+            ledger.set_status(node.name, "approved", actor="demo", reason="demo setup")
     for sub in config.subscriptions.values():
         progress(f"exchange: {sub.name} delivers to {describe_target(config, sub)}")
 

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from catalog.records import CatalogEntry
 from catalog.store import Catalog, Filters
 
 SCHEMA_FILE = Path(__file__).with_name("export.schema.json")
@@ -49,49 +50,48 @@ def export_document(catalog: Catalog, *, published_only: bool = True) -> dict[st
     }
 
 
-def resource_record(entry: dict[str, Any]) -> dict[str, Any]:
-    """One catalogue record from an entry summary of :class:`catalog.store.Catalog`."""
-    d, state = entry["definition"], entry["state"]
-    lineage = state["lineage"]
+def resource_record(entry: CatalogEntry) -> dict[str, Any]:
+    """One catalogue record from an entry of :class:`catalog.store.Catalog`."""
+    d, state = entry.definition, entry.state.model_dump(mode="json")
     return {
-        "resource_code": entry["code"],
-        "name": d["title"],
-        "dataset": d["dataset"],
-        "provider": {"code": d["owner"], "name": d["owner_name"]},
-        "summary": d["description"],
-        "category": {"code": d["category"], "name": d["category_name"]},
+        "resource_code": entry.code,
+        "name": d.title,
+        "dataset": d.dataset,
+        "provider": {"code": d.owner, "name": d.owner_name},
+        "summary": d.description,
+        "category": {"code": d.category, "name": d.category_name},
         "classification": {
-            "code": d["classification"],
-            "name": CLASSIFICATION_NAMES[d["classification"]],
-            "sensitive_items": d["sensitive_columns"],
+            "code": d.classification,
+            "name": CLASSIFICATION_NAMES[d.classification],
+            "sensitive_items": d.sensitive_columns,
         },
         "format": {
             "type": "database_table",
             "storage": "Delta Lake",
-            "delivery_formats": sorted({s["format"] for s in lineage["subscriptions"]}),
+            "delivery_formats": sorted({s.format for s in entry.state.lineage.subscriptions}),
         },
         "items": [
             {
-                "name": c["name"],
-                "type": c["type"],
-                "nullable": c["nullable"],
-                "description": c["comment"],
-                "sensitive": c["sensitive"],
+                "name": c.name,
+                "type": c.type,
+                "nullable": c.nullable,
+                "description": c.comment,
+                "sensitive": c.sensitive,
             }
-            for c in d["columns"]
-            if not c["system"]
+            for c in d.columns
+            if not c.system
         ],
-        "update_cycle": {"code": d["update_cycle"]["code"], "name": d["update_cycle"]["label"]},
+        "update_cycle": {"code": d.update_cycle.code, "name": d.update_cycle.label},
         "sharing": {
-            "type": d["sharing"]["type"],
-            "name": SHARING_NAMES[d["sharing"]["type"]],
-            "conditions": d["sharing"]["conditions"],
+            "type": d.sharing.type,
+            "name": SHARING_NAMES[d.sharing.type],
+            "conditions": d.sharing.conditions,
         },
-        "open": {"type": d["sharing"]["open"], "name": OPEN_NAMES[d["sharing"]["open"]]},
+        "open": {"type": d.sharing.open, "name": OPEN_NAMES[d.sharing.open]},
         "entry": {
-            "version": entry["version"],
-            "status": entry["status"],
-            "registered_at": _iso(entry["registered_at"]),
+            "version": entry.version,
+            "status": entry.status,
+            "registered_at": _iso(entry.registered_at),
         },
         "statistics": {
             "rows": state["rows"],

@@ -7,15 +7,16 @@ registered. Each change of its definition is a new *entry version*; every status
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from catalog import search as fulltext
-from catalog.entry import Definition, EntryStatus, diff
+from catalog.entry import Definition, EntryStatus, State, diff
 from catalog.generate import Generated
+from catalog.records import CatalogEntry, CatalogEvent, EntryVersion
 from catalog.workflow import Action, WorkflowError, decide
 from govlake.config import ProjectConfig
 from govlake.errors import GovlakeError
@@ -175,10 +176,10 @@ class Catalog:
 
     def unpublish(self, code: str, *, actor: str, comment: str | None = None) -> EntryStatus:
         """Withdraw the published version."""
-        resource = self.resource(code)
-        if resource["published_version"] is None:
+        published = self.resource(code).published_version
+        if published is None:
             raise WorkflowError(f"{code} has no published version")
-        return self._transition(code, resource["published_version"], "unpublish", actor, comment)
+        return self._transition(code, published, "unpublish", actor, comment)
 
     def _transition(
         self, code: str, version: int | None, action: Action, actor: str, comment: str | None
@@ -229,7 +230,7 @@ class Catalog:
 
     # -- queries --------------------------------------------------------------------------
 
-    def resource(self, code: str, *, published: bool = False) -> dict[str, Any]:
+    def resource(self, code: str, *, published: bool = False) -> CatalogEntry:
         """The resource ``code`` (or dataset ``zone.name``) with its latest or published entry."""
         with self.engine.connect() as db:
             resource = self._resource(db, code)
@@ -241,7 +242,7 @@ class Catalog:
 
     def entries(
         self, filters: Filters | None = None, codes: list[str] | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[CatalogEntry]:
         """Resources with the entry a reader sees: the published one, else the latest."""
         filters = filters or Filters()
         shown: sa.ColumnElement[Any] = sa.func.coalesce(
@@ -274,37 +275,39 @@ class Catalog:
         return [
             entry
             for entry in found
-            if all(v is None or entry["definition"][k] == v for k, v in wanted.items())
-            and (
-                filters.sharing is None or entry["definition"]["sharing"]["type"] == filters.sharing
-            )
+            if all(v is None or getattr(entry.definition, k) == v for k, v in wanted.items())
+            and (filters.sharing is None or entry.definition.sharing.type == filters.sharing)
         ]
 
     def search(
         self, query: str, filters: Filters | None = None, limit: int = 20
-    ) -> list[dict[str, Any]]:
+    ) -> list[CatalogEntry]:
         """Entries matching every word of ``query``, best first, each with its ``rank``."""
         with self.engine.connect() as db:
-            ranked = fulltext.search(db, query, limit)
-        rank = dict(ranked)
-        found = self.entries(filters, codes=list(rank))
-        for entry in found:
-            entry["rank"] = rank[entry["code"]]
-        return sorted(found, key=lambda e: -e["rank"])
+            rank = dict(fulltext.search(db, query, limit))
+        found = [replace(e, rank=rank[e.code]) for e in self.entries(filters, codes=list(rank))]
+        return sorted(found, key=lambda e: -(e.rank or 0))
 
-    def versions(self, code: str) -> list[dict[str, Any]]:
+    def versions(self, code: str) -> list[EntryVersion]:
         """Every entry version of a resource, oldest first, with its diff."""
-        return self._rows_of(code, catalog_entry, catalog_entry.c.version)
+        rows = self._rows_of(code, catalog_entry, catalog_entry.c.version)
+        return [
+            EntryVersion(**{**r._mapping, "definition": Definition.model_validate(r.definition)})
+            for r in rows
+        ]
 
-    def events(self, code: str) -> list[dict[str, Any]]:
+    def events(self, code: str) -> list[CatalogEvent]:
         """The workflow history of a resource, oldest first."""
-        return self._rows_of(code, catalog_event, catalog_event.c.id)
+        return [
+            CatalogEvent(**r._mapping)
+            for r in self._rows_of(code, catalog_event, catalog_event.c.id)
+        ]
 
-    def _rows_of(self, code: str, table: sa.Table, order: sa.Column[Any]) -> list[dict[str, Any]]:
+    def _rows_of(self, code: str, table: sa.Table, order: sa.Column[Any]) -> list[sa.Row[Any]]:
         with self.engine.connect() as db:
             resource = self._resource(db, code)
             query = sa.select(table).where(table.c.code == resource.code).order_by(order)
-            return [dict(r._mapping) for r in db.execute(query)]
+            return list(db.execute(query))
 
     def _resource(self, db: sa.Connection, code: str) -> sa.Row[Any]:
         column = catalog_resource.c.dataset if "." in code else catalog_resource.c.code
@@ -327,16 +330,16 @@ class Catalog:
         return row
 
 
-def _summary(resource: Any, entry: Any) -> dict[str, Any]:
-    return {
-        "code": resource.code,
-        "dataset": resource.dataset,
-        "version": entry.version,
-        "latest_version": resource.latest_version,
-        "published_version": resource.published_version,
-        "status": entry.status,
-        "registered_at": entry.registered_at,
-        "refreshed_at": resource.refreshed_at,
-        "definition": entry.definition,
-        "state": resource.state,
-    }
+def _summary(resource: Any, entry: Any) -> CatalogEntry:
+    return CatalogEntry(
+        code=resource.code,
+        dataset=resource.dataset,
+        version=entry.version,
+        latest_version=resource.latest_version,
+        published_version=resource.published_version,
+        status=entry.status,
+        registered_at=entry.registered_at,
+        refreshed_at=resource.refreshed_at,
+        definition=Definition.model_validate(entry.definition),
+        state=State.model_validate(resource.state),
+    )

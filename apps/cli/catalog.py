@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import getpass
 import json
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,6 +14,7 @@ from rich.table import Table
 from apps.cli.common import ConfOption, out, reports_errors, runtime
 
 if TYPE_CHECKING:
+    from catalog.records import CatalogEntry, CatalogEvent, EntryVersion
     from catalog.store import Catalog
 
 catalog_app = typer.Typer(
@@ -33,24 +35,15 @@ def _catalog(conf: Path | None) -> Catalog:
     return Catalog(rt.platform_db, rt.config)
 
 
-def _entries_table(entries: list[dict[str, Any]], title: str) -> Table:
+def _entries_table(entries: list[CatalogEntry], title: str) -> Table:
     view = Table(title=title)
     columns = ("code", "dataset", "title", "owner", "category", "class.", "sharing", "v", "status")
     for column in columns:
         view.add_column(column)
     for e in entries:
-        d = e["definition"]
-        view.add_row(
-            e["code"],
-            e["dataset"],
-            d["title"],
-            d["owner"],
-            d["category"],
-            d["classification"],
-            d["sharing"]["type"],
-            str(e["version"]),
-            e["status"],
-        )
+        d = e.definition
+        view.add_row(e.code, e.dataset, d.title, d.owner, d.category, d.classification,
+                     d.sharing.type, str(e.version), e.status)  # fmt: skip
     return view
 
 
@@ -101,59 +94,64 @@ def show(
     entry = catalog.resource(code)
     versions, events = catalog.versions(code), catalog.events(code)
     if as_json:
-        document = {**entry, "versions": versions, "events": events}
+        document = {
+            **asdict(entry),
+            "definition": entry.definition.model_dump(mode="json"),
+            "state": entry.state.model_dump(mode="json"),
+            "versions": [
+                {**asdict(v), "definition": v.definition.model_dump(mode="json")} for v in versions
+            ],
+            "events": [asdict(e) for e in events],
+        }
         out.print_json(json.dumps(document, default=str, ensure_ascii=False))
         return
-    d, state = entry["definition"], entry["state"]
-    out.print(f"[bold]{entry['code']}[/bold] {d['title']} ({entry['dataset']})")
-    out.print(d["description"], highlight=False)
+    _show(entry, versions, events)
+
+
+def _show(entry: CatalogEntry, versions: list[EntryVersion], events: list[CatalogEvent]) -> None:
+    d, state = entry.definition, entry.state
+    out.print(f"[bold]{entry.code}[/bold] {d.title} ({entry.dataset})")
+    out.print(d.description, highlight=False)
     out.print(
-        f"owner {d['owner_name']} · category {d['category_name']} · {d['classification']} · "
-        f"sharing {d['sharing']['type']} · open {d['sharing']['open']} · "
-        f"update {d['update_cycle']['label']} · keys {', '.join(d['keys']) or '-'}",
+        f"owner {d.owner_name} · category {d.category_name} · {d.classification} · "
+        f"sharing {d.sharing.type} · open {d.sharing.open} · "
+        f"update {d.update_cycle.label} · keys {', '.join(d.keys) or '-'}",
         highlight=False,
     )
+    updated = state.model_dump(mode="json")["last_updated"]
     out.print(
-        f"version {entry['version']} {entry['status']} · published version "
-        f"{entry['published_version'] or '-'} · rows {state['rows']} · Delta version "
-        f"{state['delta_version']} · updated {state['last_updated']} ({state['freshness']}) · "
-        f"quality {state['quality_score'] if state['quality_score'] is not None else '-'}",
+        f"version {entry.version} {entry.status} · published version "
+        f"{entry.published_version or '-'} · rows {state.rows} · Delta version "
+        f"{state.delta_version} · updated {updated} ({state.freshness}) · "
+        f"quality {state.quality_score if state.quality_score is not None else '-'}",
         highlight=False,
     )
     schema = Table(title="schema (Delta log)")
     for column in ("column", "type", "null", "description", "sensitive"):
         schema.add_column(column)
-    for c in d["columns"]:
-        schema.add_row(
-            c["name"],
-            c["type"],
-            "yes" if c["nullable"] else "no",
-            c["comment"],
-            c["sensitive"] or "",
-        )
+    for c in d.columns:
+        schema.add_row(c.name, c.type, "yes" if c.nullable else "no", c.comment, c.sensitive or "")
     out.print(schema)
-    lineage = state["lineage"]
-    sources = [f"{s['kind']}:{s['name']}.{s['stream']}" for s in lineage["sources"]]
-    delivered = [
-        f"{s['subscription']} -> {s['node']} ({s['format']})" for s in lineage["subscriptions"]
-    ]
+    lineage = state.lineage
+    sources = [f"{s.kind}:{s.name}.{s.stream}" for s in lineage.sources]
+    delivered = [f"{s.subscription} -> {s.node} ({s.format})" for s in lineage.subscriptions]
     out.print(
-        f"lineage: sources {sources} -> upstream {lineage['upstream']} -> [bold]"
-        f"{entry['dataset']}[/bold] (DAG {lineage['producer_dag']}) -> downstream "
-        f"{lineage['downstream']} -> exchange {delivered}",
+        f"lineage: sources {sources} -> upstream {lineage.upstream} -> [bold]"
+        f"{entry.dataset}[/bold] (DAG {lineage.producer_dag}) -> downstream "
+        f"{lineage.downstream} -> exchange {delivered}",
         highlight=False,
     )
     for v in versions:
         out.print(
-            f"version {v['version']} {v['status']} {str(v['registered_at'])[:19]}: "
-            f"{json.dumps(v['diff'], ensure_ascii=False) if v['diff'] else 'first version'}",
+            f"version {v.version} {v.status} {str(v.registered_at)[:19]}: "
+            f"{json.dumps(v.diff, ensure_ascii=False) if v.diff else 'first version'}",
             highlight=False,
         )
     for e in events:
         out.print(
-            f"  {str(e['at'])[:19]} v{e['version']} {e['action']} -> {e['to_status']} by "
-            f"{e['actor']}{' (' + e['department'] + ')' if e['department'] else ''}"
-            f"{': ' + e['comment'] if e['comment'] else ''}",
+            f"  {str(e.at)[:19]} v{e.version} {e.action} -> {e.to_status} by "
+            f"{e.actor}{' (' + e.department + ')' if e.department else ''}"
+            f"{': ' + e.comment if e.comment else ''}",
             highlight=False,
         )
 

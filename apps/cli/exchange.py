@@ -33,11 +33,7 @@ def nodes_list(conf: ConfOption = None) -> None:
         view.add_column(column)
     for node in ledger.nodes():
         view.add_row(
-            node["name"],
-            node["department"],
-            node["status"],
-            str(node["changed_at"])[:19],
-            node["changed_by"],
+            node.name, node.department, node.status, str(node.changed_at)[:19], node.changed_by
         )
     out.print(view)
 
@@ -145,6 +141,6 @@ def report(
     for column in ("day", "node", "delivered", "rows", "bytes", "failed", "refused"):
         view.add_column(column)
     for r in rows:
-        view.add_row(*(str(r[c]) for c in ("day", "node", "delivered", "rows", "bytes")),
-                     str(r["failed"]), str(r["refused"]))  # fmt: skip
+        view.add_row(r.day, r.node, *(str(n) for n in (r.delivered, r.rows, r.bytes, r.failed,
+                                                          r.refused)))  # fmt: skip
     out.print(view)

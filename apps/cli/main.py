@@ -91,16 +91,15 @@ def demo(
         for column in ("subscription", "batch", "status", "rows", "bytes", "to"):
             sent.add_column(column)
         for d in report.deliveries:
-            sent.add_row(*(str(d[c]) for c in ("subscription", "batch_id", "status", "rows")),
-                         str(d["bytes"] or ""), str(d["target"]))  # fmt: skip
+            sent.add_row(d.subscription, d.batch_id, d.status, str(d.rows), str(d.bytes or ""),
+                         d.target)  # fmt: skip
         out.print(sent)
     entries = Table(title="Data catalog (govlake catalog list|show|search|review|publish)")
     for column in ("code", "dataset", "title", "version", "status", "update cycle"):
         entries.add_column(column)
     for e in report.catalog:
-        d = e["definition"]
-        entries.add_row(e["code"], e["dataset"], d["title"], str(e["version"]), e["status"],
-                        d["update_cycle"]["label"])  # fmt: skip
+        entries.add_row(e.code, e.dataset, e.definition.title, str(e.version), e.status,
+                        e.definition.update_cycle.label)  # fmt: skip
     out.print(entries)
     scores = ", ".join(f"{ref} {score:.1f}" for ref, score in report.quality.items())
     out.print(f"quality:      {scores}")

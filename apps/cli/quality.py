@@ -106,7 +106,7 @@ def quality_reprocess(
     dataset: Annotated[str, typer.Argument(help="zone.table")], conf: ConfOption = None
 ) -> None:
     """Send quarantined rows through the step that rejected them again, after a fix."""
-    from jobs.quality.reprocess import reprocess
+    from jobs.reprocess import reprocess
     from jobs.runner import manual_run_id
 
     done = reprocess(runtime(conf), dataset, run_id=manual_run_id())

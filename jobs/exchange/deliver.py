@@ -81,9 +81,9 @@ def deliver(
 def _next_batch(ledger: Ledger, lake: Lakehouse, sub: Subscription) -> Batch | Delivery:
     current = lake.table(sub.dataset).version()
     past = ledger.delivered(sub.name)
-    last = int(past[0]["to_version"]) if past else None
+    last = past[0].to_version if past else None
     if last is not None and last >= current:
-        return Delivery(sub.name, past[0]["batch_id"], "already_delivered")
+        return Delivery(sub.name, past[0].batch_id, "already_delivered")
     start = last if sub.mode == "incremental" else None
     return Batch(sub.name, start, current)
 
@@ -93,7 +93,7 @@ def _past_batch(ledger: Ledger, sub: Subscription, batch_id: str) -> Batch:
     if batch_id == "last":
         if not past:
             raise GovlakeError(f"subscription {sub.name}: nothing was delivered yet to resend")
-        batch_id = str(past[0]["batch_id"])
+        batch_id = past[0].batch_id
     batch = Batch.parse(batch_id)
     if batch.subscription != sub.name:
         raise GovlakeError(f"batch {batch_id} belongs to subscription {batch.subscription}")

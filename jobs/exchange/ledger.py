@@ -12,6 +12,7 @@ from govlake.config import ProjectConfig
 from govlake.errors import GovlakeError
 from govlake.platform_db.schema import delivery, exchange_node, node_event
 
+COUNTS = ("delivered", "rows", "bytes", "failed", "refused")
 # Allowed node status changes: (from, to) -> the event recorded.
 TRANSITIONS = {
     ("registered", "approved"): "approved",
@@ -23,12 +24,72 @@ TRANSITIONS = {
 
 @dataclass(frozen=True)
 class Attempt:
-    """A delivery attempt as the ledger holds it."""
+    """A delivery attempt just started: the handle :meth:`Ledger.finish` closes."""
 
     id: int
     batch_id: str
     status: str
     attempt: int
+
+
+@dataclass(frozen=True)
+class ExchangeNode:
+    """A node as the ledger knows it: its department and approval status."""
+
+    name: str
+    department: str
+    status: str
+    changed_at: datetime
+    changed_by: str
+
+
+@dataclass(frozen=True)
+class NodeEvent:
+    """One change of a node's status."""
+
+    id: int
+    node: str
+    action: str
+    actor: str
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One delivery attempt: the batch, where it went, and how it ended."""
+
+    id: int
+    subscription: str
+    node: str
+    endpoint: str
+    dataset: str
+    batch_id: str
+    from_version: int | None
+    to_version: int
+    target: str
+    rows: int | None
+    bytes: int | None
+    checksum: str | None
+    status: str
+    attempt: int
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class NodeDay:
+    """A node's exchange on one day: delivered batches, rows and bytes; failed and refused."""
+
+    day: str
+    node: str
+    delivered: int
+    rows: int
+    bytes: int
+    failed: int
+    refused: int
 
 
 class Ledger:
@@ -90,17 +151,17 @@ class Ledger:
             )
         return action
 
-    def nodes(self) -> list[dict[str, Any]]:
+    def nodes(self) -> list[ExchangeNode]:
         """Every registered node with its status."""
         with self.engine.connect() as db:
             result = db.execute(sa.select(exchange_node).order_by(exchange_node.c.name))
-            return [dict(r._mapping) for r in result]
+            return [ExchangeNode(**r._mapping) for r in result]
 
-    def events(self, node: str) -> list[dict[str, Any]]:
+    def events(self, node: str) -> list[NodeEvent]:
         """A node's status history, oldest first."""
         with self.engine.connect() as db:
             query = sa.select(node_event).where(node_event.c.node == node).order_by(node_event.c.id)
-            return [dict(r._mapping) for r in db.execute(query)]
+            return [NodeEvent(**r._mapping) for r in db.execute(query)]
 
     def start(self, **values: Any) -> Attempt:
         """Record an attempt as started; its number follows the batch's earlier attempts."""
@@ -126,7 +187,7 @@ class Ledger:
                 .values(status=status, finished_at=datetime.now(UTC), **values)
             )
 
-    def attempts(self, subscription: str) -> list[dict[str, Any]]:
+    def attempts(self, subscription: str) -> list[DeliveryRecord]:
         """Every attempt of the subscription, oldest first."""
         with self.engine.connect() as db:
             query = (
@@ -134,13 +195,13 @@ class Ledger:
                 .where(delivery.c.subscription == subscription)
                 .order_by(delivery.c.id)
             )
-            return [dict(r._mapping) for r in db.execute(query)]
+            return [DeliveryRecord(**r._mapping) for r in db.execute(query)]
 
-    def delivered(self, subscription: str) -> list[dict[str, Any]]:
+    def delivered(self, subscription: str) -> list[DeliveryRecord]:
         """The subscription's delivered attempts, newest first."""
-        return [a for a in reversed(self.attempts(subscription)) if a["status"] == "delivered"]
+        return [a for a in reversed(self.attempts(subscription)) if a.status == "delivered"]
 
-    def report(self, *, node: str | None = None, since: date | None = None) -> list[dict[str, Any]]:
+    def report(self, *, node: str | None = None, since: date | None = None) -> list[NodeDay]:
         """Per node and day: delivered batches, rows and bytes, and failed or refused attempts."""
         day = sa.func.substr(sa.cast(delivery.c.started_at, sa.String), 1, 10).label("day")
         delivered = delivery.c.status == "delivered"
@@ -160,7 +221,12 @@ class Ledger:
                 delivery.c.started_at >= datetime(since.year, since.month, since.day, tzinfo=UTC)
             )
         with self.engine.connect() as db:
-            rows = [dict(r._mapping) for r in db.execute(query.order_by(day, delivery.c.node))]
+            rows = db.execute(query.order_by(day, delivery.c.node)).all()
         return [
-            {k: (int(v) if k not in {"node", "day"} else v) for k, v in r.items()} for r in rows
+            NodeDay(
+                day=str(r.day),
+                node=str(r.node),
+                **{k: int(getattr(r, k) or 0) for k in COUNTS},
+            )
+            for r in rows
         ]

@@ -82,58 +82,58 @@ def test_entries_are_generated_from_metadata(built: Path) -> None:
     assert report.not_built == [] and report.warnings == []
     lake = Lakehouse(config.lakehouse)
     entry = catalog.resource(SILVER)
-    d, state = entry["definition"], entry["state"]
+    d, state = entry.definition, entry.state
     delta_schema = lake.table(SILVER).schema()
-    assert [(c["name"], c["nullable"]) for c in d["columns"]] == [
+    assert [(c.name, c.nullable) for c in d.columns] == [
         (f.name, f.nullable) for f in delta_schema.fields
     ]
-    types = {c["name"]: c["type"] for c in d["columns"]}
+    types = {c.name: c.type for c in d.columns}
     assert types["registered_capital_yuan"] == "decimal(18,2)"
     assert types["established_on"] == "date"
-    comments = {c["name"]: c["comment"] for c in d["columns"]}
+    comments = {c.name: c.comment for c in d.columns}
     assert comments["uscc"].startswith("统一社会信用代码")  # from the data elements
     assert comments["_ingested_at"] == "入湖时间（UTC）"
-    assert d["sensitive_columns"] == ["legal_representative"]
-    assert (d["owner"], d["owner_name"], d["category"]) == (
+    assert d.sensitive_columns == ["legal_representative"]
+    assert (d.owner, d.owner_name, d.category) == (
         "market_regulation",
         "市场监督管理局",
         "enterprise",
     )
-    assert (d["classification"], d["sharing"]["type"], d["sharing"]["open"]) == (
+    assert (d.classification, d.sharing.type, d.sharing.open) == (
         "internal",
         "conditional",
         "not_open",
     )
-    assert d["keys"] == ["uscc"]
+    assert d.keys == ["uscc"]
     # refined when bronze changes, and bronze is collected daily
-    assert d["update_cycle"] == {
+    assert d.update_cycle.model_dump() == {
         "code": "daily",
         "label": "随上游更新（每日）",
         "schedule": "on_update",
     }
-    lineage = state["lineage"]
-    assert lineage["producer_dag"] == "enterprise_registry_refine"
-    assert lineage["sources"] == [
+    lineage = state.lineage
+    assert lineage.producer_dag == "enterprise_registry_refine"
+    assert [s.model_dump() for s in lineage.sources] == [
         {"name": "market_registry", "stream": "enterprise", "kind": "database",
          "owner": "market_regulation", "bronze": BRONZE}
     ]  # fmt: skip
-    assert (lineage["upstream"], lineage["downstream"]) == ([BRONZE], [GOLD])
-    assert state["rows"] == lake.read(SILVER).num_rows
-    assert state["delta_version"] == lake.version(SILVER)
-    assert state["quality_score"] == round(latest_score(lake, SILVER) or -1, 2)
-    assert 0 < state["quality_score"] < 100  # the seeded registry has rows to quarantine
-    assert state["freshness"] == "fresh"
-    assert catalog.resource(BRONZE)["definition"]["update_cycle"]["code"] == "daily"
+    assert (lineage.upstream, lineage.downstream) == ([BRONZE], [GOLD])
+    assert state.rows == lake.read(SILVER).num_rows
+    assert state.delta_version == lake.version(SILVER)
+    assert state.quality_score == round(latest_score(lake, SILVER) or -1, 2)
+    assert 0 < state.quality_score < 100  # the seeded registry has rows to quarantine
+    assert state.freshness == "fresh"
+    assert catalog.resource(BRONZE).definition.update_cycle.code == "daily"
 
     again = build_catalog(Runtime(config))
     assert {r.outcome for r in again.registrations} == {"unchanged"}
-    assert [v["version"] for v in catalog.versions(SILVER)] == [1]
+    assert [v.version for v in catalog.versions(SILVER)] == [1]
 
 
 def test_a_new_source_column_makes_a_new_version_to_review(built: Path) -> None:
     config, catalog = _catalog(built)
     build_catalog(Runtime(config))
-    code = catalog.resource(BRONZE)["code"]
+    code = catalog.resource(BRONZE).code
     _publish(catalog, code)
 
     registry = sqlite3.connect(config.home / "sources" / "market_registry.db")
@@ -149,8 +149,8 @@ def test_a_new_source_column_makes_a_new_version_to_review(built: Path) -> None:
     assert (change.code, change.version, change.status) == (code, 2, "registered")
 
     first, second = catalog.versions(code)
-    assert second["diff"]["columns"] == {"added": ["contact_phone"], "removed": [], "changed": {}}
-    assert second["diff"]["fields"] == {
+    assert second.diff["columns"] == {"added": ["contact_phone"], "removed": [], "changed": {}}
+    assert second.diff["fields"] == {
         "sensitive_columns": {
             "from": ["legal_representative"],
             "to": ["legal_representative", "contact_phone"],
@@ -158,12 +158,12 @@ def test_a_new_source_column_makes_a_new_version_to_review(built: Path) -> None:
     }
     # readers keep seeing the published version until the new one is reviewed and published
     (shown,) = catalog.entries(Filters(published_only=True), codes=[code])
-    assert (shown["version"], shown["status"]) == (1, "published")
+    assert (shown.version, shown.status) == (1, "published")
     catalog.review(code, approve=True, actor=OWNER, comment="新增联系电话", version=None)
     catalog.publish(code, actor=PLATFORM)
-    assert [v["status"] for v in catalog.versions(code)] == ["superseded", "published"]
-    assert catalog.resource(code)["published_version"] == 2
-    actions = [(e["version"], e["action"], e["to_status"]) for e in catalog.events(code)]
+    assert [v.status for v in catalog.versions(code)] == ["superseded", "published"]
+    assert catalog.resource(code).published_version == 2
+    actions = [(e.version, e.action, e.to_status) for e in catalog.events(code)]
     assert actions == [
         (1, "register", "registered"),
         (1, "approve", "approved"),
@@ -178,7 +178,7 @@ def test_a_new_source_column_makes_a_new_version_to_review(built: Path) -> None:
 def test_workflow_refuses_what_the_standard_forbids(built: Path) -> None:
     config, catalog = _catalog(built)
     build_catalog(Runtime(config))
-    code = catalog.resource(GOLD)["code"]
+    code = catalog.resource(GOLD).code
     with pytest.raises(WorkflowError, match="is registered: it cannot be published"):
         catalog.publish(code, actor=PLATFORM)
     with pytest.raises(WorkflowError, match="only stewards of 市场监督管理局"):
@@ -189,7 +189,7 @@ def test_workflow_refuses_what_the_standard_forbids(built: Path) -> None:
         catalog.review(code, approve=False, actor=OWNER, comment=" ", version=None)
     with pytest.raises(WorkflowError, match="GL-000002 has no published version"):
         catalog.unpublish(code, actor=PLATFORM)
-    assert [e["action"] for e in catalog.events(code)] == ["register"]  # refusals change nothing
+    assert [e.action for e in catalog.events(code)] == ["register"]  # refusals change nothing
 
     catalog.review(code, approve=True, actor=OWNER, comment=None, version=None)
     with pytest.raises(WorkflowError, match="only stewards of 大数据管理中心"):
@@ -209,7 +209,7 @@ def test_workflow_refuses_what_the_standard_forbids(built: Path) -> None:
     config, catalog = _catalog(built)
     build_catalog(Runtime(config), [GOLD])
     (_, second) = catalog.versions(code)
-    assert second["diff"]["fields"]["owner"] == {"from": "market_regulation", "to": "platform"}
+    assert second.diff["fields"]["owner"] == {"from": "market_regulation", "to": "platform"}
     with pytest.raises(WorkflowError, match="only stewards of 大数据管理中心"):
         catalog.review(code, approve=True, actor=OWNER, comment=None, version=2)
     assert (
@@ -218,7 +218,7 @@ def test_workflow_refuses_what_the_standard_forbids(built: Path) -> None:
     )
     with pytest.raises(WorkflowError, match="is rejected: it cannot be published"):
         catalog.publish(code, actor=PLATFORM, version=2)
-    assert catalog.resource(code, published=True)["version"] == 1
+    assert catalog.resource(code, published=True).version == 1
 
 
 def _search_conf(conf: Path) -> None:
@@ -235,7 +235,7 @@ def _search_conf(conf: Path) -> None:
 
 def _assert_search(catalog: Catalog) -> None:
     def found(words: str) -> list[str]:
-        return [e["dataset"] for e in catalog.search(words)]
+        return [e.dataset for e in catalog.search(words)]
 
     # a column description (法定代表人 is a data element) in all three
     assert sorted(found("法定代表人")) == [BRONZE, GOLD, SILVER]
@@ -271,14 +271,14 @@ def test_catalog_on_postgresql(built: Path, platform_on_postgres: tuple[sa.Engin
         )
     assert (version, kind) == (head_revision(), "tsvector")
     _assert_search(catalog)
-    _publish(catalog, catalog.resource(GOLD)["code"])
-    assert [e["dataset"] for e in catalog.entries(Filters(published_only=True))] == [GOLD]
+    _publish(catalog, catalog.resource(GOLD).code)
+    assert [e.dataset for e in catalog.entries(Filters(published_only=True))] == [GOLD]
 
 
 def test_export_follows_its_documented_schema(built: Path, tmp_path: Path) -> None:
     config, catalog = _catalog(built)
     build_catalog(Runtime(config))
-    _publish(catalog, catalog.resource(GOLD)["code"])
+    _publish(catalog, catalog.resource(GOLD).code)
     document = export_document(catalog)
     jsonschema.Draft202012Validator(
         export_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
@@ -334,7 +334,7 @@ def api(built: Path) -> Iterator[str]:
     """The catalog API served by uvicorn on a free loopback port."""
     config, catalog = _catalog(built)
     build_catalog(Runtime(config))
-    _publish(catalog, catalog.resource(GOLD)["code"])
+    _publish(catalog, catalog.resource(GOLD).code)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -141,11 +141,11 @@ def test_sftp_gbk_file_with_manifest_once_then_resend(
     again = deliver(Runtime(config), "to_dept", resend="last")
     assert (again.status, again.batch_id) == ("delivered", "to_dept@full-0")
     attempts = ledger.attempts("to_dept")
-    assert [(a["status"], a["attempt"], a["trigger"]) for a in attempts] == [
+    assert [(a.status, a.attempt, a.trigger) for a in attempts] == [
         ("delivered", 1, "schedule"),
         ("delivered", 2, "resend"),
     ]
-    assert attempts[0]["checksum"] == manifest["sha256"] and attempts[0]["bytes"] > 0
+    assert attempts[0].checksum == manifest["sha256"] and attempts[0].bytes > 0
 
     delivered.write_bytes(delivered.read_bytes()[:-10])
     (problem,) = verify(delivered)
@@ -184,7 +184,7 @@ def test_sftp_server_killed_mid_upload_then_retry_leaves_one_complete_file(
         deliver(Runtime.load(conf), "to_dept")
     assert not (sftp_server.drop / "to_dept__v0.csv").exists(), "no partial file under the name"
     (failed,) = ledger.attempts("to_dept")
-    assert failed["status"] == "failed" and "upload of to_dept__v0.csv" in failed["error"]
+    assert failed.status == "failed" and "upload of to_dept__v0.csv" in failed.error
 
     monkeypatch.setattr(sftp.paramiko.SFTPClient, "open", real_open)
     sftp_server.start()
@@ -197,7 +197,7 @@ def test_sftp_server_killed_mid_upload_then_retry_leaves_one_complete_file(
     assert verify(sftp_server.drop) == []
     lines = (sftp_server.drop / "to_dept__v0.csv").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 200_001
-    assert [a["status"] for a in ledger.attempts("to_dept")] == ["failed", "delivered"]
+    assert [a.status for a in ledger.attempts("to_dept")] == ["failed", "delivered"]
 
 
 def test_ftp_incremental_jsonl_sends_only_new_rows(
@@ -269,7 +269,7 @@ def test_postgres_push_fails_whole_then_upserts_every_row_once(
         name = db.scalar(sa.text(f"SELECT name FROM {schema}.rows_copy WHERE id = 3005"))
         amount = db.scalar(sa.text(f"SELECT amount FROM {schema}.rows_copy WHERE id = 7"))
     assert (name, amount) == ("新企业3005有限公司", Decimal("1.75"))
-    assert [a["status"] for a in ledger.attempts("to_db")] == [
+    assert [a.status for a in ledger.attempts("to_db")] == [
         "failed", "delivered", "delivered", "delivered"
     ]  # fmt: skip
 
@@ -309,9 +309,9 @@ def test_disabled_node_gets_nothing_and_the_ledger_says_why(
         ledger.set_status("dept", "disabled", actor="tester", reason=None)
     assert deliver(Runtime(config), "to_dept").status == "refused"
     assert not any(inbox.rglob("*.csv"))
-    errors = [a["error"] for a in ledger.attempts("to_dept")]
+    errors = [a.error for a in ledger.attempts("to_dept")]
     assert errors == ["node dept is registered, not approved", "node dept is disabled"]
-    assert [e["action"] for e in ledger.events("dept")] == ["registered", "approved", "disabled"]
+    assert [e.action for e in ledger.events("dept")] == ["registered", "approved", "disabled"]
 
     runner = CliRunner()
     result = runner.invoke(app, ["exchange", "report", "--conf", str(conf)])
@@ -347,8 +347,8 @@ def test_ledger_on_postgresql(
     assert {"exchange_node", "exchange_node_event", "exchange_delivery"} <= tables
     assert version == head_revision()
     (day,) = Ledger(open_platform_db(load_config(conf))).report(node="dept")
-    assert (day["delivered"], day["rows"], day["failed"]) == (1, 100, 0)
-    assert day["day"] == datetime.now(UTC).date().isoformat()
+    assert (day.delivered, day.rows, day.failed) == (1, 100, 0)
+    assert day.day == datetime.now(UTC).date().isoformat()
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "xlsx"])

@@ -20,9 +20,9 @@ from govlake.lakehouse import Lakehouse
 from govlake.runtime import Runtime
 from jobs.derive import validated
 from jobs.quality.gate import Decision, QualityGateError
-from jobs.quality.reprocess import reprocess
 from jobs.quality.results import RESULTS, latest
 from jobs.quality.suites import load_suite, suite_file
+from jobs.reprocess import reprocess
 from jobs.runner import run_pipeline
 from subjects.enterprise_registry import transform as enterprise_registry
 from subjects.enterprise_registry.seed import enterprise
