@@ -45,3 +45,14 @@ def test_dockerfile_copies_what_exists_and_installs_from_the_lock() -> None:
     assert "uv sync --frozen --no-dev" in dockerfile
     for source in re.findall(r"^COPY (\S+) \./", dockerfile, flags=re.MULTILINE):
         assert (REPO / source).exists(), source
+
+
+def test_the_image_holds_every_floor_the_dags_and_the_suites() -> None:
+    import tomllib
+
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\S+) \./", dockerfile, flags=re.MULTILINE))
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    missing = {*packages, "dags", "conf", "expectations"} - copied
+    assert not missing, f"the image lacks {sorted(missing)}"
