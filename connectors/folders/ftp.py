@@ -1,44 +1,44 @@
-"""FTP and FTPS drop folders (ftplib, passive mode), with resumable downloads (``REST``)."""
+"""FTP and FTPS drop folders (ftplib, passive mode).
+
+Uploads are atomic (``STOR`` as ``.<name>.part``, then ``RNFR``/``RNTO`` over the final name)
+and downloads resume with ``REST`` from the end of a partial local file.
+"""
 
 from __future__ import annotations
 
 import ftplib
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
-from types import TracebackType
+from typing import BinaryIO
 
-from connectors.folders.base import (
-    DropFolderError,
-    Progress,
-    RemoteFile,
-    archive_path,
-    matching,
-    part_name,
-)
+from connectors.folders.base import CHUNK, FolderBase, RemoteFile, Sink
 from govlake.connections import Endpoint
 
 TIMEOUT_SECONDS = 30.0
-CHUNK = 1 << 20
 
 
-class FtpFolder:
+class FtpFolder(FolderBase):
     """A folder on an FTP server; FTPS (explicit TLS, protected data channel) when ``tls``."""
+
+    errors = ftplib.all_errors
 
     def __init__(self, server: Endpoint, folder: str, *, source: str, tls: bool = False) -> None:
         """Bind to ``folder`` on ``server``; ``source`` names the flow in errors (``source x``)."""
+        folder = folder.rstrip("/") or "/"
+        where = f"{server}{'' if server.path.endswith(folder) else folder}"
+        super().__init__(folder, source=source, where=where)
         self.server = server
-        self.folder = folder.rstrip("/") or "/"
-        self.source = source
         self.tls = tls
-        self.where = f"{server}{'' if server.path.endswith(self.folder) else self.folder}"
         self._ftp: ftplib.FTP | None = None
 
-    def _fail(self, what: str, exc: BaseException) -> DropFolderError:
-        reason = str(exc).strip() or type(exc).__name__
-        return DropFolderError(f"{self.source}: {what} {self.where}: {reason}")
+    @property
+    def ftp(self) -> ftplib.FTP:
+        """The logged-in session."""
+        if self._ftp is None:
+            raise RuntimeError("use FtpFolder as a context manager")
+        return self._ftp
 
-    def __enter__(self) -> FtpFolder:
-        """Log in and check the folder exists."""
+    def _connect(self) -> None:
         ftp = (
             ftplib.FTP_TLS(timeout=TIMEOUT_SECONDS)
             if self.tls
@@ -56,21 +56,9 @@ class FtpFolder:
         except ftplib.all_errors as exc:
             ftp.close()
             raise self._fail("login refused by", exc) from None
-        try:
-            ftp.cwd(self.folder)
-        except ftplib.error_perm as exc:
-            ftp.close()
-            raise self._fail("folder not found:", exc) from None
         self._ftp = ftp
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Say goodbye, or just close when the connection is already broken."""
+    def _close(self) -> None:
         if self._ftp is None:
             return
         try:
@@ -79,78 +67,46 @@ class FtpFolder:
             self._ftp.close()
         self._ftp = None
 
-    @property
-    def ftp(self) -> ftplib.FTP:
-        """The logged-in session."""
-        if self._ftp is None:
-            raise RuntimeError("use FtpFolder as a context manager")
-        return self._ftp
-
-    def list(self, pattern: str) -> list[RemoteFile]:
-        """Files matching ``pattern``, from ``MLSD`` (size and modification time per file)."""
+    def _is_folder(self, path: str) -> bool:
         try:
-            entries = [
-                (name, int(facts.get("size", 0)), _mlsd_time(facts.get("modify", "")))
-                for name, facts in self.ftp.mlsd(self.folder, facts=["type", "size", "modify"])
-                if facts.get("type") == "file"
-            ]
-        except ftplib.all_errors as exc:
-            raise self._fail("cannot list", exc) from None
-        return matching(entries, self.folder, pattern)
+            self.ftp.cwd(path)
+        except ftplib.error_perm:
+            return False
+        return True
 
-    def fetch(self, file: RemoteFile, target: Path, progress: Progress | None = None) -> None:
-        """Download with ``RETR``, restarting at the size of a partial ``target``."""
-        done = target.stat().st_size if target.exists() else 0
-        if done >= file.size:
-            return
-        with target.open("ab") as out:
+    def _entries(self) -> Iterable[tuple[str, int, int]]:
+        return [
+            (name, int(facts.get("size", 0)), _mlsd_time(facts.get("modify", "")))
+            for name, facts in self.ftp.mlsd(self.folder, facts=["type", "size", "modify"])
+            if facts.get("type") == "file"
+        ]
 
-            def write(chunk: bytes) -> None:
-                nonlocal done
-                out.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done)
+    def _read(self, file: RemoteFile, offset: int, sink: Sink) -> None:
+        self.ftp.retrbinary(f"RETR {file.path}", sink, rest=offset or None)
 
-            try:
-                self.ftp.retrbinary(f"RETR {file.path}", write, rest=done or None)
-            except ftplib.all_errors as exc:
-                raise self._fail(f"download of {file.name} ({done} bytes done) from", exc) from None
+    def _write(self, data: BinaryIO, path: str) -> None:
+        self.ftp.storbinary(f"STOR {path}", data, blocksize=CHUNK)
 
-    def move(self, file: RemoteFile, folder: str) -> None:
-        """Rename the file into ``folder`` (relative to the drop folder when not absolute)."""
-        archive = archive_path(self.folder, folder)
+    def _make_folder(self, path: str) -> None:
         try:
-            try:
-                self.ftp.mkd(archive)
-            except ftplib.error_perm:
-                pass  # it exists
-            self.ftp.rename(file.path, f"{archive}/{file.name}")
-        except ftplib.all_errors as exc:
-            raise self._fail(f"cannot archive {file.name} on", exc) from None
+            self.ftp.mkd(path)
+        except ftplib.error_perm:
+            pass  # it exists
 
-    def upload(self, local: Path, name: str) -> None:
-        """``STOR`` under the temporary name, then ``RNFR``/``RNTO`` over ``name``."""
-        part = f"{self.folder.rstrip('/')}/{part_name(name)}"
-        final = f"{self.folder.rstrip('/')}/{name}"
-        try:
-            with local.open("rb") as data:
-                self.ftp.storbinary(f"STOR {part}", data, blocksize=CHUNK)
-            if self.size_of(name) is not None:
-                self.ftp.delete(final)  # not every server renames over an existing file
-            self.ftp.rename(part, final)
-        except ftplib.all_errors as exc:
-            raise self._fail(f"upload of {name} to", exc) from None
+    def _rename(self, source: str, target: str) -> None:
+        self.ftp.rename(source, target)
 
-    def size_of(self, name: str) -> int | None:
-        """``SIZE`` of ``name`` (binary mode), ``None`` when absent."""
+    def _replace(self, source: str, target: str) -> None:
+        if self._size(target) is not None:
+            self.ftp.delete(target)  # not every server renames over an existing file
+        self._rename(source, target)
+
+    def _size(self, path: str) -> int | None:
         try:
-            self.ftp.voidcmd("TYPE I")
-            size = self.ftp.size(f"{self.folder.rstrip('/')}/{name}")
+            self.ftp.voidcmd("TYPE I")  # SIZE counts bytes in binary mode only
+            size = self.ftp.size(path)
         except ftplib.error_perm:
             return None
-        except ftplib.all_errors as exc:
-            raise self._fail(f"cannot stat {name} on", exc) from None
         return int(size) if size is not None else None
 
 

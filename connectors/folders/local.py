@@ -1,81 +1,61 @@
-"""A drop folder on a local or mounted file system."""
+"""A drop folder on a local or mounted file system.
+
+Uploads are atomic (written and flushed to disk as ``.<name>.part``, then renamed over the final
+name) and downloads resume from the end of a partial copy.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
+from typing import BinaryIO
 
-from connectors.folders.base import (
-    CHUNK,
-    DropFolderError,
-    Progress,
-    RemoteFile,
-    matching,
-    part_name,
-)
+from connectors.folders.base import CHUNK, FolderBase, RemoteFile, Sink
 
 
-class LocalFolder:
+class LocalFolder(FolderBase):
     """A folder on a local or mounted file system."""
 
     def __init__(self, folder: str, *, source: str) -> None:
         """Bind to ``folder``; ``source`` names the flow in errors (``source x``)."""
-        self.folder = Path(folder)
-        self.where = str(self.folder)
-        self.source = source
+        path = str(Path(folder))
+        super().__init__(path, source=source, where=path)
 
-    def __enter__(self) -> LocalFolder:
-        """Check that the folder exists."""
-        if not self.folder.is_dir():
-            raise DropFolderError(f"{self.source}: folder not found: {self.folder}")
-        return self
+    def _connect(self) -> None:
+        """Nothing to open."""
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _close(self) -> None:
         """Nothing to release."""
 
-    def list(self, pattern: str) -> list[RemoteFile]:
-        """Files in the folder whose names match ``pattern``."""
-        entries = [
-            (p.name, (st := p.stat()).st_size, int(st.st_mtime))
-            for p in self.folder.iterdir()
-            if p.is_file()
-        ]
-        return matching(entries, str(self.folder), pattern)
+    def _is_folder(self, path: str) -> bool:
+        return Path(path).is_dir()
 
-    def fetch(self, file: RemoteFile, target: Path, progress: Progress | None = None) -> None:
-        """Copy the file to ``target``, continuing a partial copy."""
-        done = target.stat().st_size if target.exists() else 0
-        with open(file.path, "rb") as src, target.open("ab") as dst:
-            src.seek(done)
+    def _entries(self) -> Iterable[tuple[str, int, int]]:
+        for path in Path(self.folder).iterdir():
+            if path.is_file():
+                st = path.stat()
+                yield path.name, st.st_size, int(st.st_mtime)
+
+    def _read(self, file: RemoteFile, offset: int, sink: Sink) -> None:
+        with open(file.path, "rb") as src:
+            src.seek(offset)
             while chunk := src.read(CHUNK):
-                dst.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done)
+                sink(chunk)
 
-    def move(self, file: RemoteFile, folder: str) -> None:
-        """Move the file into ``folder`` (relative folders are taken below the drop folder)."""
-        archive = self.folder / folder
-        archive.mkdir(parents=True, exist_ok=True)
-        shutil.move(file.path, archive / file.name)
+    def _write(self, data: BinaryIO, path: str) -> None:
+        with open(path, "wb") as out:
+            shutil.copyfileobj(data, out, CHUNK)
+            out.flush()
+            os.fsync(out.fileno())
 
-    def upload(self, local: Path, name: str) -> None:
-        """Copy under the temporary name, flush to disk, then rename."""
-        part = self.folder / part_name(name)
-        with local.open("rb") as src, part.open("wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
-            dst.flush()
-            os.fsync(dst.fileno())
-        part.replace(self.folder / name)
+    def _make_folder(self, path: str) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
 
-    def size_of(self, name: str) -> int | None:
-        """Size of ``name``, if present."""
-        path = self.folder / name
-        return path.stat().st_size if path.is_file() else None
+    def _rename(self, source: str, target: str) -> None:
+        shutil.move(source, target)  # an archive folder may be on another file system
+
+    def _size(self, path: str) -> int | None:
+        file = Path(path)
+        return file.stat().st_size if file.is_file() else None

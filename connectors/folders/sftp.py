@@ -1,4 +1,7 @@
-"""SFTP drop folders (paramiko): key or password login, host keys checked, resumable downloads.
+"""SFTP drop folders (paramiko): key or password login, host keys checked.
+
+Uploads are atomic (written as ``.<name>.part``, then ``posix-rename`` over the final name) and
+downloads resume from the end of a partial local file.
 
 The Connection's extra fields follow Airflow's SFTP provider: ``key_file`` or ``private_key``
 for key login, ``host_key`` (``ssh-ed25519 AAAA...``) or ``known_hosts`` (a file) to pin the
@@ -10,51 +13,43 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
 import stat
-from pathlib import Path
-from types import TracebackType
+from collections.abc import Iterable
+from typing import BinaryIO
 
 import paramiko
 
-from connectors.folders.base import (
-    CHUNK,
-    DropFolderError,
-    Progress,
-    RemoteFile,
-    archive_path,
-    matching,
-    part_name,
-)
+from connectors.folders.base import CHUNK, FolderBase, RemoteFile, Sink
 from govlake.connections import Endpoint
 
 TIMEOUT_SECONDS = 30.0
 
 
-class SftpFolder:
+class SftpFolder(FolderBase):
     """A folder on an SFTP server."""
+
+    errors = (OSError, EOFError, paramiko.SSHException)
 
     def __init__(self, server: Endpoint, folder: str, *, source: str) -> None:
         """Bind to ``folder`` on ``server``; ``source`` names the flow in errors (``source x``)."""
+        folder = folder.rstrip("/") or "/"
+        port = server.port or 22
+        where = f"{server.scheme}://{server.login or ''}@{server.host}:{port}{folder}"
+        super().__init__(folder, source=source, where=where)
         self.server = server
-        self.folder = folder.rstrip("/") or "/"
-        self.source = source
-        self.where = (
-            f"{server.scheme}://{server.login or ''}@{server.host}:{self.port}{self.folder}"
-        )
+        self.port = port
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
 
     @property
-    def port(self) -> int:
-        """The server's port, 22 unless set."""
-        return self.server.port or 22
+    def sftp(self) -> paramiko.SFTPClient:
+        """The open SFTP session."""
+        if self._sftp is None:
+            raise RuntimeError("use SftpFolder as a context manager")
+        return self._sftp
 
-    def _fail(self, what: str, exc: BaseException | str) -> DropFolderError:
-        reason = str(exc).strip() or type(exc).__name__
-        return DropFolderError(f"{self.source}: {what} {self.where}: {reason}")
-
-    def __enter__(self) -> SftpFolder:
-        """Connect, verify the host key, log in and check the folder exists."""
+    def _connect(self) -> None:
         client = paramiko.SSHClient()
         self._trust_host_keys(client)
         try:
@@ -76,8 +71,7 @@ class SftpFolder:
             raise self._fail("host key changed for", exc) from None
         except paramiko.SSHException as exc:
             client.close()
-            message = str(exc)
-            if "not found in known_hosts" in message:
+            if "not found in known_hosts" in str(exc):
                 raise self._fail(
                     "unknown host key for",
                     "add the server to known_hosts or pin it with the connection's extra.host_key",
@@ -88,13 +82,6 @@ class SftpFolder:
             raise self._fail("cannot connect to", exc) from None
         self._client = client
         self._sftp = client.open_sftp()
-        try:
-            if not stat.S_ISDIR(self._sftp.stat(self.folder).st_mode or 0):
-                raise self._fail("not a folder:", self.folder)
-        except OSError:
-            self.__exit__(None, None, None)
-            raise self._fail("folder not found:", self.folder) from None
-        return self
 
     def _trust_host_keys(self, client: paramiko.SSHClient) -> None:
         extra = self.server.extra
@@ -118,87 +105,52 @@ class SftpFolder:
             return None
         return paramiko.PKey.from_private_key(io.StringIO(str(text)))
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the SFTP session and the SSH connection (a dropped one closes quietly)."""
+    def _close(self) -> None:
         if self._sftp is not None:
             try:
                 self._sftp.close()
-            except (OSError, EOFError, paramiko.SSHException):
+            except self.errors:
                 pass  # the server is gone; the error that matters is already raised
         if self._client is not None:
             self._client.close()
         self._sftp = self._client = None
 
-    @property
-    def sftp(self) -> paramiko.SFTPClient:
-        """The open SFTP session."""
-        if self._sftp is None:
-            raise RuntimeError("use SftpFolder as a context manager")
-        return self._sftp
-
-    def list(self, pattern: str) -> list[RemoteFile]:
-        """Regular files matching ``pattern``."""
+    def _is_folder(self, path: str) -> bool:
         try:
-            entries = [
-                (a.filename, a.st_size or 0, int(a.st_mtime or 0))
-                for a in self.sftp.listdir_attr(self.folder)
-                if stat.S_ISREG(a.st_mode or 0)
-            ]
-        except (OSError, paramiko.SSHException) as exc:
-            raise self._fail("cannot list", exc) from None
-        return matching(entries, self.folder, pattern)
+            return stat.S_ISDIR(self.sftp.stat(path).st_mode or 0)
+        except FileNotFoundError:
+            return False
 
-    def fetch(self, file: RemoteFile, target: Path, progress: Progress | None = None) -> None:
-        """Download the file, continuing from the end of a partial ``target``."""
-        done = target.stat().st_size if target.exists() else 0
-        if done >= file.size:
-            return
-        try:
-            with self.sftp.open(file.path, "rb") as remote, target.open("ab") as out:
-                remote.seek(done)
-                remote.prefetch(file.size)
-                while chunk := remote.read(CHUNK):
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done)
-        except (OSError, EOFError, paramiko.SSHException) as exc:
-            raise self._fail(f"download of {file.name} ({done} bytes done) from", exc) from None
+    def _entries(self) -> Iterable[tuple[str, int, int]]:
+        return [
+            (a.filename, a.st_size or 0, int(a.st_mtime or 0))
+            for a in self.sftp.listdir_attr(self.folder)
+            if stat.S_ISREG(a.st_mode or 0)
+        ]
 
-    def move(self, file: RemoteFile, folder: str) -> None:
-        """Rename the file into ``folder`` (relative to the drop folder when not absolute)."""
-        archive = archive_path(self.folder, folder)
-        try:
-            try:
-                self.sftp.stat(archive)
-            except FileNotFoundError:
-                self.sftp.mkdir(archive)
-            self.sftp.posix_rename(file.path, f"{archive}/{file.name}")
-        except (OSError, paramiko.SSHException) as exc:
-            raise self._fail(f"cannot archive {file.name} on", exc) from None
+    def _read(self, file: RemoteFile, offset: int, sink: Sink) -> None:
+        with self.sftp.open(file.path, "rb") as remote:
+            remote.seek(offset)
+            remote.prefetch(file.size)
+            while chunk := remote.read(CHUNK):
+                sink(chunk)
 
-    def upload(self, local: Path, name: str) -> None:
-        """Write under the temporary name, then ``posix-rename`` over ``name`` (atomic)."""
-        part = f"{self.folder.rstrip('/')}/{part_name(name)}"
-        try:
-            with local.open("rb") as data, self.sftp.open(part, "wb") as remote:
-                remote.set_pipelined(True)
-                while chunk := data.read(CHUNK):
-                    remote.write(chunk)
-            self.sftp.posix_rename(part, f"{self.folder.rstrip('/')}/{name}")
-        except (OSError, EOFError, paramiko.SSHException) as exc:
-            raise self._fail(f"upload of {name} to", exc) from None
+    def _write(self, data: BinaryIO, path: str) -> None:
+        with self.sftp.open(path, "wb") as remote:
+            remote.set_pipelined(True)
+            shutil.copyfileobj(data, remote, CHUNK)
 
-    def size_of(self, name: str) -> int | None:
-        """Size of ``name``, ``None`` when absent."""
+    def _make_folder(self, path: str) -> None:
         try:
-            return self.sftp.stat(f"{self.folder.rstrip('/')}/{name}").st_size
+            self.sftp.stat(path)
+        except FileNotFoundError:
+            self.sftp.mkdir(path)
+
+    def _rename(self, source: str, target: str) -> None:
+        self.sftp.posix_rename(source, target)
+
+    def _size(self, path: str) -> int | None:
+        try:
+            return self.sftp.stat(path).st_size
         except FileNotFoundError:
             return None
-        except (OSError, EOFError, paramiko.SSHException) as exc:
-            raise self._fail(f"cannot stat {name} on", exc) from None
