@@ -26,6 +26,7 @@ from govlake.config.exchange import (
     PlatformConfig,
     Subscription,
 )
+from govlake.config.graph import DatasetGraph
 from govlake.config.models import (
     ApiStream,
     DatabaseStream,
@@ -93,7 +94,7 @@ class ProjectConfig:
     sources: dict[str, Source]
     datasets: dict[str, Dataset]
     pipelines: dict[str, Pipeline]
-    builder_of: dict[str, str] = field(default_factory=dict)
+    graph: DatasetGraph
     platform: PlatformConfig = PlatformConfig()
     nodes: dict[str, Node] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
@@ -116,28 +117,8 @@ class ProjectConfig:
         return _declared(self.pipelines, name, "pipeline")
 
     def pipeline_order(self) -> list[Pipeline]:
-        """Pipelines sorted so every producer comes before its consumers."""
-        order: list[Pipeline] = []
-        placed: set[str] = set()
-        pending = list(self.pipelines.values())
-        while pending:
-            for pipeline in pending:
-                upstream = {
-                    self.builder_of[ref]
-                    for built in pipeline.builds
-                    for ref in self.datasets[built].inputs
-                } - {pipeline.name}
-                if upstream <= placed:
-                    order.append(pipeline)
-                    placed.add(pipeline.name)
-                    pending.remove(pipeline)
-                    break
-            else:
-                raise GovlakeError(
-                    "pipelines depend on each other in a cycle: "
-                    + ", ".join(p.name for p in pending)
-                )
-        return order
+        """Pipelines sorted so every producer comes before its consumers (raises on a cycle)."""
+        return [self.pipelines[name] for name in self.graph.pipeline_order()]
 
 
 EntryT = TypeVar("EntryT")
@@ -204,7 +185,8 @@ class _Loading:
         if catalog is None and not (self.conf / "catalog.yaml").exists():
             catalog = CatalogConfig()
         self._unexpected_files()
-        builder_of = self._cross_check(departments, sources, datasets, pipelines)
+        graph = DatasetGraph.of(datasets, pipelines)
+        self._cross_check(departments, sources, datasets, pipelines, graph)
         self._check_exchange(departments, datasets, nodes, subscriptions)
         if catalog is not None:  # else its own errors are reported
             self._check_catalog(catalog, departments, datasets)
@@ -221,7 +203,7 @@ class _Loading:
             sources=sources,
             datasets=datasets,
             pipelines=pipelines,
-            builder_of=builder_of,
+            graph=graph,
             platform=platform or PlatformConfig(),
             nodes=nodes,
             subscriptions=subscriptions,
@@ -381,7 +363,8 @@ class _Loading:
         sources: dict[str, Source],
         datasets: dict[str, Dataset],
         pipelines: dict[str, Pipeline],
-    ) -> dict[str, str]:
+        graph: DatasetGraph,
+    ) -> None:
         for kind, items in (("sources", sources), ("datasets", datasets), ("pipelines", pipelines)):
             for ident, item in items.items():
                 if item.owner not in departments:
@@ -390,7 +373,7 @@ class _Loading:
                     )
         for ref, dataset in datasets.items():
             self._check_dataset(ref, dataset, sources, datasets)
-        return self._check_pipelines(datasets, pipelines)
+        self._check_pipelines(datasets, pipelines, graph)
 
     def _check_dataset(
         self,
@@ -424,34 +407,26 @@ class _Loading:
                 self.issue(*self._at("datasets", ref, "inputs", i), f"unknown dataset {upstream!r}")
 
     def _check_pipelines(
-        self, datasets: dict[str, Dataset], pipelines: dict[str, Pipeline]
-    ) -> dict[str, str]:
-        builder_of: dict[str, str] = {}
+        self, datasets: dict[str, Dataset], pipelines: dict[str, Pipeline], graph: DatasetGraph
+    ) -> None:
         for name, pipeline in pipelines.items():
             for i, ref in enumerate(pipeline.builds):
                 where = self._at("pipelines", name, "builds", i)
                 if ref not in datasets:
                     if ref not in self.invalid:
                         self.issue(*where, f"unknown dataset {ref!r}")
-                elif ref in builder_of:
-                    self.issue(*where, f"{ref} is already built by pipeline {builder_of[ref]!r}")
+                elif graph.builder(ref) != name or ref in pipeline.builds[:i]:
+                    self.issue(*where, f"{ref} is already built by pipeline {graph.builder(ref)!r}")
                 else:
                     self._check_build_order(pipeline, i, datasets[ref], where)
-                    builder_of[ref] = name
-            if pipeline.schedule == "on_update" and not any(
-                up not in pipeline.builds
-                for ref in pipeline.builds
-                if ref in datasets
-                for up in datasets[ref].inputs
-            ):
+            if pipeline.schedule == "on_update" and not graph.external_inputs(name):
                 self.issue(
                     *self._at("pipelines", name, "schedule"),
                     "on_update needs an input built by another pipeline",
                 )
         for ref in datasets:
-            if ref not in builder_of:
+            if ref not in graph.builders:
                 self.issue(*self._at("datasets", ref), f"{ref} is not built by any pipeline")
-        return builder_of
 
     def _check_build_order(
         self, pipeline: Pipeline, index: int, dataset: Dataset, where: tuple[_Doc, Path_]
