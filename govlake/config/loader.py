@@ -1,22 +1,20 @@
 """Load ``conf/`` into a validated :class:`ProjectConfig`, or fail listing every problem.
 
-Problems are reported as ``file:line: field.path: message``: the YAML is composed first so each
-value keeps its line, then validated per file with pydantic, then checked across files (owners,
-sources, inputs, pipelines). Strings may use ``${VAR}`` or ``${VAR:-default}``; ``GOVLAKE_HOME``
-defaults to ``.govlake`` beside the conf folder.
+Problems are reported as ``file:line: field.path: message``: the YAML is read first so each
+value keeps its line (:mod:`govlake.config.yaml_source`), then validated per file with pydantic,
+then checked across files (owners, sources, inputs, pipelines). Strings may use ``${VAR}`` or
+``${VAR:-default}``; ``GOVLAKE_HOME`` defaults to ``.govlake`` beside the conf folder.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from govlake.config.catalog import CatalogConfig
@@ -27,6 +25,7 @@ from govlake.config.exchange import (
     Subscription,
 )
 from govlake.config.graph import DatasetGraph
+from govlake.config.issues import ConfError, ConfIssue
 from govlake.config.models import (
     ApiStream,
     DatabaseStream,
@@ -37,48 +36,8 @@ from govlake.config.models import (
     Pipeline,
     Source,
 )
+from govlake.config.yaml_source import Doc, FieldPath, read_yaml
 from govlake.errors import GovlakeError, UnknownDatasetError
-
-Path_ = tuple[str | int, ...]
-ENV_REF = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?::-(?P<default>[^}]*))?\}")
-
-
-@dataclass(frozen=True)
-class ConfIssue:
-    """One problem in the configuration, located as precisely as the YAML allows."""
-
-    file: Path
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        return f"{where}: {self.field or '<file>'}: {self.message}"
-
-
-class ConfError(GovlakeError):
-    """The configuration is invalid; ``issues`` lists every problem found."""
-
-    def __init__(self, issues: list[ConfIssue]) -> None:
-        self.issues = issues
-        super().__init__("\n".join(str(i) for i in issues))
-
-
-@dataclass
-class _Doc:
-    """A parsed YAML file with the line of every value, keyed by its path."""
-
-    file: Path
-    data: Any
-    lines: dict[Path_, int]
-
-    def line(self, path: Path_) -> int | None:
-        """Line of ``path`` or of its nearest located parent."""
-        for cut in range(len(path), -1, -1):
-            if path[:cut] in self.lines:
-                return self.lines[path[:cut]]
-        return None
 
 
 @dataclass(frozen=True)
@@ -163,11 +122,13 @@ class _Loading:
         self.env = env
         self.issues: list[ConfIssue] = []
         self.invalid: set[str] = set()  # names declared in entries that failed validation
-        self.where: dict[tuple[str, str], tuple[_Doc, Path_]] = {}
+        self.where: dict[tuple[str, str], tuple[Doc, FieldPath]] = {}
 
-    def issue(self, doc: _Doc, path: Path_, message: str) -> None:
-        dotted = ".".join(str(p) for p in path)
-        self.issues.append(ConfIssue(doc.file, doc.line(path), dotted, message))
+    def issue(self, doc: Doc, path: FieldPath, message: str) -> None:
+        self.issues.append(doc.issue(path, message))
+
+    def _parse(self, file: Path) -> Doc | None:
+        return read_yaml(file, self.env, self.issues)
 
     def run(self, home: Path) -> ProjectConfig | None:
         lakehouse = self._single("lakehouse.yaml", LakehouseConfig, required=True)
@@ -210,47 +171,7 @@ class _Loading:
             catalog=catalog or CatalogConfig(),
         )
 
-    # -- reading -------------------------------------------------------------------------
-
-    def _parse(self, file: Path) -> _Doc | None:
-        try:
-            node = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark else None
-            self.issues.append(ConfIssue(file, line, "", f"not valid YAML: {exc}".splitlines()[0]))
-            return None
-        doc = _Doc(file, None, {})
-        doc.data = self._value(node, (), doc) if node is not None else None
-        return doc
-
-    def _value(self, node: yaml.Node, path: Path_, doc: _Doc) -> Any:
-        doc.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                doc.lines[(*path, key)] = key_node.start_mark.line + 1
-                out[key] = self._value(value_node, (*path, key), doc)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self._value(item, (*path, i), doc) for i, item in enumerate(node.value)]
-        value = yaml.SafeLoader(" ").construct_object(node)
-        return self._expand(value, path, doc) if isinstance(value, str) else value
-
-    def _expand(self, text: str, path: Path_, doc: _Doc) -> str:
-        def substitute(match: re.Match[str]) -> str:
-            name, default = match.group("name"), match.group("default")
-            if name in self.env:
-                return self.env[name]
-            if default is not None:
-                return default
-            self.issue(doc, path, f"environment variable {name} is not set")
-            return match.group(0)
-
-        return ENV_REF.sub(substitute, text)
-
-    def _validate(self, doc: _Doc, data: Any, path: Path_, model: Any) -> Any:
+    def _validate(self, doc: Doc, data: Any, path: FieldPath, model: Any) -> Any:
         try:
             return TypeAdapter(model).validate_python(data)
         except ValidationError as exc:
@@ -271,7 +192,7 @@ class _Loading:
         doc = self._parse(file)
         return self._validate(doc, doc.data, (), model) if doc else None
 
-    def _items(self, doc: _Doc, key: str) -> Iterator[tuple[Path_, Any]]:
+    def _items(self, doc: Doc, key: str) -> Iterator[tuple[FieldPath, Any]]:
         if not isinstance(doc.data, dict) or not isinstance(doc.data.get(key), list):
             self.issue(doc, (key,), f"expected a mapping with a '{key}' list")
             return
@@ -281,7 +202,7 @@ class _Loading:
             yield (key, i), item
 
     def _register(
-        self, kind: str, doc: _Doc, path: Path_, obj: Any, id_attr: str, into: dict[str, Any]
+        self, kind: str, doc: Doc, path: FieldPath, obj: Any, id_attr: str, into: dict[str, Any]
     ) -> None:
         ident = getattr(obj, id_attr)
         if ident in into:
@@ -302,9 +223,7 @@ class _Loading:
             self._collect(doc, key, model, id_attr, found)
         return found
 
-    def _collect(
-        self, doc: _Doc, key: str, model: Any, id_attr: str, found: dict[str, Any]
-    ) -> None:
+    def _collect(self, doc: Doc, key: str, model: Any, id_attr: str, found: dict[str, Any]) -> None:
         for path, item in self._items(doc, key):
             obj = self._validate(doc, item, path, model)
             if obj is not None:
@@ -353,7 +272,7 @@ class _Loading:
 
     # -- cross-file checks ------------------------------------------------------------------
 
-    def _at(self, kind: str, ident: str, *field_path: str | int) -> tuple[_Doc, Path_]:
+    def _at(self, kind: str, ident: str, *field_path: str | int) -> tuple[Doc, FieldPath]:
         doc, path = self.where[(kind, ident)]
         return doc, (*path, *field_path)
 
@@ -429,7 +348,7 @@ class _Loading:
                 self.issue(*self._at("datasets", ref), f"{ref} is not built by any pipeline")
 
     def _check_build_order(
-        self, pipeline: Pipeline, index: int, dataset: Dataset, where: tuple[_Doc, Path_]
+        self, pipeline: Pipeline, index: int, dataset: Dataset, where: tuple[Doc, FieldPath]
     ) -> None:
         for upstream in dataset.inputs:
             if upstream in pipeline.builds[index:]:
