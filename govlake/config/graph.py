@@ -1,8 +1,9 @@
 """The dataset graph of ``conf/``: which pipeline builds each dataset, and from what.
 
 Computed once from the entries that passed validation. It tolerates what the cross-file checks
-report (unknown inputs, datasets built twice or by no pipeline), so the checks can ask it; for a
-conf that passed them, only :meth:`DatasetGraph.pipeline_order` can raise, on a cycle.
+report (unknown inputs, datasets built twice or by no pipeline), so the checks can ask it. In a
+conf that passed them every dataset has its pipeline, and only :meth:`DatasetGraph.pipeline_order`
+raises, on a cycle.
 """
 
 from __future__ import annotations
