@@ -68,14 +68,7 @@ def _doc_md(pipeline: Pipeline, config: ProjectConfig) -> str:
 def _schedule(pipeline: Pipeline, config: ProjectConfig) -> Any:
     if pipeline.schedule != "on_update":
         return pipeline.schedule
-    upstream = sorted(
-        {
-            ref
-            for built in pipeline.builds
-            for ref in config.datasets[built].inputs
-            if ref not in pipeline.builds
-        }
-    )
+    upstream = config.graph.external_inputs(pipeline.name)
     return functools.reduce(operator.or_, [asset_for(config.datasets[ref]) for ref in upstream])
 
 

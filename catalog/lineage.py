@@ -2,8 +2,8 @@
 
 Every dataset is built by one pipeline DAG and published as the Asset ``delta://<zone>/<table>``;
 a derived dataset's inputs are the Assets its DAG is scheduled on (``on_update``) or reads. So the
-graph source -> bronze -> silver -> gold -> exchange subscription is read from conf alone, the same
-graph the DAG factory wires, without importing Airflow.
+graph source -> bronze -> silver -> gold -> exchange subscription is read from conf alone, from the
+dataset graph the DAG factory wires (``ProjectConfig.graph``), without importing Airflow.
 """
 
 from __future__ import annotations
@@ -31,34 +31,9 @@ PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0"
 IRREGULAR: tuple[CycleCode, str] = ("irregular", "不定期")
 
 
-def ancestors(config: ProjectConfig, ref: str) -> list[str]:
-    """Every dataset ``ref`` is derived from, nearest first, each once."""
-    found: list[str] = []
-    frontier = list(config.datasets[ref].inputs)
-    while frontier:
-        current = frontier.pop(0)
-        if current not in found:
-            found.append(current)
-            frontier += config.datasets[current].inputs
-    return found
-
-
-def descendants(config: ProjectConfig, ref: str) -> list[str]:
-    """Every dataset derived from ``ref``, nearest first, each once."""
-    found: list[str] = []
-    frontier = [ref]
-    while frontier:
-        current = frontier.pop(0)
-        for candidate, dataset in config.datasets.items():
-            if current in dataset.inputs and candidate not in found:
-                found.append(candidate)
-                frontier.append(candidate)
-    return found
-
-
 def lineage(config: ProjectConfig, ref: str) -> Lineage:
     """Sources, inputs, ancestors, descendants and subscriptions of ``ref``."""
-    upstream = ancestors(config, ref)
+    upstream = config.graph.ancestors(ref)
     sources = []
     for bronze in (ref, *upstream):
         collect = config.datasets[bronze].collect
@@ -74,12 +49,12 @@ def lineage(config: ProjectConfig, ref: str) -> Lineage:
                 )
             )
     return Lineage(
-        producer_dag=config.builder_of[ref],
+        producer_dag=config.graph.builder(ref),
         asset_uri=config.datasets[ref].asset_uri,
         sources=sources,
         inputs=list(config.datasets[ref].inputs),
         upstream=upstream,
-        downstream=descendants(config, ref),
+        downstream=config.graph.descendants(ref),
         subscriptions=[
             Delivery(
                 subscription=sub.name,
@@ -100,11 +75,12 @@ def update_cycle(config: ProjectConfig, ref: str) -> UpdateCycle:
     A DAG scheduled ``on_update`` runs when an input changes, so its cycle is the shortest cycle
     among the DAGs upstream of it.
     """
-    schedule = config.pipelines[config.builder_of[ref]].schedule
+    graph = config.graph
+    schedule = config.pipelines[graph.builder(ref)].schedule
     if schedule != "on_update":
         code, label = cycle_of(schedule)
         return UpdateCycle(code=code, label=label, schedule=schedule or "manual")
-    schedules = [config.pipelines[config.builder_of[a]].schedule for a in ancestors(config, ref)]
+    schedules = [config.pipelines[graph.builder(a)].schedule for a in graph.ancestors(ref)]
     upstream = [cycle_of(s) for s in schedules if s != "on_update"]
     ranked = [c for c in upstream if c != IRREGULAR]
     order = [code for _, code, _ in CYCLES]

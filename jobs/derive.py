@@ -37,7 +37,7 @@ def derive(rt: Runtime, ref: str, *, pipeline: str, run_id: str) -> list[WriteRe
     ranges = []
     for upstream in dataset.inputs:
         if not lake.exists(upstream):
-            builder = config.builder_of.get(upstream, "?")
+            builder = config.graph.builder(upstream)
             raise UnknownDatasetError(
                 f"{ref}: input {upstream} does not exist yet (built by pipeline {builder})"
             )

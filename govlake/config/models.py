@@ -2,7 +2,7 @@
 
 Each model forbids unknown fields, so a typo in YAML is an error that names the field rather
 than a setting silently ignored. Cross-file references (owners, sources, inputs) are checked in
-:mod:`govlake.config.loader`, which knows where each value came from.
+:mod:`govlake.config.checks`, which knows where each value came from.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def test_shipped_conf_is_valid(full_conf_dir: Path, tmp_path: Path) -> None:
         "CrawlSource",
     }
     assert config.lakehouse.root == f"{tmp_path}/home/lakehouse"
-    assert config.builder_of["silver.enterprise_registry"] == "enterprise_registry_refine"
+    assert config.graph.builder("silver.enterprise_registry") == "enterprise_registry_refine"
 
 
 def test_unknown_field_is_named_with_file_and_line(conf_dir: Path) -> None:
