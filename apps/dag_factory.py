@@ -22,9 +22,10 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, get_current_context, task
 
-from govlake.config import ProjectConfig, load_config
 from govlake.config.exchange import Subscription
+from govlake.config.loader import load_config
 from govlake.config.models import Dataset, Pipeline
+from govlake.config.project import ProjectConfig
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 

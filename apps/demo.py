@@ -24,8 +24,8 @@ from sqlalchemy.engine import make_url
 from apps.airflow_home import activate, dags_folder
 from apps.local_servers import LOOPBACK, FtpServer, WebServer
 from catalog.records import CatalogEntry
-from govlake.config import ProjectConfig
 from govlake.config.models import DatabaseSource
+from govlake.config.project import ProjectConfig
 from govlake.errors import GovlakeError
 from govlake.lakehouse import TableInfo
 from govlake.runtime import Runtime

@@ -71,7 +71,7 @@ def registry_conf(
 
 def govlake_ingest(work: Path, source_yaml: str, name: str) -> dict[str, Any]:
     """Collect the source's ``rows`` stream into ``bronze.<name>``, as govlake's task does."""
-    from govlake.config import load_config
+    from govlake.config.loader import load_config
     from jobs.collect.ingest import ingest
 
     config = load_config(write_conf(work, source_yaml, name))

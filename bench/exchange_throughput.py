@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
 from bench.common import POSTGRES, write_conf
-from govlake.config import load_config
+from govlake.config.loader import load_config
 from govlake.lakehouse import Commit, Lakehouse
 from govlake.runtime import Runtime
 from jobs.exchange.deliver import Delivery, deliver

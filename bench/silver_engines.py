@@ -69,7 +69,7 @@ def _derive(params: dict[str, Any], work: Path, engine: str) -> dict[str, Any]:
     (work / "no_suites").mkdir()
     os.environ["GOVLAKE_EXPECTATIONS"] = str(work / "no_suites")
     os.environ["GOVLAKE_HOME"] = str(work / "home")
-    from govlake.config import load_config
+    from govlake.config.loader import load_config
     from jobs.derive import derive
 
     memory = params.get("driver_memory", "2g")

@@ -79,7 +79,7 @@ def arm_govlake(params: dict[str, Any], work: Path) -> dict[str, Any]:
 
     os.environ["GOVLAKE_EXPECTATIONS"] = str(SUITE)
     os.environ["GOVLAKE_HOME"] = str(work / "home")
-    from govlake.config import load_config
+    from govlake.config.loader import load_config
     from govlake.runtime import Runtime
     from jobs.derive import validated
 

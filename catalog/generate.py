@@ -18,12 +18,12 @@ from deltalake import Schema
 
 from catalog.entry import Column, Definition, Sharing, State
 from catalog.lineage import lineage, update_cycle
-from govlake.config import ProjectConfig
 from govlake.config.catalog import (
     DEFAULT_CONDITIONS,
     OPEN_BY_CLASSIFICATION,
     SHARING_BY_CLASSIFICATION,
 )
+from govlake.config.project import ProjectConfig
 from govlake.lakehouse import Lakehouse
 from jobs.quality.results import latest
 

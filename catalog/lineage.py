@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from croniter import croniter
 
 from catalog.entry import CycleCode, Delivery, Lineage, SourceRef, UpdateCycle
-from govlake.config import ProjectConfig
+from govlake.config.project import ProjectConfig
 
 # Typical (median) gap between two runs -> the provincial catalogue's update cycle.
 CYCLES: tuple[tuple[timedelta, CycleCode, str], ...] = (

@@ -18,7 +18,7 @@ from catalog.entry import Definition, EntryStatus, State, diff
 from catalog.generate import Generated
 from catalog.records import CatalogEntry, CatalogEvent, EntryVersion
 from catalog.workflow import Action, WorkflowError, decide
-from govlake.config import ProjectConfig
+from govlake.config.project import ProjectConfig
 from govlake.errors import GovlakeError
 from govlake.platform_db.schema import catalog_entry, catalog_event, catalog_resource
 

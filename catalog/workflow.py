@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from catalog.entry import EntryStatus
-from govlake.config import ProjectConfig
+from govlake.config.project import ProjectConfig
 from govlake.errors import GovlakeError
 
 Action = Literal["approve", "reject", "publish", "unpublish"]

@@ -12,7 +12,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from govlake.config import ProjectConfig, load_config
+from govlake.config.loader import load_config
+from govlake.config.project import ProjectConfig
 from govlake.lakehouse import Lakehouse
 
 if TYPE_CHECKING:

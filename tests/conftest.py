@@ -82,7 +82,7 @@ def conf_dir(full_conf_dir: Path) -> Path:
 
 @pytest.fixture
 def project(conf_dir: Path):  # noqa: ANN201
-    from govlake.config import load_config
+    from govlake.config.loader import load_config
 
     return load_config(conf_dir)
 
@@ -101,7 +101,7 @@ def registry_db(project) -> Path:  # noqa: ANN001
 def collect_scenario(conf_dir: Path, rows: int) -> None:
     """Seed the three departments and collect every source into bronze (servers on loopback)."""
     from apps.demo import REGISTRY_SEED, department_servers, seed_departments
-    from govlake.config import load_config
+    from govlake.config.loader import load_config
     from govlake.runtime import Runtime
     from jobs.runner import run_pipeline
     from subjects.enterprise_registry.seed import seed
@@ -117,7 +117,7 @@ def collect_scenario(conf_dir: Path, rows: int) -> None:
 
 def derived_tables(conf_dir: Path) -> dict[str, list[str]]:
     """Every silver and gold table and quarantine, as sorted rows without lineage columns."""
-    from govlake.config import load_config
+    from govlake.config.loader import load_config
     from govlake.lakehouse import LINEAGE_COLUMNS, Lakehouse
 
     project = load_config(conf_dir)
@@ -134,7 +134,7 @@ def derived_tables(conf_dir: Path) -> dict[str, list[str]]:
 
 def refining_pipelines(conf_dir: Path) -> list[str]:
     """The pipelines that build silver and gold, producers first."""
-    from govlake.config import load_config
+    from govlake.config.loader import load_config
 
     project = load_config(conf_dir)
     return [

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from govlake.config import ConfError
+from govlake.config.issues import ConfError
 from govlake.errors import GovlakeError
 from govlake.runtime import Runtime
 

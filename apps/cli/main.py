@@ -18,7 +18,7 @@ from apps.cli.catalog import catalog_app
 from apps.cli.common import ConfOption, out, reports_errors, runtime
 from apps.cli.exchange import exchange_app
 from apps.cli.quality import quality_app
-from govlake.config import load_config
+from govlake.config.loader import load_config
 from govlake.errors import GovlakeError
 
 app = typer.Typer(

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import pyarrow.compute as pc
 
 from connectors.crawl.spiders.declared import URL_FIELD
-from govlake.config import ProjectConfig, load_config
+from govlake.config.loader import load_config
+from govlake.config.project import ProjectConfig
 from govlake.lakehouse import Lakehouse
 
 

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from govlake.config import ProjectConfig
+from govlake.config.project import ProjectConfig
 from govlake.connections import database_url
 from govlake.errors import GovlakeError
 

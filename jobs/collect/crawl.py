@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from govlake.config import ProjectConfig
 from govlake.config.models import CrawlSource, Dataset
+from govlake.config.project import ProjectConfig
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Lakehouse, WriteResult
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.folders import DropFolder, open_folder
-from govlake.config import ProjectConfig
 from govlake.config.exchange import DatabaseEndpoint, FileEndpoint, FileSettings, Subscription
+from govlake.config.project import ProjectConfig
 from govlake.connections import database_url, endpoint
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Lakehouse

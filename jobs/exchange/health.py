@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from govlake.config import ProjectConfig
 from govlake.config.exchange import FileEndpoint
+from govlake.config.project import ProjectConfig
 from govlake.connections import database_url
 from govlake.errors import GovlakeError
 from jobs.exchange.deliver import open_delivery_folder

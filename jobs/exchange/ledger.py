@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from govlake.config import ProjectConfig
+from govlake.config.project import ProjectConfig
 from govlake.errors import GovlakeError
 from govlake.platform_db.schema import delivery, exchange_node, node_event
 

@@ -18,7 +18,7 @@ from typing import Any
 import pyspark
 import pytest
 
-from govlake.config import load_config
+from govlake.config.loader import load_config
 from tests.conftest import REPO, collect_scenario, derived_tables, refining_pipelines
 
 pytestmark = pytest.mark.cluster

@@ -23,7 +23,8 @@ from catalog.build import build_catalog
 from catalog.export import export_document, export_schema
 from catalog.store import Catalog, Filters
 from catalog.workflow import WorkflowError
-from govlake.config import ProjectConfig, load_config
+from govlake.config.loader import load_config
+from govlake.config.project import ProjectConfig
 from govlake.lakehouse import Lakehouse
 from govlake.platform_db.database import head_revision, open_platform_db
 from govlake.runtime import Runtime

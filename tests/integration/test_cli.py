@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from apps.cli.main import app
-from govlake.config import ProjectConfig
+from govlake.config.project import ProjectConfig
 from govlake.lakehouse import Lakehouse
 
 pytestmark = pytest.mark.integration

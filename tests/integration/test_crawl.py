@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from apps.local_servers import WebServer, free_port
-from govlake.config import load_config
+from govlake.config.loader import load_config
 from govlake.lakehouse import Lakehouse
 from govlake.runtime import Runtime
 from jobs.collect.crawl import CrawlError

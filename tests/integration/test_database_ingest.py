@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 from connectors.database import DatabaseReader
-from govlake.config import load_config
+from govlake.config.loader import load_config
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Lakehouse
 from govlake.runtime import Runtime

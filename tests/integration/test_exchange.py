@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from apps.cli.main import app
 from apps.local_servers import FtpServer
 from connectors.folders.base import DropFolderError
-from govlake.config import load_config
+from govlake.config.loader import load_config
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Commit, Lakehouse
 from govlake.platform_db.database import head_revision, open_platform_db

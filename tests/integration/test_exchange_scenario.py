@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from apps.demo import approve_nodes
 from apps.local_servers import FtpServer
 from apps.tasks import deliver_subscription
-from govlake.config import load_config
+from govlake.config.loader import load_config
 from govlake.lakehouse import Lakehouse
 from govlake.platform_db.database import open_platform_db
 from govlake.runtime import Runtime

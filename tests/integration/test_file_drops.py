@@ -14,7 +14,7 @@ import pytest
 from apps.local_servers import LOOPBACK, FtpServer
 from connectors.files import FileFormatError
 from connectors.folders.base import DropFolderError
-from govlake.config import load_config
+from govlake.config.loader import load_config
 from govlake.lakehouse import Lakehouse
 from govlake.runtime import Runtime
 from jobs.collect.ingest import ingest

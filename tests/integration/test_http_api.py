@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from connectors.http_api import ApiError
-from govlake.config import load_config
+from govlake.config.loader import load_config
 from govlake.lakehouse import Lakehouse
 from govlake.runtime import Runtime
 from jobs.collect.ingest import ingest

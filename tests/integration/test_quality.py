@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from apps.cli.main import app
-from govlake.config import ProjectConfig, load_config
+from govlake.config.loader import load_config
 from govlake.config.models import Quality
+from govlake.config.project import ProjectConfig
 from govlake.lakehouse import Lakehouse
 from govlake.runtime import Runtime
 from jobs.derive import validated

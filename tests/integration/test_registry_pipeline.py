@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 import sqlalchemy as sa
 
-from govlake.config import ProjectConfig
+from govlake.config.project import ProjectConfig
 from govlake.lakehouse import LINEAGE_COLUMNS, Lakehouse
 from govlake.runtime import Runtime
 from jobs.maintenance import maintain

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from govlake.config import load_config
+from govlake.config.loader import load_config
 from govlake.runtime import Runtime
 from jobs.runner import run_pipeline
 from tests.conftest import collect_scenario, derived_tables, refining_pipelines

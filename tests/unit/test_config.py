@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from apps.cli.main import app
-from govlake.config import ConfError, load_config
+from govlake.config.issues import ConfError
+from govlake.config.loader import load_config
 
 pytestmark = pytest.mark.unit
 

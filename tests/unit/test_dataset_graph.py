@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from govlake.config import ProjectConfig, load_config
+from govlake.config.loader import load_config
+from govlake.config.project import ProjectConfig
 from govlake.errors import GovlakeError
 
 pytestmark = pytest.mark.unit
