@@ -11,7 +11,6 @@ so the next attempt resumes it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from connectors.files import FileReader
 from connectors.folders import DropFolder, RemoteFile, open_folder
 from govlake.config.models import Dataset, DriftPolicy, FileSource, FileStream, declared
 from govlake.connections import endpoint
+from govlake.digest import file_sha256
 from govlake.errors import GovlakeError
 from govlake.lakehouse import QUARANTINE_SUFFIX, Commit, Lakehouse, WriteResult
 from jobs.collect.drift import check_drift
@@ -99,7 +99,7 @@ def _collect_file(
         raise GovlakeError(
             f"source {source.name}: {file.path} changed size during download; retry later"
         )
-    digest = _sha256(local)
+    digest = file_sha256(local)
     entry: dict[str, Any] = {
         "path": file.path,
         "size": file.size,
@@ -168,14 +168,6 @@ def commit_read(
     )
     log.info("%s: %d row(s) committed to %s v%s", where, result.rows, ref, result.version)
     return [quarantine, result] if quarantine.rows else [result]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _progress(file: RemoteFile) -> Any:
