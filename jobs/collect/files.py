@@ -12,6 +12,7 @@ so the next attempt resumes it.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from govlake.config.models import Dataset, DriftPolicy, FileSource, FileStream, 
 from govlake.connections import endpoint
 from govlake.digest import file_sha256
 from govlake.errors import GovlakeError
-from govlake.lakehouse import QUARANTINE_SUFFIX, Commit, Lakehouse, WriteResult
+from govlake.lakehouse import QUARANTINE_SUFFIX, CollectedFile, Commit, Lakehouse, WriteResult
 from jobs.collect.drift import check_drift
 from jobs.quality.contracts import checked
 
@@ -42,7 +43,7 @@ def collect_files(
     """Load every file of the stream not yet in the register; archive loaded files if asked."""
     ref = dataset.ref
     stream = declared(source.stream(stream_name), source.name, stream_name)
-    register = {(f["path"], f["size"], f["mtime"]) for f in lake.collected_files(ref)}
+    register = {(f.path, f.size, f.mtime) for f in lake.collected_files(ref)}
     staging.mkdir(parents=True, exist_ok=True)
     results: list[WriteResult] = []
     with source_folder(source) as folder:
@@ -100,12 +101,7 @@ def _collect_file(
             f"source {source.name}: {file.path} changed size during download; retry later"
         )
     digest = file_sha256(local)
-    entry: dict[str, Any] = {
-        "path": file.path,
-        "size": file.size,
-        "mtime": file.mtime,
-        "sha256": digest,
-    }
+    entry = CollectedFile(file.path, file.size, file.mtime, digest)
     commit = Commit(
         pipeline=pipeline,
         run_id=run_id,
@@ -115,13 +111,13 @@ def _collect_file(
     )
     if lake.is_committed(ref, commit.batch_id):
         log.info("%s: same content as a file already loaded; registering only", file.path)
-        first = next(f for f in lake.collected_files(ref) if f["sha256"] == digest)
+        first = next(f for f in lake.collected_files(ref) if f.sha256 == digest)
         seen = Commit(
             pipeline=pipeline,
             run_id=run_id,
             batch_id=f"{ref}@seen:{file.path}:{file.size}:{file.mtime}",
             source=commit.source,
-            file={**entry, "duplicate_of": first["path"]},
+            file=replace(entry, duplicate_of=first.path),
         )
         local.unlink()
         return [lake.mark(ref, seen)]
