@@ -12,10 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from govlake.config import ProjectConfig
-from govlake.config.models import CrawlSource, Dataset
+from govlake.config.models import CrawlSource, CrawlStream
 from govlake.errors import GovlakeError
-from govlake.lakehouse import Lakehouse, WriteResult
+from govlake.lakehouse import WriteResult
+from jobs.collect.run import CollectRun
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +24,9 @@ class CrawlError(GovlakeError):
     """The crawl failed or reached nothing; the message carries the crawl's last errors."""
 
 
-def collect_crawl(
-    config: ProjectConfig,
-    lake: Lakehouse,
-    dataset: Dataset,
-    source: CrawlSource,
-    stream_name: str,
-    *,
-    pipeline: str,
-    run_id: str,
-) -> list[WriteResult]:
+def collect_crawl(run: CollectRun[CrawlSource, CrawlStream]) -> list[WriteResult]:
     """Crawl the stream, committing new detail pages' items to the bronze dataset."""
-    ref = dataset.ref
+    config, ref, pipeline, run_id = run.rt.config, run.ref, run.pipeline, run.run_id
     work = config.home / "crawl" / ref
     work.mkdir(parents=True, exist_ok=True)
     result_file = work / f"{run_id.replace(':', '_').replace('/', '_')}.json"
@@ -45,7 +36,7 @@ def collect_crawl(
                pipeline, run_id, str(result_file)]  # fmt: skip
     with crawl_log.open("w") as sink:
         done = subprocess.run(command, stdout=sink, stderr=subprocess.STDOUT, check=False)
-    where = f"source {source.name} stream {stream_name}"
+    where = run.where
     if done.returncode != 0 or not result_file.exists():
         raise CrawlError(f"{where}: crawl failed (exit {done.returncode}):\n{_errors(crawl_log)}")
     result = json.loads(result_file.read_text())
