@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, Literal
@@ -35,6 +35,31 @@ CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 
 
 @dataclass(frozen=True)
+class CollectedFile:
+    """One entry of the file register: a file whose rows were committed, as it was collected.
+
+    ``duplicate_of`` names the file first loaded with the same content; such a file was only
+    registered, its rows not loaded again.
+    """
+
+    path: str
+    size: int
+    mtime: int
+    sha256: str
+    duplicate_of: str | None = None
+
+    def to_json(self) -> str:
+        """The entry as stored in commit metadata (``duplicate_of`` only when set)."""
+        entry = {k: v for k, v in asdict(self).items() if v is not None}
+        return json.dumps(entry, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> CollectedFile:
+        """The entry stored by :meth:`to_json`."""
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True)
 class Commit:
     """Who writes and why: stored in the Delta commit metadata of every write."""
 
@@ -44,7 +69,7 @@ class Commit:
     source: str
     cursor: dict[str, Any] | None = None
     inputs: dict[str, int] = field(default_factory=dict)
-    file: dict[str, Any] | None = None
+    file: CollectedFile | None = None
 
     def metadata(self) -> dict[str, str]:
         """The commit's custom metadata (string values, namespaced ``govlake.``)."""
@@ -59,7 +84,7 @@ class Commit:
         if self.inputs:
             meta["govlake.inputs"] = json.dumps(self.inputs)
         if self.file is not None:
-            meta["govlake.file"] = json.dumps(self.file, ensure_ascii=False)
+            meta["govlake.file"] = self.file.to_json()
         return meta
 
     @property
@@ -143,16 +168,12 @@ class Lakehouse:
         raw = self.last_metadata(ref, "cursor")
         return json.loads(raw) if raw else None
 
-    def collected_files(self, ref: str) -> list[dict[str, Any]]:
-        """The files whose rows were committed to the table, newest first (the file register).
-
-        Each entry is the ``file`` of a commit: path, size, mtime, sha256 (and ``duplicate_of``
-        for a file whose content had already been loaded under another name).
-        """
+    def collected_files(self, ref: str) -> list[CollectedFile]:
+        """The files whose rows were committed to the table, newest first (the file register)."""
         if not self.exists(ref):
             return []
-        entries = self.table(ref).history()
-        return [json.loads(e[META_PREFIX + "file"]) for e in entries if META_PREFIX + "file" in e]
+        key = META_PREFIX + "file"
+        return [CollectedFile.from_json(e[key]) for e in self.table(ref).history() if key in e]
 
     def mark(self, ref: str, commit: Commit) -> WriteResult:
         """Commit ``commit``'s metadata with no rows (to register, e.g., a file seen again)."""

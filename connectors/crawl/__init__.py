@@ -1,6 +1,7 @@
-"""A Scrapy project: crawl websites into bronze (settings, spiders, middlewares, pipelines).
+"""A Scrapy project: crawl websites into a spool file (settings, spiders, middlewares, pipelines).
 
 Run a crawl with :func:`connectors.crawl.run.crawl` in a process of its own (Twisted's reactor
-cannot restart); check the spiders' contracts with
+cannot restart), given a :class:`connectors.crawl.job.CrawlJob`; the calling task commits the
+spool. Check the spiders' contracts with
 ``SCRAPY_SETTINGS_MODULE=connectors.crawl.settings scrapy check`` against a served site.
 """

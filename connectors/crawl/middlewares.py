@@ -1,4 +1,4 @@
-"""Incremental crawling: detail pages already in bronze are not fetched again."""
+"""Incremental crawling: detail pages already collected are not fetched again."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from connectors.crawl.target import Target, page_key
 
 
 class SkipSeenPages:
-    """Drops requests for item pages whose URL is already in the target table.
+    """Drops requests for item pages already collected (the target's ``seen`` pages).
 
     List pages are always fetched (they change); only pages flagged ``govlake_item_page``
     are skipped. Pages are matched by path and query, so a site served from a new host or

@@ -1,21 +1,22 @@
-"""Run one crawl stream into its bronze dataset, in this process (one crawl per process).
+"""Run one crawl in this process (Twisted's reactor runs once per process).
 
-``python -m connectors.crawl.run CONF_DIR REF PIPELINE RUN_ID RESULT`` is what the collection
-task starts; the result (items, pages, rows committed...) is written as JSON to ``RESULT``.
+``python -m connectors.crawl.run JOB`` is what the collection task starts: ``JOB`` is a
+:class:`~connectors.crawl.job.CrawlJob` file naming the stream, the user agent and the crawl's
+files. The items are spooled and the outcome written as the job says; nothing else is stored.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from importlib import import_module
 from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from connectors.crawl.job import CrawlJob
 from connectors.crawl.spiders.declared import DeclaredSpider
-from connectors.crawl.target import Target
-from govlake.config.models import CrawlSource, declared
 
 
 def spider_class(path: str | None) -> type[DeclaredSpider]:
@@ -29,23 +30,18 @@ def spider_class(path: str | None) -> type[DeclaredSpider]:
     return spider
 
 
-def crawl(target: Target) -> None:
-    """Crawl the stream bound to ``target.ref``; blocks until the crawl ends."""
-    config = target.config()
-    dataset = config.dataset(target.ref)
-    assert dataset.collect is not None
-    source = config.sources[dataset.collect.source]
-    assert isinstance(source, CrawlSource)
-    stream = declared(source.stream(dataset.collect.stream), source.name, dataset.collect.stream)
+def crawl(job: CrawlJob) -> None:
+    """Crawl the job's stream; blocks until the crawl ends."""
+    stream = job.stream
     settings = Settings()
     settings.setmodule("connectors.crawl.settings", priority="project")
     settings.update(
         {
-            "USER_AGENT": source.user_agent,
+            "USER_AGENT": job.user_agent,
             "CLOSESPIDER_PAGECOUNT": stream.max_pages,
             "CLOSESPIDER_ITEMCOUNT": stream.max_items,
             "DOWNLOAD_DELAY": stream.download_delay,
-            "GOVLAKE_TARGET": vars(target),
+            "GOVLAKE_TARGET": asdict(job.target),
         },
         priority="cmdline",
     )
@@ -55,5 +51,4 @@ def crawl(target: Target) -> None:
 
 
 if __name__ == "__main__":
-    conf_dir, ref, pipeline, run_id, result = sys.argv[1:6]
-    crawl(Target(str(Path(conf_dir).resolve()), ref, pipeline, run_id, result))
+    crawl(CrawlJob.read(Path(sys.argv[1])))

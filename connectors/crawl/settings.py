@@ -18,8 +18,9 @@ LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 
 DOWNLOADER_MIDDLEWARES = {"connectors.crawl.middlewares.SkipSeenPages": 50}
-ITEM_PIPELINES = {"connectors.crawl.pipelines.BronzeWriter": 300}
+ITEM_PIPELINES = {"connectors.crawl.pipelines.SpoolWriter": 300}
 SPIDER_CONTRACTS = {"connectors.crawl.contracts.SiteContract": 5}
 
-# Where the items go: set by connectors.crawl.run; unset (e.g. `scrapy check`) writes nothing.
+# The crawl's files (spool, result, seen pages): set by connectors.crawl.run; unset (e.g.
+# `scrapy check`) stores nothing.
 GOVLAKE_TARGET: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""Where a crawl's items go: the bronze dataset, its run, and what is already there."""
+"""Where a crawl's items go and which pages it skips, as plain files the calling task names."""
 
 from __future__ import annotations
 
@@ -7,40 +7,32 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pyarrow.compute as pc
-
-from connectors.crawl.spiders.declared import URL_FIELD
-from govlake.config.loader import load_config
-from govlake.config.project import ProjectConfig
-from govlake.lakehouse import Lakehouse
+URL_FIELD = "_url"
+"""The item field holding the detail page's URL."""
 
 
 @dataclass(frozen=True)
 class Target:
-    """A crawl's destination, passed to Scrapy as the ``GOVLAKE_TARGET`` setting."""
+    """A crawl's files, passed to Scrapy as the ``GOVLAKE_TARGET`` setting.
 
-    conf_dir: str
-    ref: str
-    pipeline: str
-    run_id: str
+    Attributes:
+        spool: The Arrow IPC stream file the items are written to.
+        result: The JSON file of the crawl's outcome, written last.
+        seen: Page keys (see :func:`page_key`) already collected, one a line.
+    """
+
+    spool: str
     result: str
+    seen: str
 
     @classmethod
     def from_setting(cls, value: Any) -> Target | None:
-        """The target in the settings, or ``None`` when the crawl writes nowhere."""
+        """The target in the settings, or ``None`` when the crawl stores nothing."""
         return cls(**value) if value else None
 
-    def config(self) -> ProjectConfig:
-        """The project configuration the crawl runs under."""
-        return load_config(Path(self.conf_dir))
-
     def seen_pages(self) -> set[str]:
-        """Detail pages whose items are already in the bronze table, by :func:`page_key`."""
-        lake = Lakehouse(self.config().lakehouse)
-        if not lake.exists(self.ref):
-            return set()
-        urls = lake.dataset(self.ref).to_table(columns=[URL_FIELD]).column(URL_FIELD)
-        return {page_key(url) for url in pc.unique(urls).to_pylist()}
+        """The page keys already collected."""
+        return set(Path(self.seen).read_text(encoding="utf-8").splitlines())
 
 
 def page_key(url: str) -> str:

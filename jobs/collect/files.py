@@ -3,7 +3,8 @@
 A file is loaded in one Delta commit whose metadata carries its path, size, mtime and SHA-256:
 the table's history is the processed-file register, so a file is never marked without its rows
 nor its rows committed without the mark. The batch id is the content's SHA-256, so the same
-content dropped again under another name (or re-uploaded) loads nothing twice. Malformed rows are
+content dropped again under another name (or re-uploaded) loads nothing twice: such a file is
+only registered, with an empty commit naming the file first loaded. Malformed rows are
 committed first to ``<table>__quarantine`` under the same batch id, then the good rows. A file
 that fails (download, decoding, schema) leaves no rows and no mark; the partial download is kept
 so the next attempt resumes it.
@@ -11,41 +12,33 @@ so the next attempt resumes it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
 
 from connectors.files import FileReader
 from connectors.folders import DropFolder, RemoteFile, open_folder
-from govlake.config.models import Dataset, DriftPolicy, FileSource, FileStream, declared
+from govlake.config.models import FileSource, FileStream
 from govlake.connections import endpoint
+from govlake.digest import file_sha256
 from govlake.errors import GovlakeError
-from govlake.lakehouse import QUARANTINE_SUFFIX, Commit, Lakehouse, WriteResult
-from jobs.collect.drift import check_drift
-from jobs.quality.contracts import checked
+from govlake.lakehouse import CollectedFile, WriteResult
+from jobs.collect.bronze import commit_rows, no_rows, register_file
+from jobs.collect.run import CollectRun
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 64 << 20
 
+FilesRun = CollectRun[FileSource, FileStream]
 
-def collect_files(
-    lake: Lakehouse,
-    dataset: Dataset,
-    source: FileSource,
-    stream_name: str,
-    *,
-    staging: Path,
-    pipeline: str,
-    run_id: str,
-) -> list[WriteResult]:
+
+def collect_files(run: FilesRun) -> list[WriteResult]:
     """Load every file of the stream not yet in the register; archive loaded files if asked."""
-    ref = dataset.ref
-    stream = declared(source.stream(stream_name), source.name, stream_name)
-    register = {(f["path"], f["size"], f["mtime"]) for f in lake.collected_files(ref)}
-    staging.mkdir(parents=True, exist_ok=True)
+    stream = run.stream
+    register = {(f.path, f.size, f.mtime) for f in run.lake.collected_files(run.ref)}
+    run.staging.mkdir(parents=True, exist_ok=True)
     results: list[WriteResult] = []
-    with source_folder(source) as folder:
+    with source_folder(run.source) as folder:
         files = folder.list(stream.pattern)
         new = [f for f in files if (f.path, f.size, f.mtime) not in register]
         log.info(
@@ -53,20 +46,10 @@ def collect_files(
         )
         for file in files:
             if file in new:
-                results += _collect_file(
-                    lake,
-                    dataset,
-                    source,
-                    stream,
-                    folder,
-                    file,
-                    staging,
-                    pipeline=pipeline,
-                    run_id=run_id,
-                )
+                results += _collect_file(run, folder, file)
             if stream.archive_folder:
                 folder.move(file, stream.archive_folder)
-    return results or [WriteResult(ref, 0, lake.version(ref), "no_rows")]
+    return results or no_rows(run)
 
 
 def source_folder(source: FileSource) -> DropFolder:
@@ -79,106 +62,36 @@ def source_folder(source: FileSource) -> DropFolder:
     )
 
 
-def _collect_file(
-    lake: Lakehouse,
-    dataset: Dataset,
-    source: FileSource,
-    stream: FileStream,
-    folder: DropFolder,
-    file: RemoteFile,
-    staging: Path,
-    *,
-    pipeline: str,
-    run_id: str,
-) -> list[WriteResult]:
-    ref = dataset.ref
-    local = staging / f"{file.name}.{file.size}.{file.mtime}.part"
+def _collect_file(run: FilesRun, folder: DropFolder, file: RemoteFile) -> list[WriteResult]:
+    local = run.staging / f"{file.name}.{file.size}.{file.mtime}.part"
     folder.fetch(file, local, _progress(file))
     if local.stat().st_size != file.size:
         local.unlink()
         raise GovlakeError(
-            f"source {source.name}: {file.path} changed size during download; retry later"
+            f"source {run.source.name}: {file.path} changed size during download; retry later"
         )
-    digest = _sha256(local)
-    entry: dict[str, Any] = {
-        "path": file.path,
-        "size": file.size,
-        "mtime": file.mtime,
-        "sha256": digest,
-    }
-    commit = Commit(
-        pipeline=pipeline,
-        run_id=run_id,
-        batch_id=f"{ref}@sha256:{digest}",
-        source=f"{source.name}.{stream.name}",
-        file=entry,
-    )
-    if lake.is_committed(ref, commit.batch_id):
+    entry = CollectedFile(file.path, file.size, file.mtime, file_sha256(local))
+    batch_id = f"{run.ref}@sha256:{entry.sha256}"
+    if run.lake.is_committed(run.ref, batch_id):
         log.info("%s: same content as a file already loaded; registering only", file.path)
-        first = next(f for f in lake.collected_files(ref) if f["sha256"] == digest)
-        seen = Commit(
-            pipeline=pipeline,
-            run_id=run_id,
-            batch_id=f"{ref}@seen:{file.path}:{file.size}:{file.mtime}",
-            source=commit.source,
-            file={**entry, "duplicate_of": first["path"]},
-        )
         local.unlink()
-        return [lake.mark(ref, seen)]
-    reader = FileReader(local, stream, name=file.name)
-    where = f"source {source.name} file {file.path}"
-    results = commit_read(lake, dataset, reader, commit, policy=source.schema_drift, where=where)
+        first = next(f for f in run.lake.collected_files(run.ref) if f.sha256 == entry.sha256)
+        seen = f"{run.ref}@seen:{file.path}:{file.size}:{file.mtime}"
+        return register_file(run, replace(entry, duplicate_of=first.path), batch_id=seen)
+    reader = FileReader(local, run.stream, name=file.name)
+    results = commit_rows(
+        run.at(f"file {file.path}"),
+        reader.rows,
+        batch_id=batch_id,
+        file=entry,
+        malformed=reader.malformed_batches(),
+        commit_empty=True,
+    )
     local.unlink()
     return results
 
 
-def commit_read(
-    lake: Lakehouse,
-    dataset: Dataset,
-    reader: FileReader,
-    commit: Commit,
-    *,
-    policy: DriftPolicy,
-    where: str,
-) -> list[WriteResult]:
-    """Commit a read file: its malformed rows to the quarantine first, then its good rows.
-
-    Both writes carry the same batch id, so a re-run after a crash between them commits each
-    exactly once. A file with no good rows still commits (empty), to register it.
-    """
-    ref = dataset.ref
-    quarantine = lake.write(
-        ref + QUARANTINE_SUFFIX, reader.malformed_batches(), commit, mode="append"
-    )
-    if quarantine.rows:
-        log.warning("%s: %d malformed row(s) quarantined in %s", where, quarantine.rows,
-                    quarantine.ref)  # fmt: skip
-    rows = reader.rows()
-    evolve = check_drift(lake.schema(ref), rows.schema, policy=policy, where=where)
-    data = checked(rows, dataset.contract, where=where) if dataset.contract else rows
-    result = lake.write(
-        ref,
-        data,
-        commit,
-        mode=dataset.write,
-        keys=dataset.keys,
-        partition_by=dataset.partition_by,
-        evolve_schema=evolve,
-        commit_empty=True,
-    )
-    log.info("%s: %d row(s) committed to %s v%s", where, result.rows, ref, result.version)
-    return [quarantine, result] if quarantine.rows else [result]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _progress(file: RemoteFile) -> Any:
+def _progress(file: RemoteFile) -> Callable[[int], None]:
     reported = 0
 
     def report(done: int) -> None:

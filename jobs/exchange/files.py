@@ -8,7 +8,6 @@ and ``govlake exchange verify`` proves a file is the one that was sent.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -20,11 +19,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from govlake.config.exchange import FileSettings
+from govlake.digest import file_sha256
 from govlake.errors import GovlakeError
 
 MANIFEST_SUFFIX = ".manifest.json"
 EXCEL_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -142,15 +141,6 @@ def _excel_value(value: Any) -> Any:
     return value
 
 
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as data:
-        while chunk := data.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def manifest_for(
     path: Path,
     *,
@@ -176,7 +166,7 @@ def manifest_for(
         format=settings.format,
         encoding=settings.encoding if settings.format == "csv" else "utf-8",
         bytes=path.stat().st_size,
-        sha256=sha256(path),
+        sha256=file_sha256(path),
         produced_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
@@ -207,6 +197,6 @@ def verify(path: Path) -> list[str]:
     size = data.stat().st_size
     if size != expected_size:
         return [f"{data}: {size} bytes, the manifest says {expected_size}"]
-    if sha256(data) != expected_sha:
+    if file_sha256(data) != expected_sha:
         return [f"{data}: SHA-256 differs from the manifest's"]
     return []

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pandera.pandas as pandera
 import pytest
 
 from apps.local_servers import WebServer, free_port
@@ -15,9 +16,12 @@ from govlake.config.loader import load_config
 from govlake.lakehouse import Lakehouse
 from govlake.runtime import Runtime
 from jobs.collect.crawl import CrawlError
+from jobs.collect.drift import SchemaDriftError
 from jobs.collect.ingest import ingest
+from jobs.quality.contracts import ContractError
 from subjects.penalty_notices import site as penalty_site
 from subjects.social_insurance.seed import synthetic_employers
+from tests.integration.crawl_spiders import DEATH_EXIT
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +57,11 @@ streams:
     allowed_domains: ["127.0.0.1"]
     spider: subjects.penalty_notices.spider:PenaltyNoticesSpider
 """
+
+DIGIT_FINES = pandera.DataFrameSchema(
+    {"fine": pandera.Column(str, pandera.Check.str_matches(r"^[\d.,]+万?元$"))}
+)
+"""A contract of the bronze table: fines written in digits (the site also writes 伍仟元)."""
 
 
 @pytest.fixture
@@ -150,3 +159,62 @@ def test_unreachable_site_is_a_clear_error(source_conf: Callable[..., Path]) -> 
     conf = source_conf("penalties", DECLARED.format(site=f"http://127.0.0.1:{free_port()}"))
     with pytest.raises(CrawlError, match=r"source penalties stream rows: no page could be fetched"):
         crawl(conf, "r1")
+
+
+def test_a_crawl_that_dies_commits_nothing_and_a_retried_run_commits_once(
+    source_conf: Callable[..., Path], site: tuple[WebServer, Path]
+) -> None:
+    server, _ = site
+    dying = HAND_WRITTEN.replace(
+        "subjects.penalty_notices.spider:PenaltyNoticesSpider",
+        "tests.integration.crawl_spiders:DyingSpider",
+    )
+    conf = source_conf("penalties", dying.format(site=server.url))
+    with pytest.raises(CrawlError, match=rf"stream rows: crawl failed \(exit {DEATH_EXIT}\)"):
+        crawl(conf, "r1")
+    lake = Lakehouse(load_config(conf).lakehouse)
+    assert not lake.exists("bronze.penalties")
+    staging = load_config(conf).home / "staging" / "bronze.penalties"
+    assert not list(staging.iterdir()), "the dead crawl's spool and job files are removed"
+
+    conf = source_conf("penalties", HAND_WRITTEN.format(site=server.url))
+    [first] = crawl(conf, "r1")
+    assert (first.status, first.rows) == ("committed", 35)
+    fetched = server.log.read_text().count("GET ")
+    [retried] = crawl(conf, "r1")
+    assert retried.status == "already_committed"
+    assert server.log.read_text().count("GET ") == fetched, "a committed run crawls nothing"
+    assert lake.read("bronze.penalties").num_rows == 35
+
+
+def test_crawled_rows_are_held_to_the_dataset_contract(
+    source_conf: Callable[..., Path], site: tuple[WebServer, Path]
+) -> None:
+    server, _ = site
+    conf = source_conf("penalties", DECLARED.format(site=server.url))
+    datasets = conf / "datasets" / "penalties.yaml"
+    contract = "    contract: tests.integration.test_crawl:DIGIT_FINES\n"
+    datasets.write_text(datasets.read_text() + contract)
+    with pytest.raises(ContractError, match=r"source penalties stream rows: breaks contract .* "
+                       r"column 'fine' row \d+: str_matches"):  # fmt: skip
+        crawl(conf, "r1")
+    assert not Lakehouse(load_config(conf).lakehouse).exists("bronze.penalties")
+
+
+def test_crawled_columns_follow_the_source_drift_policy(
+    source_conf: Callable[..., Path], site: tuple[WebServer, Path]
+) -> None:
+    server, root = site
+    strict = DECLARED.replace("owner: platform\n", "owner: platform\nschema_drift: fail\n")
+    without_fine = strict.replace('      fine: "td.fine::text"\n', "")
+    conf = source_conf("penalties", without_fine.format(site=server.url))
+    [first] = crawl(conf, "r1")
+    assert first.rows == 35
+
+    penalty_site.build_site(root, penalty_site.notices(EMPLOYERS, 40, seed=9))
+    conf = source_conf("penalties", strict.format(site=server.url))
+    with pytest.raises(SchemaDriftError, match=r"stream rows: schema drift: column 'fine' .* new"):
+        crawl(conf, "r2")
+    lake = Lakehouse(load_config(conf).lakehouse)
+    assert lake.read("bronze.penalties").num_rows == 35
+    assert "fine" not in lake.read("bronze.penalties").column_names

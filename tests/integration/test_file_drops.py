@@ -105,7 +105,7 @@ def test_local_drop_quarantines_malformed_lines_and_loads_each_file_once(
     assert seen.rows == 0
     assert bronze(conf).num_rows == good
     register = Lakehouse(load_config(conf).lakehouse).collected_files("bronze.hr")
-    assert register[0]["duplicate_of"].endswith("social_insurance_20240601.csv")
+    assert register[0].duplicate_of.endswith("social_insurance_20240601.csv")
     collect(conf, "r4")
     assert bronze(conf).num_rows == good
 

@@ -12,7 +12,7 @@ from deltalake import DeltaTable
 
 from govlake.config.models import LakehouseConfig
 from govlake.errors import UnknownDatasetError
-from govlake.lakehouse import LINEAGE_COLUMNS, Commit, Lakehouse
+from govlake.lakehouse import LINEAGE_COLUMNS, CollectedFile, Commit, Lakehouse
 
 pytestmark = pytest.mark.unit
 REF = "silver.people"
@@ -172,3 +172,14 @@ def test_unknown_table_is_named(lake: Lakehouse) -> None:
         lake.table("silver.nothing")
     with pytest.raises(UnknownDatasetError, match="not a table reference"):
         lake.uri("platinum.x")
+
+
+def test_file_register_returns_typed_entries_newest_first(lake: Lakehouse) -> None:
+    first = CollectedFile("in/a.csv", 10, 1_700_000_000, "ab" * 32)
+    load = Commit("p", "r1", "b-a", "test", file=first)
+    lake.write(REF, _rows([1], ["a"]), load, mode="append")
+    copy = CollectedFile("in/b.csv", 10, 1_700_000_001, "ab" * 32, duplicate_of=first.path)
+    lake.mark(REF, Commit("p", "r2", "b-b", "test", file=copy))
+    assert lake.collected_files(REF) == [copy, first]
+    stored = DeltaTable(lake.uri(REF)).history()[-1]["govlake.file"]
+    assert "duplicate_of" not in stored

@@ -8,11 +8,11 @@ from typing import Any
 import scrapy
 from scrapy.http import Response, TextResponse
 
+from connectors.crawl.target import URL_FIELD
 from govlake.config.models import CrawlStream
 
 ITEM_PAGE = "govlake_item_page"
 """Request meta flag: the page yields an item (so it can be skipped once seen)."""
-URL_FIELD = "_url"
 
 
 def is_xpath(selector: str) -> bool:
