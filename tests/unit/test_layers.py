@@ -48,7 +48,7 @@ def _plant(root: Path, module: str, line: str) -> None:
 def test_the_shipped_tree_keeps_every_contract(copy: Path) -> None:
     done = _lint(copy)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 kept, 0 broken" in done.stdout
+    assert "4 kept, 0 broken" in done.stdout
 
 
 def test_an_upward_import_breaks_the_floors(copy: Path) -> None:
@@ -71,3 +71,17 @@ def test_a_cycle_between_siblings_breaks_the_build(copy: Path) -> None:
     done = _lint(copy)
     assert done.returncode == 1
     assert "No cycles are allowed in jobs" in done.stdout
+
+
+def test_a_connector_that_writes_the_lakehouse_breaks_the_build(copy: Path) -> None:
+    _plant(copy, "connectors/crawl/pipelines.py", "import govlake.lakehouse  # noqa")
+    done = _lint(copy)
+    assert done.returncode == 1
+    assert "connectors.crawl.pipelines -> govlake.lakehouse" in done.stdout
+
+
+def test_a_job_that_loads_conf_itself_breaks_the_build(copy: Path) -> None:
+    _plant(copy, "jobs/maintenance.py", "from govlake.config.loader import load_config  # noqa")
+    done = _lint(copy)
+    assert done.returncode == 1
+    assert "jobs.maintenance -> govlake.config.loader" in done.stdout
