@@ -1,9 +1,18 @@
-"""Resolve connection ids the way Airflow does, without needing Airflow.
+"""Resolve a connection id the way Airflow does, with or without Airflow running.
 
-Airflow reads a Connection from ``AIRFLOW_CONN_<CONN_ID>`` (a URI or a JSON object) before its
-metadata database, so the same variable works for tasks, the CLI and tests. Either form gives one
-:class:`ConnectionRecord`, from which :func:`database_url` and :func:`endpoint` are derived.
-Secrets therefore live in the environment or the Airflow secrets backend, never in ``conf/``,
+Lookup order:
+
+1. Inside an Airflow task, Airflow itself (``Connection.get``), in its own order: a configured
+   secrets backend, then ``AIRFLOW_CONN_<ID>``, then the metadata database, so connections made
+   in the UI, the REST API or the CLI work. Only a process that is running a task asks Airflow;
+   the govlake CLI and ``govlake run`` never import it.
+2. ``AIRFLOW_CONN_<ID>`` (a URI or a JSON object, read as Airflow reads them): the only origin
+   outside a task. Inside one it is read when Airflow found nothing, so that a malformed
+   variable, which Airflow skips, is reported as such.
+3. The caller's ``default_url``; without one, an error naming both ways to define the connection.
+
+Both origins give one :class:`ConnectionRecord`, from which :func:`database_url` and
+:func:`endpoint` are derived. Secrets live in the environment or Airflow, never in ``conf/``,
 and never in a message: neither the record nor an :class:`Endpoint` shows its password.
 """
 
@@ -11,11 +20,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from govlake.errors import GovlakeError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 SQLALCHEMY_DRIVERS = {
     "postgres": "postgresql+psycopg",
@@ -24,6 +37,9 @@ SQLALCHEMY_DRIVERS = {
     "mariadb": "mysql+pymysql",
     "sqlite": "sqlite",
 }
+# Airflow's task runner module sets SUPERVISOR_COMMS, its channel to the supervisor, for the
+# task it runs; Airflow's own choice of the workers' secrets backends tests the same global.
+TASK_RUNNER = "airflow.sdk.execution_time.task_runner"
 # Airflow's URI form of an extra that is not flat strings: JSON in this query parameter.
 EXTRA_KEY = "__extra__"
 
@@ -57,8 +73,8 @@ class Endpoint:
 class ConnectionRecord:
     """The fields of one Airflow Connection, whichever way it was defined.
 
-    ``origin`` names where it was defined (``AIRFLOW_CONN_<ID>``, a default URL), for error
-    messages; ``conn_type`` is in Airflow's form (``-`` read as ``_``).
+    ``origin`` names where it was defined (``AIRFLOW_CONN_<ID>``, the Airflow connection), for
+    error messages; ``conn_type`` is in Airflow's form (``-`` read as ``_``).
     """
 
     conn_id: str
@@ -119,6 +135,21 @@ class ConnectionRecord:
             extra=_json_object(fields.get("extra") or {}, f"{origin} extra"),
         )
 
+    @classmethod
+    def from_airflow(cls, conn: Connection) -> ConnectionRecord:
+        """The record of a Connection that Airflow resolved."""
+        return cls(
+            conn_id=conn.conn_id,
+            origin=f"Airflow connection {conn.conn_id!r}",
+            conn_type=(conn.conn_type or "").replace("-", "_"),
+            host=conn.host or "",
+            port=conn.port,
+            login=conn.login or None,
+            password=conn.password or None,
+            schema=conn.schema or "",
+            extra=conn.extra_dejson,
+        )
+
     def sqlalchemy_url(self) -> str:
         """The SQLAlchemy URL: the database type's driver, ``extra`` as the query.
 
@@ -169,9 +200,25 @@ def _json_object(value: Any, what: str) -> dict[str, Any]:
 
 
 def lookup(conn_id: str) -> ConnectionRecord | None:
-    """The connection ``conn_id`` from its variable; ``None`` if it is not set."""
+    """The connection ``conn_id`` (Airflow's inside a task, else its variable); ``None`` if none."""
+    if _in_airflow_task():
+        from airflow.sdk import Connection
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            return ConnectionRecord.from_airflow(Connection.get(conn_id))
+        except AirflowNotFoundException:
+            pass  # Airflow skips a variable it cannot read: parse it below to say what is wrong
     value = os.environ.get(env_var(conn_id))
     return None if value is None else ConnectionRecord.parse(conn_id, value, env_var(conn_id))
+
+
+def _in_airflow_task() -> bool:
+    """Whether an Airflow task runner (a worker's, or ``dag.test()``'s in-process one) runs this.
+
+    Looks in ``sys.modules`` only, so a process that has not imported Airflow never does here.
+    """
+    return getattr(sys.modules.get(TASK_RUNNER), "SUPERVISOR_COMMS", None) is not None
 
 
 def _defined(conn_id: str, default_url: str | None) -> ConnectionRecord | None:

@@ -1,13 +1,17 @@
-"""One parsed record of a connection, from AIRFLOW_CONN_<ID> (a URI or a JSON object)."""
+"""One parsed record of a connection, from AIRFLOW_CONN_<ID> or from Airflow's Connection."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import subprocess
+import sys
 
 import pytest
 
 from govlake.connections import ConnectionRecord, database_url, endpoint, lookup
 from govlake.errors import GovlakeError
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.unit
 VAR = "AIRFLOW_CONN_SRC"
@@ -147,3 +151,61 @@ def test_the_default_url_stands_in_for_a_missing_connection(
     assert endpoint("hr_drop", "file:///srv/exchange").path == "/srv/exchange"
     monkeypatch.setenv("AIRFLOW_CONN_HR_DROP", "ftp://u@h")
     assert endpoint("hr_drop", "file:///srv/exchange").scheme == "ftp"
+
+
+AIRFLOW_FORMS = [
+    "ftp://etl%40hr:p%40ss%2Fw%3Ard@drop.example:2121/outbox",
+    "http://:t0ken@api.example:8080/v1?timeout=30",
+    "postgres://etl@db:5432/registry?options=-csearch_path%3Dstaging",
+    "sqlite:////var/lib/govlake/platform.db",
+    "sftp://u@h?__extra__=" + json.dumps({"retries": 3}),
+    json.dumps({"conn_type": "sftp", "host": "h", "port": "22", "login": "u", "extra": SFTP_EXTRA}),
+    json.dumps(
+        {
+            "conn_type": "mysql",
+            "host": "db",
+            "login": "r",
+            "schema": "registry",
+            "extra": json.dumps({"charset": "utf8mb4"}),
+        }
+    ),
+]
+
+
+@pytest.mark.parametrize("value", AIRFLOW_FORMS)
+def test_the_record_agrees_with_airflow_reading_the_same_variable(value: str) -> None:
+    """What Airflow makes of AIRFLOW_CONN_<ID> inside a task gives the record parsed without it."""
+    from airflow.sdk import Connection
+
+    conn = (Connection.from_json if value.startswith("{") else Connection.from_uri)(
+        value, conn_id="src"
+    )
+    from_airflow = ConnectionRecord.from_airflow(conn)
+    assert from_airflow.origin == "Airflow connection 'src'"
+    assert dataclasses.replace(from_airflow, origin=VAR) == _parse(value)
+
+
+def test_outside_a_task_airflow_is_not_imported() -> None:
+    code = (
+        "import os, sys\n"
+        "from govlake.connections import database_url, endpoint\n"
+        "os.environ['AIRFLOW_CONN_SRC'] = 'postgres://etl@db/registry'\n"
+        "database_url('src'); endpoint('src'); endpoint('other', 'file:///srv')\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'airflow'], 'airflow imported'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_with_airflow_imported_but_no_task_running_the_variable_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.sdk.execution_time import task_runner
+
+    assert getattr(task_runner, "SUPERVISOR_COMMS", None) is None
+    monkeypatch.setenv(VAR, "ftp://u@h")
+    assert lookup("src") == _parse("ftp://u@h")
+    monkeypatch.delenv(VAR)
+    assert lookup("src") is None
