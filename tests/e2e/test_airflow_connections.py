@@ -92,7 +92,7 @@ def hr_ftp(drop_conf: Path, tmp_path: Path) -> Iterator[str]:
     """A real FTP server on the seeded drop folder; yields its URI, the password quoted."""
     from apps.demo import seed_departments
     from apps.local_servers import FtpServer
-    from govlake.config import load_config
+    from govlake.config.loader import load_config
 
     sources = load_config(drop_conf).home / "sources"
     seed_departments(sources, rows=50, days=2)
@@ -115,7 +115,7 @@ def test_a_task_reads_the_connection_from_airflow(
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from govlake.config import load_config
+    from govlake.config.loader import load_config
     from govlake.lakehouse import Lakehouse
 
     lake = Lakehouse(load_config(drop_conf).lakehouse)
