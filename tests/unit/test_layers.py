@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.unit
-PACKAGES = ("govlake", "connectors", "jobs", "catalog", "subjects", "apps")
+PACKAGES = ("govlake", "connectors", "jobs", "services", "catalog", "subjects", "apps")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -55,7 +55,7 @@ def test_an_upward_import_breaks_the_floors(copy: Path) -> None:
     _plant(copy, "govlake/lakehouse.py", "import jobs.runner  # noqa")
     done = _lint(copy)
     assert done.returncode == 1
-    assert "Floors: entry points > platform services | subjects > engine" in done.stdout
+    assert "Floors: entry points > catalog | subjects > services > engine" in done.stdout
     assert "govlake.lakehouse -> jobs.runner" in done.stdout
 
 
