@@ -3,6 +3,12 @@
 Each existing table is exposed as a view ``<zone>.<table>`` over a lazy Arrow dataset of its
 active Delta files, so DuckDB pushes projections and filters down and reads only what the
 query needs.
+
+The SQL is sandboxed (docs/adr/0004): one read-only statement (``SELECT``, ``WITH``, ``VALUES``,
+``DESCRIBE``, ``SUMMARIZE``, ``EXPLAIN``) over the registered views, in a DuckDB that can reach
+no file, no extension, no environment and no Python object it was not given, and whose
+settings are locked once the views exist. Every other use of DuckDB on data opens it through
+:func:`sandbox` too.
 """
 
 from __future__ import annotations
@@ -15,13 +21,39 @@ import pyarrow as pa
 from govlake.errors import GovlakeError, UnknownDatasetError
 from govlake.lakehouse import ZONES, Lakehouse
 
+READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+# No file system (reads, COPY, ATTACH, EXPORT, INSTALL), no extension loading, no implicit
+# scans of the caller's Python variables, and a bounded memory.
+SANDBOX: dict[str, str | bool] = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "python_enable_replacements": False,
+    "memory_limit": "4GB",
+}
+
+
+class QueryRefused(GovlakeError):
+    """The SQL is not one read-only statement over the lakehouse views."""
+
+
+def sandbox() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that reaches nothing but what is registered in it; lock it after."""
+    return duckdb.connect(config=dict(SANDBOX))
+
+
+def lock(con: duckdb.DuckDBPyConnection) -> None:
+    """Freeze the connection's settings: the sandbox cannot be switched off from SQL."""
+    con.execute("SET lock_configuration = true")
+
 
 def connect(lake: Lakehouse, refs: Iterable[str]) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
-    """A DuckDB connection with a view per existing table, and the tables' names.
+    """A locked sandbox with a view per existing table, and the tables' names.
 
     The tables are the datasets ``refs``, their quarantines and the platform's own tables.
     """
-    con = duckdb.connect()
+    con = sandbox()
     for zone in ZONES:
         con.execute(f"CREATE SCHEMA {zone}")
     tables = lake.present(refs)
@@ -30,18 +62,38 @@ def connect(lake: Lakehouse, refs: Iterable[str]) -> tuple[duckdb.DuckDBPyConnec
         con.register(source, lake.dataset(ref))
         zone, _, name = ref.partition(".")
         con.execute(f'CREATE VIEW {zone}."{name}" AS SELECT * FROM "{source}"')
+    lock(con)
     return con, tables
+
+
+def read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse anything but exactly one read-only statement."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise QueryRefused(f"one SQL statement at a time, not {len(statements)}")
+    kind = statements[0].type
+    if kind not in READ_ONLY:
+        raise QueryRefused(
+            f"only read-only queries (SELECT, WITH, DESCRIBE, EXPLAIN) run here, not {kind.name}"
+        )
 
 
 def query(lake: Lakehouse, refs: Iterable[str], sql: str) -> pa.Table:
     """Run ``sql`` and return its result; unknown tables are named with the known ones."""
     con, tables = connect(lake, refs)
     try:
+        read_only(con, sql)
         return con.sql(sql).to_arrow_table()
     except duckdb.CatalogException as exc:
         first = str(exc).splitlines()[0].removeprefix("Catalog Error: ")
         known = ", ".join(tables) or "none yet"
         raise UnknownDatasetError(f"unknown table in query: {first}; tables: {known}") from None
+    except duckdb.PermissionException as exc:
+        first = str(exc).splitlines()[0].removeprefix("Permission Error: ")
+        raise QueryRefused(f"refused: {first}; only the lakehouse tables can be read") from None
     except duckdb.Error as exc:
         raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
     finally:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from govlake import row_filter
 from govlake.config.models import CRON, SCHEDULE_PRESETS, DatasetRef, Identifier, Strict
 
 FileFormat = Literal["csv", "jsonl", "parquet", "xlsx"]
@@ -93,7 +94,8 @@ class Subscription(Strict):
     endpoint: Identifier
     columns: list[str] | None = Field(default=None, description="Columns sent (default: all).")
     filter: str | None = Field(
-        default=None, description="SQL condition on the dataset's columns; only matching rows go."
+        default=None,
+        description="Condition on the dataset's columns (govlake.row_filter): only matching rows.",
     )
     file: FileSettings | None = Field(default=None, description="For file endpoints.")
     table: Identifier | None = Field(
@@ -117,6 +119,13 @@ class Subscription(Strict):
         if value in SCHEDULE_PRESETS or CRON.match(value):
             return value
         raise ValueError(f"not a cron expression or one of {sorted(SCHEDULE_PRESETS)}")
+
+    @field_validator("filter")
+    @classmethod
+    def _parsed_filter(cls, value: str | None) -> str | None:
+        if value is not None:
+            row_filter.parse(value)
+        return value
 
 
 class PlatformDatabase(Strict):

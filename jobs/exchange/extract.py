@@ -16,9 +16,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from govlake import row_filter
 from govlake.config.exchange import Subscription
 from govlake.errors import GovlakeError
 from govlake.lakehouse import LINEAGE_COLUMNS, Lakehouse
+from jobs.query import lock, sandbox
 
 BATCH_ROWS = 65_536
 
@@ -74,9 +76,14 @@ def rows(lake: Lakehouse, subscription: Subscription, batch: Batch) -> pa.Record
     columns = subscription.columns or schema.names
     query = f"SELECT {', '.join(_quoted(c) for c in columns)} FROM source"
     if subscription.filter:
-        query += f" WHERE {subscription.filter}"
-    connection = duckdb.connect()
+        where = f"subscription {subscription.name}"
+        try:
+            query += " WHERE " + row_filter.render(subscription.filter, schema.names, where=where)
+        except ValueError as exc:
+            raise GovlakeError(str(exc)) from None
+    connection = sandbox()
     connection.register("source", source)
+    lock(connection)
     try:
         relation = connection.sql(query)
     except duckdb.Error as exc:
