@@ -43,8 +43,8 @@ REGISTRY_CONF = {
         " collect: {{source: registry, stream: rows}}}}\n"
         "  - {{zone: silver, name: enterprise_registry, title: t, owner: platform, keys: [uscc],"
         " write: merge, latest_by: updated_at, inputs: [bronze.enterprise_registry],"
-        " transform: 'subjects.enterprise_registry.transform:standardise', engine: {engine},"
-        " quality: {{policy: quarantine, max_row_drop: {drop}, freshness_hours: 48}}}}\n"
+        " transform: 'subjects.enterprise_registry.transform:standardise', engine: {engine}"
+        "{quality}}}\n"
     ),
     "pipelines/registry.yaml": (
         "name: registry\ntitle: t\ndescription: d\nowner: platform\n"
@@ -54,14 +54,25 @@ REGISTRY_CONF = {
 
 
 def registry_conf(
-    work: Path, engine: str = "arrow", driver_memory: str = "2g", max_row_drop: float = 0.5
+    work: Path,
+    engine: str = "arrow",
+    driver_memory: str = "2g",
+    max_row_drop: float = 0.5,
+    *,
+    validated: bool = True,
 ) -> Path:
-    """A conf of the registry's bronze and silver datasets, with its lakehouse in ``work``."""
+    """A conf of the registry's bronze and silver datasets, with its lakehouse in ``work``.
+
+    ``validated`` declares the silver quality gate (its suite must then be in
+    ``GOVLAKE_EXPECTATIONS``); without it the silver write is not validated.
+    """
+    gate = f", quality: {{policy: quarantine, max_row_drop: {max_row_drop}, freshness_hours: 48}}"
     conf = work / "conf"
     for name, text in REGISTRY_CONF.items():
         (conf / name).parent.mkdir(parents=True, exist_ok=True)
         (conf / name).write_text(
-            text.format(work=work, engine=engine, drop=max_row_drop), encoding="utf-8"
+            text.format(work=work, engine=engine, quality=gate if validated else ""),
+            encoding="utf-8",
         )
     (conf / "engine.yaml").write_text(
         f"spark: {{driver_memory: {driver_memory}, options: {{spark.ui.enabled: 'false'}}}}\n"

@@ -73,7 +73,7 @@ def _derive(params: dict[str, Any], work: Path, engine: str) -> dict[str, Any]:
     from jobs.derive import derive
 
     memory = params.get("driver_memory", "2g")
-    config = load_config(registry_conf(work, engine=engine, driver_memory=memory))
+    config = load_config(registry_conf(work, engine=engine, driver_memory=memory, validated=False))
     written = derive(Runtime(config), SILVER, pipeline="bench", run_id="bench")
     if engine == "spark":
         from jobs.spark.session import stop_sessions

@@ -209,3 +209,7 @@ class _Reader:
         for file in sorted(self.conf.glob("*.y*ml")):
             if file.name not in TOP_LEVEL_FILES:
                 self.issues.append(ConfIssue(file, None, "", "unexpected file in conf/"))
+        for file in sorted(self.conf.rglob("*.yml")):
+            if file.parent != self.conf:
+                message = "not read: conf files end in .yaml (rename it)"
+                self.issues.append(ConfIssue(file, None, "", message))

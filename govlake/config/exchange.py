@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from govlake import row_filter
-from govlake.config.models import CRON, SCHEDULE_PRESETS, DatasetRef, Identifier, Strict
+from govlake.config.models import DatasetRef, Identifier, Strict, known_schedule
 
 FileFormat = Literal["csv", "jsonl", "parquet", "xlsx"]
 
@@ -116,9 +116,7 @@ class Subscription(Strict):
     @field_validator("schedule")
     @classmethod
     def _known_schedule(cls, value: str) -> str:
-        if value in SCHEDULE_PRESETS or CRON.match(value):
-            return value
-        raise ValueError(f"not a cron expression or one of {sorted(SCHEDULE_PRESETS)}")
+        return known_schedule(value)
 
     @field_validator("filter")
     @classmethod

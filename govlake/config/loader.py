@@ -17,6 +17,7 @@ from govlake.config.entries import read_entries
 from govlake.config.graph import DatasetGraph
 from govlake.config.issues import ConfError, ConfIssue
 from govlake.config.project import ProjectConfig
+from govlake.config.references import reference_issues
 
 
 def default_conf_dir() -> Path:
@@ -32,16 +33,22 @@ def load_config(conf_dir: str | Path | None = None) -> ProjectConfig:
     home = Path(os.environ.get("GOVLAKE_HOME") or conf.parent / ".govlake").resolve()
     entries = read_entries(conf, {**os.environ, "GOVLAKE_HOME": str(home)})
     graph = DatasetGraph.of(entries.datasets, entries.pipelines)
-    issues = [*entries.issues, *cross_check(entries, graph)]
+    expectations = Path(
+        os.environ.get("GOVLAKE_EXPECTATIONS") or conf.parent / "expectations"
+    ).resolve()
+    issues = [
+        *entries.issues,
+        *cross_check(entries, graph),
+        *reference_issues(entries, expectations),
+    ]
     if issues:
         raise ConfError(issues)
     assert entries.lakehouse is not None  # else an issue says why
     assert entries.catalog is not None
-    expectations = os.environ.get("GOVLAKE_EXPECTATIONS") or conf.parent / "expectations"
     return ProjectConfig(
         conf_dir=conf,
         home=home,
-        expectations_dir=Path(expectations).resolve(),
+        expectations_dir=expectations,
         lakehouse=entries.lakehouse,
         engine=entries.engine,
         departments=entries.departments,

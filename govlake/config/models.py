@@ -46,6 +46,11 @@ class LakehouseConfig(Strict):
         default="@weekly", description="When the lakehouse_maintenance DAG compacts and vacuums."
     )
 
+    @field_validator("maintenance_schedule")
+    @classmethod
+    def _known_schedule(cls, value: str) -> str:
+        return known_schedule(value)
+
 
 class SparkConfig(Strict):
     """How the batch engine starts: local threads by default, a standalone master when set."""
@@ -389,6 +394,19 @@ SCHEDULE_PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearl
 CRON = re.compile(r"^(\S+\s+){4}\S+$")
 
 
+def known_schedule(value: str) -> str:
+    """``value`` when it is a preset or a valid five-field cron (fields in range); else an error."""
+    if value in SCHEDULE_PRESETS:
+        return value
+    from croniter import croniter
+
+    if CRON.match(value) and croniter.is_valid(value):
+        return value
+    raise ValueError(
+        f"not a cron expression with five fields in range, or one of {sorted(SCHEDULE_PRESETS)}"
+    )
+
+
 class Pipeline(Strict):
     """One Airflow DAG: the datasets it builds, in dependency order, and when it runs."""
 
@@ -408,6 +426,4 @@ class Pipeline(Strict):
     @field_validator("schedule")
     @classmethod
     def _known_schedule(cls, value: str | None) -> str | None:
-        if value is None or value in SCHEDULE_PRESETS or CRON.match(value):
-            return value
-        raise ValueError(f"not a cron expression or one of {sorted(SCHEDULE_PRESETS)}")
+        return value if value is None else known_schedule(value)

@@ -72,3 +72,8 @@ def _declared(
     except KeyError:
         known = ", ".join(sorted(entries)) or "none"
         raise error(f"unknown {kind} {name!r}; declared: {known}") from None
+
+
+def suite_file(expectations_dir: Path, ref: str) -> Path:
+    """The Great Expectations suite of dataset ``ref``: ``<zone>__<table>.json``."""
+    return expectations_dir / f"{ref.replace('.', '__')}.json"

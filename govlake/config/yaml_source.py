@@ -1,7 +1,8 @@
 """Read one YAML file into plain values that keep their line, expanding environment variables.
 
 Strings may use ``${VAR}`` or ``${VAR:-default}``; an unset variable without a default is an
-issue at the value's line, and the reference is left as written.
+issue at the value's line, and the reference is left as written. A key given twice in one
+mapping is an issue at its second line (YAML would keep the last silently).
 """
 
 from __future__ import annotations
@@ -69,6 +70,14 @@ class _Values:
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 key = str(key_node.value)
+                if key in out:
+                    first = self.doc.lines[(*path, key)]
+                    self.issues.append(
+                        ConfIssue(self.doc.file, key_node.start_mark.line + 1,
+                                  ".".join(str(p) for p in (*path, key)),
+                                  f"duplicate key (first at line {first})")
+                    )  # fmt: skip
+                    continue
                 self.doc.lines[(*path, key)] = key_node.start_mark.line + 1
                 out[key] = self.of(value_node, (*path, key))
             return out

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from govlake.config.models import Dataset
+from govlake.config.project import suite_file
 from govlake.errors import GovlakeError
 from govlake.runtime import Runtime
 from jobs.quality import parameters
@@ -23,7 +24,6 @@ from jobs.quality.suites import (
     Validation,
     load_suite,
     parameter_names,
-    suite_file,
     validate,
 )
 

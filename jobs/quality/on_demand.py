@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from govlake.config.project import suite_file
 from govlake.errors import GovlakeError
 from govlake.lakehouse import LINEAGE_COLUMNS
 from govlake.runtime import Runtime
 from jobs.quality import results
 from jobs.quality.gate import run_suite
-from jobs.quality.suites import Validation, suite_file
+from jobs.quality.suites import Validation
 
 
 def validate_table(rt: Runtime, ref: str, *, run_id: str) -> Validation:

@@ -71,11 +71,6 @@ class Validation:
         return round(100.0 * earned / total, 2) if total else 100.0
 
 
-def suite_file(expectations_dir: Path, ref: str) -> Path:
-    """Where the suite of ``zone.table`` lives."""
-    return expectations_dir / (ref.replace(".", "__") + ".json")
-
-
 def load_suite(path: Path) -> dict[str, Any]:
     """The suite as a dict, with a clear error for a broken file."""
     try:

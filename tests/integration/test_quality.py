@@ -16,13 +16,13 @@ from typer.testing import CliRunner
 from apps.cli.main import app
 from govlake.config.loader import load_config
 from govlake.config.models import Quality
-from govlake.config.project import ProjectConfig
+from govlake.config.project import ProjectConfig, suite_file
 from govlake.lakehouse import Lakehouse
 from govlake.runtime import Runtime
 from jobs.derive import validated
 from jobs.quality.gate import Decision, QualityGateError
 from jobs.quality.results import RESULTS, latest
-from jobs.quality.suites import load_suite, suite_file
+from jobs.quality.suites import load_suite
 from jobs.reprocess import reprocess
 from jobs.runner import run_pipeline
 from subjects.enterprise_registry import transform as enterprise_registry
