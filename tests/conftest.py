@@ -110,9 +110,11 @@ def collect_scenario(conf_dir: Path, rows: int) -> None:
     seed(project.home / "sources" / "market_registry.db", rows=rows, seed_value=REGISTRY_SEED)
     seed_departments(project.home / "sources", rows)
     with department_servers(project, lambda _: None):
-        for pipeline in project.pipeline_order():
-            if all(project.dataset(ref).zone == "bronze" for ref in pipeline.builds):
-                run_pipeline(Runtime(project), pipeline.name)
+        # The conf names the servers' addresses through variables they have just set.
+        rt = Runtime.load(conf_dir)
+        for pipeline in rt.config.pipeline_order():
+            if all(rt.config.dataset(ref).zone == "bronze" for ref in pipeline.builds):
+                run_pipeline(rt, pipeline.name)
 
 
 def derived_tables(conf_dir: Path) -> dict[str, list[str]]:

@@ -81,7 +81,7 @@ def test_tax_sftp_credit_postgres_and_hr_ftp(
                           "decided_on", "authority"}  # fmt: skip
     assert verify(ftp_root / "inbox") == []
     report = Ledger(open_platform_db(project)).report()
-    assert {(r["node"], r["delivered"]) for r in report} == {
+    assert {(r.node, r.delivered) for r in report} == {
         ("tax_bureau", 1), ("credit_platform", 1), ("human_resources", 1)
     }  # fmt: skip
-    assert sum(r["rows"] for r in report) == 2 * profiles + notices
+    assert sum(r.rows for r in report) == 2 * profiles + notices
