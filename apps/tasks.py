@@ -2,7 +2,7 @@
 
 The DAG factory wires these functions into tasks with plain values (the conf folder, a dataset
 or subscription name, the run id); each builds one :class:`~govlake.runtime.Runtime` and passes
-it down. Nothing here imports Airflow.
+it down. Nothing here imports Airflow, and each task imports only the work it runs.
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from catalog.build import build_catalog
 from govlake.runtime import Runtime
-from jobs.exchange.deliver import deliver
-from jobs.maintenance import maintain
-from jobs.runner import build_dataset
 
 
 def build(conf_dir: str, ref: str, *, pipeline: str, run_id: str) -> list[dict[str, Any]]:
     """Collect or derive ``ref``: one row per table written."""
+    from jobs.runner import build_dataset
+
     results = build_dataset(Runtime.load(conf_dir), ref, pipeline=pipeline, run_id=run_id)
     return [
         {"table": r.ref, "rows": r.rows, "version": r.version, "status": r.status} for r in results
@@ -27,6 +25,8 @@ def build(conf_dir: str, ref: str, *, pipeline: str, run_id: str) -> list[dict[s
 
 def register_in_catalog(conf_dir: str, refs: list[str]) -> dict[str, Any]:
     """Generate and register the catalog entries of the tables ``refs``."""
+    from catalog.build import build_catalog
+
     report = build_catalog(Runtime.load(conf_dir), refs)
     return {
         "entries": [
@@ -40,6 +40,8 @@ def register_in_catalog(conf_dir: str, refs: list[str]) -> dict[str, Any]:
 
 def deliver_subscription(conf_dir: str, subscription: str) -> dict[str, Any]:
     """Deliver the subscription's next batch; a refusal is logged and in the ledger."""
+    from jobs.exchange.deliver import deliver
+
     done = deliver(Runtime.load(conf_dir), subscription, progress=print)
     if done.status == "refused":
         print(f"{subscription}: nothing sent; the ledger records the refusal")
@@ -48,4 +50,6 @@ def deliver_subscription(conf_dir: str, subscription: str) -> dict[str, Any]:
 
 def maintain_table(conf_dir: str, ref: str) -> list[dict[str, Any]]:
     """Compact and vacuum ``ref`` and its quarantine."""
+    from jobs.maintenance import maintain
+
     return [asdict(r) for r in maintain(Runtime.load(conf_dir), [ref])]

@@ -7,16 +7,14 @@ exchange endpoint (the scheme of its connection) both come here, so they choose 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from connectors.folders.base import DropFolder, DropFolderError, RemoteFile
 from connectors.folders.local import LocalFolder
 from govlake.connections import Endpoint
 
-Transport = Literal["local", "ftp", "ftps", "sftp"]
-TRANSPORTS: tuple[Transport, ...] = ("local", "ftp", "ftps", "sftp")
+TRANSPORTS = ("local", "ftp", "ftps", "sftp")
 
-__all__ = ["TRANSPORTS", "DropFolder", "DropFolderError", "RemoteFile", "Transport", "open_folder"]
+__all__ = ["TRANSPORTS", "DropFolder", "DropFolderError", "RemoteFile", "open_folder"]
 
 
 def open_folder(
@@ -37,6 +35,8 @@ def open_folder(
         create: Create a local folder that does not exist yet (a delivery target).
     """
     if transport == "local":
+        if server is not None:
+            raise DropFolderError(f"{label}: a local folder is reached without a server")
         if create:
             Path(folder).mkdir(parents=True, exist_ok=True)
         return LocalFolder(folder, source=label)

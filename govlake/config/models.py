@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-StreamT = TypeVar("StreamT")
 Zone = Literal["bronze", "silver", "gold"]
 WriteMode = Literal["append", "overwrite", "overwrite_partition", "merge"]
 Classification = Literal["public", "internal", "sensitive", "restricted"]
@@ -272,13 +271,6 @@ class CrawlSource(SourceBase):
     def stream(self, name: str) -> CrawlStream | None:
         """The stream called ``name``, if declared."""
         return next((s for s in self.streams if s.name == name), None)
-
-
-def declared(stream: StreamT | None, source: str, name: str) -> StreamT:
-    """``stream`` when the source declares it; the conf loader has already checked this."""
-    if stream is None:
-        raise ValueError(f"source {source!r} has no stream {name!r}")
-    return stream
 
 
 Source = Annotated[

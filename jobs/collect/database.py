@@ -10,6 +10,7 @@ from govlake.connections import database_url
 from govlake.lakehouse import WriteResult
 from jobs.collect import cursor
 from jobs.collect.bronze import commit_rows, no_rows
+from jobs.collect.drift import check_drift
 from jobs.collect.run import CollectRun
 
 
@@ -22,6 +23,10 @@ def collect_database(run: CollectRun[DatabaseSource, DatabaseStream]) -> list[Wr
     source, stream = run.source, run.stream
     with DatabaseReader(database_url(source.conn_id, source.default_url), name=source.name) as db:
         table = db.table(stream.table)
+        where = run.at(f"table {stream.table!r} -> {run.ref}")
+        # Checked before the cursor query too, so a changed column is reported on a quiet day.
+        check_drift(run.lake.schema(run.ref), db.schema(table), policy=source.schema_drift,
+                    where=where.where)  # fmt: skip
         lower = upper = None
         if stream.cursor:
             lower = cursor.decode(run.lake.last_cursor(run.ref), stream.cursor)
@@ -37,7 +42,7 @@ def collect_database(run: CollectRun[DatabaseSource, DatabaseStream]) -> list[Wr
             batch_size=stream.batch_size,
         )
         return commit_rows(
-            run.at(f"table {stream.table!r} -> {run.ref}"),
+            where,
             rows,
             batch_id=run.batch_id,
             cursor=cursor.encode(stream.cursor, upper) if stream.cursor else None,

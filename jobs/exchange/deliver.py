@@ -194,10 +194,6 @@ def open_delivery_folder(point: FileEndpoint, subscription: str) -> DropFolder:
     if server.scheme == "file":
         local = Path(server.path) / point.folder.lstrip("/")
         return open_folder("local", str(local), label=label, create=True)
-    if server.scheme not in {"sftp", "ftp", "ftps"}:
-        raise GovlakeError(
-            f"{label}: connection {point.conn_id} is {server.scheme}://, not a file server"
-        )
     return open_folder(server.scheme, point.folder, server=server, label=label)
 
 

@@ -232,3 +232,25 @@ def test_missing_table_and_missing_cursor_column(
     config = load_config(single_source_conf("src", f"{schema}.plain"))
     with pytest.raises(GovlakeError, match="table 'plain' has no column 'updated_at'"):
         ingest(Runtime(config), "bronze.src", pipeline="src_ingest", run_id="r1")
+
+
+def test_a_changed_column_type_is_reported_even_with_no_new_rows(
+    postgres_schema: tuple[sa.Engine, str],
+    single_source_conf: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobs.collect.drift import SchemaDriftError
+
+    engine, schema = postgres_schema
+    monkeypatch.setenv("AIRFLOW_CONN_SRC_DB", "postgresql://postgres@127.0.0.1:5432/test")
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {schema}.quiet (id int, updated_at timestamp)"))
+        conn.execute(sa.text(f"INSERT INTO {schema}.quiet VALUES (1, '2024-01-01')"))
+    config = load_config(single_source_conf("src", f"{schema}.quiet"))
+    [first] = ingest(Runtime(config), "bronze.src", pipeline="src_ingest", run_id="r1")
+    assert (first.status, first.rows) == ("committed", 1)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {schema}.quiet ALTER COLUMN id TYPE text"))
+    with pytest.raises(SchemaDriftError, match="column 'id' changed type from int64 to string"):
+        ingest(Runtime(config), "bronze.src", pipeline="src_ingest", run_id="r2")
+    assert Lakehouse(config.lakehouse).version("bronze.src") == 0

@@ -1,1 +1,1 @@
-"""Spiders: the declarative one built from conf, and hand-written ones for particular sites."""
+"""The declarative spider built from conf; hand-written ones live in ``subjects/<subject>/``."""
