@@ -1,7 +1,8 @@
-"""What every ``govlake`` subcommand shares: the consoles, the ``--conf`` option, error reporting.
+"""What every ``govlake`` subcommand shares: consoles, ``--conf``, errors, who is logged in.
 
-Errors a user can fix (configuration, input, unreachable sources) print as one clear line on
-stderr and exit with status 1; nothing is written when a run cannot start.
+Errors a user can fix (configuration, input, unreachable sources, a refusal) print as one clear
+line on stderr and exit with status 1; nothing is written when a run cannot start. A command
+that acts for someone builds its runtime with :func:`signed_in`, from the saved token.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from apps.cli import token_file
 from govlake.config.issues import ConfError
 from govlake.errors import GovlakeError
 from govlake.runtime import Runtime
+from services.identity.authentication import verify
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
@@ -50,3 +53,16 @@ def reports_errors(command: F) -> F:
 def runtime(conf: Path | None) -> Runtime:
     """The command's runtime: the conf folder ``conf`` validated, storage opened on first use."""
     return Runtime.load(conf)
+
+
+def signed_in(conf: Path | None) -> Runtime:
+    """The command's runtime acting as the logged-in user: the saved token, verified now."""
+    rt = runtime(conf)
+    return rt.acting_as(verify(rt, token_file.load()))
+
+
+def password_input(from_stdin: bool, prompt: str, *, confirm: bool = False) -> str:
+    """A password from the first line of stdin, or typed at a hidden prompt; never echoed."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))

@@ -17,7 +17,11 @@ from rich.table import Table
 from apps.cli.catalog import catalog_app
 from apps.cli.common import ConfOption, out, reports_errors, runtime
 from apps.cli.exchange import exchange_app
+from apps.cli.grants import grants_app
+from apps.cli.identity import admin_app, login, logout, whoami
+from apps.cli.orgs import orgs_app
 from apps.cli.quality import quality_app
+from apps.cli.users import users_app
 from govlake.config.loader import load_config
 from govlake.errors import GovlakeError
 
@@ -31,6 +35,10 @@ app.add_typer(conf_app, name="conf")
 app.add_typer(quality_app, name="quality")
 app.add_typer(exchange_app, name="exchange")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(admin_app, name="admin")
+app.add_typer(users_app, name="users")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(grants_app, name="grants")
 
 
 @conf_app.command("check")
@@ -214,3 +222,7 @@ def ui(conf: ConfOption = None) -> None:
     # standalone starts its components as `airflow ...` from PATH: put this environment first.
     os.environ["PATH"] = f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"
     os.execv(airflow, [str(airflow), "standalone"])
+
+
+for command in (login, logout, whoami):
+    app.command()(command)

@@ -1,6 +1,8 @@
 """Checks across the files of ``conf/``: every reference resolves, and what it names fits.
 
-Owners and node departments are declared departments; a dataset's source, stream and inputs
+Organisations form a tree (a province has no parent, a city's parent is a province, a
+department's parent is an organisation; one code names one organisation or department); owners
+and node departments are declared departments; a dataset's source, stream and inputs
 exist; each dataset is built by exactly one pipeline, after its inputs; an ``on_update``
 pipeline has an input that another pipeline builds; a subscription's dataset, node and endpoint
 fit together; catalog categories and the platform department are declared. Each issue points at
@@ -17,10 +19,18 @@ from govlake.config.issues import ConfIssue
 from govlake.config.models import ApiStream, DatabaseStream, Dataset, Pipeline
 from govlake.config.yaml_source import FieldPath
 
+# The levels an organisation of each level may belong to: the province is the root.
+PARENT_LEVELS: dict[str, tuple[str, ...]] = {
+    "province": (),
+    "city": ("province",),
+    "department": ("province", "city"),
+}
+
 
 def cross_check(entries: Entries, graph: DatasetGraph) -> list[ConfIssue]:
     """Every cross-file problem of ``entries``, whose dataset graph is ``graph``."""
     checks = _Checks(entries, graph)
+    checks.organisation_tree()
     checks.owners()
     for ref, dataset in entries.datasets.items():
         checks.dataset(ref, dataset)
@@ -42,6 +52,30 @@ class _Checks:
 
     def issue(self, kind: str, ident: str, path: FieldPath, message: str) -> None:
         self.issues.append(self.entries.declared.issue(kind, ident, path, message))
+
+    def organisation_tree(self) -> None:
+        organisations = self.entries.organisations
+        for code, organisation in organisations.items():
+            if code in self.entries.departments:
+                self.issue("organisations", code, ("code",), f"{code!r} is also a department")
+            self.tree_parent("organisations", code, organisation.parent, organisation.level)
+        for code, department in self.entries.departments.items():
+            self.tree_parent("departments", code, department.parent, "department")
+
+    def tree_parent(self, kind: str, code: str, parent: str | None, level: str) -> None:
+        """The parent of ``code`` is declared and one level up: a province is the root."""
+        allowed = PARENT_LEVELS[level]
+        if parent is None or parent in self.invalid:
+            return
+        found = self.entries.organisations.get(parent)
+        if not allowed:
+            self.issue(kind, code, ("parent",), f"a {level} is the root: it has no parent")
+        elif found is None:
+            self.issue(kind, code, ("parent",), f"unknown organisation {parent!r}")
+        elif found.level not in allowed:
+            levels = " or ".join(allowed)
+            message = f"a {level} belongs to a {levels}; {parent!r} is a {found.level}"
+            self.issue(kind, code, ("parent",), message)
 
     def owners(self) -> None:
         entries = self.entries

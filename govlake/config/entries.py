@@ -22,6 +22,7 @@ from govlake.config.models import (
     Department,
     EngineConfig,
     LakehouseConfig,
+    Organisation,
     Pipeline,
     Source,
 )
@@ -60,6 +61,7 @@ class Entries:
     conf: Path
     lakehouse: LakehouseConfig | None
     engine: EngineConfig
+    organisations: dict[str, Organisation]
     departments: dict[str, Department]
     sources: dict[str, Source]
     datasets: dict[str, Dataset]
@@ -75,11 +77,13 @@ class Entries:
 def read_entries(conf: Path, env: Mapping[str, str]) -> Entries:
     """Every file of the folder ``conf``, validated, with ``${VAR}`` expanded from ``env``."""
     reader = _Reader(conf, env)
+    organisations, departments = reader.organisation_tree()
     entries = Entries(
         conf=conf,
         lakehouse=reader.single("lakehouse.yaml", LakehouseConfig, required=True),
         engine=reader.single("engine.yaml", EngineConfig, required=False) or EngineConfig(),
-        departments=reader.listed("departments.yaml", "departments", Department, "code"),
+        organisations=organisations,
+        departments=departments,
         sources=reader.per_file("sources", Source, "name"),
         datasets=reader.listed_dir("datasets", "datasets", Dataset, "ref"),
         pipelines=reader.per_file("pipelines", Pipeline, "name"),
@@ -138,16 +142,21 @@ class _Reader:
             return CatalogConfig()
         return catalog
 
-    def listed(self, name: str, key: str, model: Any, id_attr: str) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        file = self.conf / name
+    def organisation_tree(self) -> tuple[dict[str, Organisation], dict[str, Department]]:
+        """``departments.yaml``: its ``departments`` and its optional ``organisations`` above."""
+        organisations: dict[str, Organisation] = {}
+        departments: dict[str, Department] = {}
+        file = self.conf / "departments.yaml"
         if not file.exists():
             self.missing(file)
-            return found
+            return organisations, departments
         doc = self.parse(file)
         if doc:
-            self.collect(doc, key, model, id_attr, found)
-        return found
+            self.unexpected_fields(doc, ("departments", "organisations"))
+            if isinstance(doc.data, dict) and "organisations" in doc.data:
+                self.register_items(doc, "organisations", Organisation, "code", organisations)
+            self.register_items(doc, "departments", Department, "code", departments)
+        return organisations, departments
 
     def optional_list(self, name: str, key: str, model: Any, id_attr: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -177,19 +186,29 @@ class _Reader:
         return found
 
     def collect(self, doc: Doc, key: str, model: Any, id_attr: str, found: dict[str, Any]) -> None:
+        self.unexpected_fields(doc, (key,))
+        self.register_items(doc, key, model, id_attr, found)
+
+    def register_items(
+        self, doc: Doc, key: str, model: Any, id_attr: str, found: dict[str, Any]
+    ) -> None:
         for path, item in self.items(doc, key):
             obj = self.validate(doc, item, path, model)
             if obj is not None:
                 self.register(key, doc, path, obj, id_attr, found)
             elif isinstance(item, dict):
-                self.declared.invalid.add(f"{item.get('zone')}.{item.get('name')}")
+                ident = item.get(id_attr) or f"{item.get('zone')}.{item.get('name')}"
+                self.declared.invalid.add(str(ident))
+
+    def unexpected_fields(self, doc: Doc, keys: tuple[str, ...]) -> None:
+        if isinstance(doc.data, dict):
+            for extra in set(doc.data) - set(keys):
+                self.issues.append(doc.issue((extra,), "unexpected field"))
 
     def items(self, doc: Doc, key: str) -> Iterator[tuple[FieldPath, Any]]:
         if not isinstance(doc.data, dict) or not isinstance(doc.data.get(key), list):
             self.issues.append(doc.issue((key,), f"expected a mapping with a '{key}' list"))
             return
-        for extra in set(doc.data) - {key}:
-            self.issues.append(doc.issue((extra,), "unexpected field"))
         for i, item in enumerate(doc.data[key]):
             yield (key, i), item
 

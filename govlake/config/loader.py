@@ -60,4 +60,5 @@ def load_config(conf_dir: str | Path | None = None) -> ProjectConfig:
         nodes=entries.nodes,
         subscriptions=entries.subscriptions,
         catalog=entries.catalog,
+        organisations=entries.organisations,
     )

@@ -66,11 +66,29 @@ class EngineConfig(Strict):
     spark: SparkConfig = SparkConfig()
 
 
+class Organisation(Strict):
+    """A level of government above the departments: the province, or a city within it.
+
+    Organisations and departments form one tree (``level`` province > city > department):
+    an organisation administrator's authority covers the subtree under its organisation.
+    """
+
+    code: Identifier
+    name: str
+    level: Literal["province", "city"]
+    parent: Identifier | None = Field(
+        default=None, description="The province a city belongs to; a province has none."
+    )
+
+
 class Department(Strict):
     """A department that owns datasets or receives exchanges."""
 
     code: Identifier
     name: str
+    parent: Identifier | None = Field(
+        default=None, description="The province or city (an organisation) it belongs to."
+    )
     stewards: list[str] = Field(
         default_factory=list, description="Users who review the department's catalog entries."
     )

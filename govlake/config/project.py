@@ -14,6 +14,7 @@ from govlake.config.models import (
     Department,
     EngineConfig,
     LakehouseConfig,
+    Organisation,
     Pipeline,
     Source,
 )
@@ -38,6 +39,7 @@ class ProjectConfig:
     nodes: dict[str, Node] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     catalog: CatalogConfig = CatalogConfig()
+    organisations: dict[str, Organisation] = field(default_factory=dict)
 
     def dataset(self, ref: str) -> Dataset:
         """The dataset ``zone.name``, or an error listing the declared ones."""

@@ -91,3 +91,69 @@ catalog_event = sa.Table(
     sa.Column("comment", sa.Text),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
+
+organisation = sa.Table(
+    "identity_organisation",
+    metadata,
+    sa.Column("code", sa.String(63), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("parent", sa.String(63), sa.ForeignKey("identity_organisation.code")),
+)
+
+user = sa.Table(
+    "identity_user",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column(
+        "organisation", sa.String(63), sa.ForeignKey("identity_organisation.code"), nullable=False
+    ),
+    sa.Column("password_hash", sa.String(255)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("failed_attempts", sa.Integer, nullable=False),
+    sa.Column("locked_until", sa.DateTime(timezone=True)),
+    sa.Column("password_changed_at", sa.DateTime(timezone=True)),
+    sa.Column("token_generation", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+)
+
+password_history = sa.Table(
+    "identity_password_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("identity_user.id"), nullable=False, index=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+role_assignment = sa.Table(
+    "identity_role_assignment",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("identity_user.id"), nullable=False, index=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("scope", sa.String(63), sa.ForeignKey("identity_organisation.code"), nullable=False),
+    sa.Column("assigned_by", sa.String(64), nullable=False),
+    sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("user_id", "role", "scope"),
+)
+
+grant = sa.Table(
+    "identity_grant",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("grantee_user", sa.Integer, sa.ForeignKey("identity_user.id")),
+    sa.Column("grantee_organisation", sa.String(63), sa.ForeignKey("identity_organisation.code")),
+    sa.Column("verb", sa.String(32), nullable=False),
+    sa.Column("securable", sa.String(200), nullable=False, index=True),
+    sa.Column("granted_by", sa.String(64), nullable=False),
+    sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(
+        "(grantee_user IS NULL) <> (grantee_organisation IS NULL)",
+        name="identity_grant_one_grantee",
+    ),
+)
