@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from apps.cli.audit import audit_app
 from apps.cli.catalog import catalog_app
 from apps.cli.common import ConfOption, out, reports_errors, runtime
 from apps.cli.exchange import exchange_app
@@ -31,6 +32,7 @@ app.add_typer(conf_app, name="conf")
 app.add_typer(quality_app, name="quality")
 app.add_typer(exchange_app, name="exchange")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(audit_app, name="audit")
 
 
 @conf_app.command("check")
