@@ -5,7 +5,8 @@
 - ids run 1, 2, 3, ...: a missing id is a deleted row, an id before 1 an inserted one;
 - each row's hash is the HMAC of its ``prev_hash`` and fields: a changed field, a row forged
   without the key, or a row moved to another id fails here;
-- each row's ``prev_hash`` is the hash of the row before it;
+- each row's ``prev_hash`` is the hash of the row before it: a row re-sealed with the chain key
+  breaks the link to the next;
 - against the latest checkpoint whose signature verifies, the row at its ``last_id`` carries its
   ``last_hash`` (nobody rewrote the ledger up to there, even with the chain key) and the ledger
   reaches that row (its tail was not cut off).
@@ -129,13 +130,13 @@ def _check(row: sa.Row[Any], last_id: int, last_hash: str, key: bytes) -> Proble
     try:
         event = decode(row)
         sealed = seal(key, event.prev_hash, event.sealed_fields())
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         return Problem(row.id, f"unreadable ({exc}): altered outside the platform")
     if not hmac.compare_digest(sealed, str(row.hash)):
         return Problem(row.id, "its hash does not match its content: altered, forged or moved")
     if row.prev_hash != last_hash:
         before = f"the hash of row {last_id}" if last_id else "the genesis value"
-        return Problem(row.id, f"its prev_hash is not {before}: the row was replaced or moved")
+        return Problem(row.id, f"its prev_hash is not {before}: a row before it was re-sealed")
     return None
 
 

@@ -279,22 +279,30 @@ def test_a_cut_tail_is_found_against_the_latest_checkpoint(rt: Runtime) -> None:
         audit.checkpoint(rt)
 
 
-def test_a_rewrite_with_the_chain_key_is_found_against_the_checkpoint(rt: Runtime) -> None:
-    _fill(rt)
-    audit.checkpoint(rt)
-    written = audit.events(rt, limit=EVENTS)[::-1]
-    statements, prev_hash = [], written[1].hash
-    for event in written[2:]:  # row 3 changed, then it and every later row sealed again
-        fields = event.sealed_fields() | {"prev_hash": prev_hash}
-        if event.id == 3:
+def _resealed(rt: Runtime, first: int, last: int) -> list[sa.Executable]:
+    """Row ``first`` made a success, and rows ``first`` to ``last`` sealed again with the key."""
+    written = {e.id: e for e in audit.events(rt, limit=EVENTS)}
+    statements, prev_hash = [], written[first - 1].hash
+    for n in range(first, last + 1):
+        fields = written[n].sealed_fields() | {"prev_hash": prev_hash}
+        if n == first:
             fields["outcome"] = "success"
-        prev_hash = seal(CHAIN_KEY.encode(), prev_hash, fields)
+        prev_hash = seal(CHAIN_KEY.encode(), fields["prev_hash"], fields)
         statements.append(
             audit_event.update()
-            .where(_row(event.id))
+            .where(_row(n))
             .values(outcome=fields["outcome"], prev_hash=fields["prev_hash"], hash=prev_hash)
         )
-    _attack(rt, *statements)
+    return statements
+
+
+def test_a_rewrite_with_the_chain_key_is_found_at_the_link_or_the_checkpoint(rt: Runtime) -> None:
+    _fill(rt)
+    audit.checkpoint(rt)
+    _attack(rt, *_resealed(rt, 3, 3))  # row 3 re-sealed, row 4 still follows the old one
+    problem = _first_bad(rt)
+    assert problem.row == 4 and "prev_hash is not the hash of row 3" in problem.what
+    _attack(rt, *_resealed(rt, 3, EVENTS))  # every later row re-sealed too
     problem = _first_bad(rt)
     assert problem.row == EVENTS and "differs from the checkpoint" in problem.what
 
