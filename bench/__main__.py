@@ -35,6 +35,7 @@ class Scenario:
 
 
 NO_DLT = ["govlake", "get", "local_arrow"]
+AUDIT = {"writes": 1000, "rows": 100_000}  # audited writes per run; rows of the verified ledger
 # Most scenarios run three times; the largest fewer, to keep the suite within 30 minutes on two
 # cores. dlt's SFTP CSV arm (about 0.8 MB/s) runs at 30 MB only; its ratio is per row.
 SUITE = [
@@ -50,6 +51,8 @@ SUITE = [
     Scenario("silver_1m", "bench.silver_engines", {"rows": 1_000_000}),
     Scenario("silver_3m", "bench.silver_engines", {"rows": 3_000_000, "driver_memory": "8g"}, 1),
     Scenario("silver_10m", "bench.silver_engines", {"rows": 10_000_000}, 1, ["arrow"]),
+    Scenario("audit_sqlite", "bench.audit", {"backend": "sqlite", **AUDIT}),
+    Scenario("audit_postgresql", "bench.audit", {"backend": "postgresql", **AUDIT}),
 ]
 
 

@@ -89,6 +89,7 @@ SPEEDS = {
     "bench.validation": [("govlake", "pandera"), ("govlake", "vectorised")],
     "bench.crawl": [("govlake", "bare")],
     "bench.silver_engines": [("spark", "arrow")],
+    "bench.audit": [("audited", "plain")],
 }
 
 
@@ -125,7 +126,8 @@ def write_report(folder: Path = RESULTS, out: Path = REPORT) -> Path:
     """Render every ``<folder>/*.json`` into ``out``."""
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     order = {"bench.pg_bronze": 0, "bench.sftp_bronze": 1, "bench.validation": 2,
-             "bench.overheads": 3, "bench.crawl": 4, "bench.silver_engines": 5}  # fmt: skip
+             "bench.overheads": 3, "bench.crawl": 4, "bench.silver_engines": 5,
+             "bench.audit": 6}  # fmt: skip
     records.sort(key=lambda r: (order.get(r["module"], 9), r.get("position", 0)))
     if not records:
         raise SystemExit(f"no results in {folder}: run python -m bench first")

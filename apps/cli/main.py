@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from apps.cli.audit import audit_app
 from apps.cli.catalog import catalog_app
 from apps.cli.common import ConfOption, out, reports_errors, runtime
 from apps.cli.exchange import exchange_app
@@ -39,6 +40,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(users_app, name="users")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(grants_app, name="grants")
+app.add_typer(audit_app, name="audit")
 
 
 @conf_app.command("check")

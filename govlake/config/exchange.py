@@ -9,6 +9,7 @@ dataset (optionally some columns and rows) to one endpoint of one node, on a sch
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -136,7 +137,17 @@ class PlatformDatabase(Strict):
     )
 
 
+class PlatformAudit(Strict):
+    """The audit ledger's signed checkpoints: files kept outside the platform DB."""
+
+    checkpoints: Path = Field(
+        default=Path("audit/checkpoints"),
+        description="Folder of the signed checkpoint files; a relative path is under home.",
+    )
+
+
 class PlatformConfig(Strict):
     """``conf/platform.yaml``."""
 
     database: PlatformDatabase = PlatformDatabase()
+    audit: PlatformAudit = PlatformAudit()

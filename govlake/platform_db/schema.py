@@ -1,4 +1,4 @@
-"""Tables of the platform database. Alembic migrations in ``migrations/`` create them."""
+"""Tables of the platform database: exchange, catalog, audit. Alembic migrations create them."""
 
 from __future__ import annotations
 
@@ -156,4 +156,23 @@ grant = sa.Table(
         "(grantee_user IS NULL) <> (grantee_organisation IS NULL)",
         name="identity_grant_one_grantee",
     ),
+)
+
+# The audit ledger: append-only, each row sealed with an HMAC over the previous row's hash and
+# its own fields (services.audit). Ids are assigned by the appender, contiguous from 1.
+audit_event = sa.Table(
+    "audit_event",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("principal", sa.String(128), nullable=False, index=True),
+    sa.Column("organisation", sa.String(63)),
+    sa.Column("action", sa.String(63), nullable=False, index=True),
+    sa.Column("object", sa.String(255), nullable=False, index=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("client", sa.String(64)),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
 )
