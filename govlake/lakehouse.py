@@ -70,6 +70,8 @@ class Commit:
     cursor: dict[str, Any] | None = None
     inputs: dict[str, int] = field(default_factory=dict)
     file: CollectedFile | None = None
+    quality: dict[str, Any] | None = None
+    """The validation of the rows, so its record survives a crash right after the commit."""
 
     def metadata(self) -> dict[str, str]:
         """The commit's custom metadata (string values, namespaced ``govlake.``)."""
@@ -85,6 +87,8 @@ class Commit:
             meta["govlake.inputs"] = json.dumps(self.inputs)
         if self.file is not None:
             meta["govlake.file"] = self.file.to_json()
+        if self.quality is not None:
+            meta["govlake.quality"] = json.dumps(self.quality, ensure_ascii=False)
         return meta
 
     @property
@@ -162,6 +166,14 @@ class Lakehouse:
             if value is not None:
                 return str(value)
         return None
+
+    def committed_metadata(self, ref: str, key: str, newest: int = 20) -> list[tuple[int, str]]:
+        """``(version, value)`` of ``govlake.<key>`` in the ``newest`` commits, newest first."""
+        if not self.exists(ref):
+            return []
+        entries = self.table(ref).history(newest)
+        return [(int(e["version"]), str(e[META_PREFIX + key])) for e in entries
+                if META_PREFIX + key in e]  # fmt: skip
 
     def last_cursor(self, ref: str) -> dict[str, Any] | None:
         """The source cursor committed with the table's newest collected rows."""

@@ -30,6 +30,7 @@ def derive(rt: Runtime, ref: str, *, pipeline: str, run_id: str) -> list[WriteRe
     dataset = config.dataset(ref)
     if dataset.transform is None:
         raise GovlakeError(f"{ref} is not a derived dataset")
+    results.recover(lake, ref, pipeline=pipeline)
     incremental = dataset.write in {"append", "merge"}
     consumed = lake.last_inputs(ref) if incremental else {}
     inputs: dict[str, pa.Table] = {}
@@ -170,6 +171,12 @@ def commit_build(
                 evolve_schema=True,
             )
         )
+    quarantined = decision.rejects is not None and decision.rejects.num_rows > 0
+    action = "quarantined" if quarantined else "published"
+    if decision.validation is not None:
+        commit = replace(commit, quality=results.summary(
+            decision.validation, policy=dataset.quality.policy, action=action,
+            run_id=commit.run_id))  # fmt: skip
     rows = lake.write(
         dataset.ref,
         decision.rows,
@@ -183,11 +190,11 @@ def commit_build(
         else None,
         commit_empty=commit_empty,
     )
-    quarantined = decision.rejects is not None and decision.rejects.num_rows > 0
-    if rows.status != "already_committed":
-        action = "quarantined" if quarantined else "published"
-        _record(rt, dataset, decision, rows.version, action, pipeline=commit.pipeline,
-                run_id=commit.run_id)  # fmt: skip
+    if commit.quality is not None and rows.status != "already_committed":
+        assert rows.version is not None
+        results.record_summary(lake, dataset.ref, rows.version, commit.quality,
+                               pipeline=commit.pipeline,
+                               batch_id=results.build_batch(dataset.ref, rows.version))  # fmt: skip
     return [rows, *written]
 
 

@@ -263,3 +263,32 @@ def test_quarantined_rows_are_listed_and_reprocessed_after_a_fix(
     again = reprocess(Runtime.load(project.conf_dir), SILVER, run_id="fix-3")
     assert again.published == 0
     assert lake.read(SILVER).filter(pc.field("uscc") == VALID[0]).num_rows == 1
+
+
+def test_a_crash_right_after_the_commit_keeps_its_validation(
+    project: ProjectConfig, registry_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.quality import results
+
+    run_pipeline(Runtime(project), "market_registry_ingest")
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("killed after the commit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(results, "record_summary", crash)
+        with pytest.raises(KeyboardInterrupt):
+            run_pipeline(Runtime(project), "enterprise_registry_refine")
+    lake = Lakehouse(project.lakehouse)
+    committed = lake.version(SILVER)
+    assert committed is not None, "the rows were committed before the crash"
+    assert latest(lake, SILVER).num_rows == 0, "and their validation was not recorded"
+
+    run_pipeline(Runtime(project), "enterprise_registry_refine")  # nothing new to build
+    recovered = latest(lake, SILVER)
+    assert set(recovered.column("version").to_pylist()) == {committed}
+    assert set(recovered.column("action").to_pylist()) == {"published"}
+    expectations = len(load_suite(suite_file(project.expectations_dir, SILVER))["expectations"])
+    assert recovered.num_rows == expectations
+    run_pipeline(Runtime(project), "enterprise_registry_refine")
+    assert lake.read(RESULTS).filter(pc.field("dataset") == SILVER).num_rows == expectations
