@@ -50,6 +50,11 @@ def deliver_subscription(conf_dir: str, subscription: str) -> dict[str, Any]:
 
 def maintain_table(conf_dir: str, ref: str) -> list[dict[str, Any]]:
     """Compact and vacuum ``ref`` and its quarantine."""
+    from govlake.errors import GovlakeError
     from jobs.maintenance import maintain
 
-    return [asdict(r) for r in maintain(Runtime.load(conf_dir), [ref])]
+    done = maintain(Runtime.load(conf_dir), [ref])
+    problems = [r.problem for r in done if r.problem]
+    if problems:
+        raise GovlakeError("; ".join(problems))
+    return [asdict(r) for r in done]

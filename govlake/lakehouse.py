@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -21,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import DeltaError
 
 from govlake.config.models import LakehouseConfig, WriteMode
 from govlake.errors import GovlakeError, UnknownDatasetError
@@ -118,6 +120,12 @@ class TableInfo:
     size_bytes: int
     last_commit: datetime
     last_operation: str
+    missing_files: tuple[str, ...] = ()
+    """Files the Delta log references that are not in storage (the table cannot be read)."""
+
+
+class BrokenTableError(GovlakeError):
+    """A table's Delta log cannot be read, or it references files that are gone."""
 
 
 class Lakehouse:
@@ -144,7 +152,37 @@ class Lakehouse:
         """Open the table, at ``version`` for time travel."""
         if not self.exists(ref):
             raise UnknownDatasetError(f"table {ref} does not exist yet at {self.uri(ref)}")
-        return DeltaTable(self.uri(ref), version=version, storage_options=self.storage_options)
+        try:
+            return DeltaTable(self.uri(ref), version=version, storage_options=self.storage_options)
+        except (DeltaError, OSError) as exc:
+            reason = str(exc).strip().splitlines()[0]
+            where = self._bad_log_file(ref) or f"{self.uri(ref)}/_delta_log"
+            raise BrokenTableError(
+                f"table {ref}: Delta log {where} cannot be read: {reason}"
+            ) from None
+
+    def _bad_log_file(self, ref: str) -> str | None:
+        """The first commit file of a local table's log that is not JSON lines, if one is."""
+        log = Path(self.uri(ref).removeprefix("file://")) / "_delta_log"
+        if "://" in self.root and not self.root.startswith("file://"):
+            return None
+        for commit in sorted(log.glob("*.json")):
+            try:
+                for line in commit.read_text(encoding="utf-8").splitlines():
+                    if line.strip():
+                        json.loads(line)
+            except (ValueError, OSError):
+                return str(commit)
+        return None
+
+    def missing_files(self, ref: str, version: int | None = None) -> list[str]:
+        """The data files the table's log references that storage does not have."""
+        dataset = self.dataset(ref, version, checked=False)
+        paths = [f.path for f in dataset.get_fragments()]
+        infos = dataset.filesystem.get_file_info(paths)
+        return [
+            p for p, info in zip(paths, infos, strict=True) if info.type == pafs.FileType.NotFound
+        ]
 
     def version(self, ref: str) -> int | None:
         """Current version, or ``None`` before the first commit."""
@@ -311,13 +349,19 @@ class Lakehouse:
         )
 
     def dataset(
-        self, ref: str, version: int | None = None, paths: Sequence[str] | None = None
+        self,
+        ref: str,
+        version: int | None = None,
+        paths: Sequence[str] | None = None,
+        *,
+        checked: bool = True,
     ) -> ds.Dataset:
         """A lazy Arrow dataset over the table's active files (optionally only ``paths``).
 
         Local tables are read with Arrow's native file system; delta-rs's Python file-system
         bridge leaves reader threads that abort the interpreter at exit, so it is used only for
-        object stores.
+        object stores. A local file the log references but storage lacks is an error naming it
+        (unless ``checked`` is off), never a silently short read.
         """
         table = self.table(ref, version)
         wanted = set(paths) if paths is not None else None
@@ -344,10 +388,13 @@ class Lakehouse:
                     if value is None
                     else pc.field(column) == pa.scalar(value).cast(schema.field(column).type)
                 )
-            fragments.append(
-                parquet.make_fragment(
-                    f"{base}/{unquote(action['path'])}", filesystem, partition_expression=condition
+            path = f"{base}/{unquote(action['path'])}"
+            if checked and not Path(path).is_file():
+                raise BrokenTableError(
+                    f"table {ref}: file {path} is in the Delta log but missing from storage"
                 )
+            fragments.append(
+                parquet.make_fragment(path, filesystem, partition_expression=condition)
             )
         return ds.FileSystemDataset(fragments, schema, parquet, filesystem)
 
@@ -394,6 +441,7 @@ class Lakehouse:
             size_bytes=sum(actions.column("size_bytes").to_pylist()) if actions.num_rows else 0,
             last_commit=datetime.fromtimestamp(last["timestamp"] / 1000, tz=UTC),
             last_operation=str(last.get("operation", "")),
+            missing_files=tuple(self.missing_files(ref)),
         )
 
     def present(self, datasets: Iterable[str]) -> list[str]:

@@ -1,20 +1,26 @@
-"""Table maintenance: compaction and removal of unreferenced files."""
+"""Table maintenance: compaction and removal of unreferenced files, table by table.
+
+A table whose Delta log cannot be read, or whose log references files storage no longer has, is
+reported with its problem and left alone; the other tables are still maintained.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from govlake.lakehouse import BrokenTableError
 from govlake.runtime import Runtime
 
 
 @dataclass(frozen=True)
 class MaintenanceResult:
-    """What maintenance did to one table."""
+    """What maintenance did to one table, or why it could not."""
 
     ref: str
-    files_added: int
-    files_removed: int
-    files_vacuumed: int
+    files_added: int = 0
+    files_removed: int = 0
+    files_vacuumed: int = 0
+    problem: str | None = None
 
 
 def maintain(
@@ -29,6 +35,17 @@ def maintain(
     targets = lake.existing(refs) if refs else lake.present(rt.config.datasets)
     results = []
     for ref in targets:
+        try:
+            missing = lake.missing_files(ref)
+        except BrokenTableError as exc:
+            results.append(MaintenanceResult(ref, problem=str(exc)))
+            continue
+        if missing:
+            problem = (
+                f"table {ref}: {len(missing)} file(s) of the Delta log missing, e.g. {missing[0]}"
+            )
+            results.append(MaintenanceResult(ref, problem=problem))
+            continue
         metrics = lake.optimize(ref) if optimize else {}
         vacuumed = lake.vacuum(ref) if vacuum else []
         results.append(

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from govlake.errors import GovlakeError, UnknownDatasetError
-from govlake.lakehouse import ZONES, Lakehouse
+from govlake.lakehouse import ZONES, BrokenTableError, Lakehouse
 
 READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 # No file system (reads, COPY, ATTACH, EXPORT, INSTALL), no extension loading, no implicit
@@ -48,22 +48,31 @@ def lock(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET lock_configuration = true")
 
 
-def connect(lake: Lakehouse, refs: Iterable[str]) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
-    """A locked sandbox with a view per existing table, and the tables' names.
+def connect(
+    lake: Lakehouse, refs: Iterable[str]
+) -> tuple[duckdb.DuckDBPyConnection, list[str], dict[str, str]]:
+    """A locked sandbox with a view per readable table, their names, and the broken ones.
 
-    The tables are the datasets ``refs``, their quarantines and the platform's own tables.
+    The tables are the datasets ``refs``, their quarantines and the platform's own tables; a
+    table whose log or files are broken gets no view, and its problem is returned by name.
     """
     con = sandbox()
     for zone in ZONES:
         con.execute(f"CREATE SCHEMA {zone}")
-    tables = lake.present(refs)
-    for ref in tables:
+    tables, broken = [], {}
+    for ref in lake.present(refs):
+        try:
+            dataset = lake.dataset(ref)
+        except BrokenTableError as exc:
+            broken[ref] = str(exc)  # the other tables stay queryable
+            continue
         source = "arrow__" + ref.replace(".", "__")
-        con.register(source, lake.dataset(ref))
+        con.register(source, dataset)
         zone, _, name = ref.partition(".")
         con.execute(f'CREATE VIEW {zone}."{name}" AS SELECT * FROM "{source}"')
+        tables.append(ref)
     lock(con)
-    return con, tables
+    return con, tables, broken
 
 
 def read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
@@ -83,12 +92,15 @@ def read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 
 def query(lake: Lakehouse, refs: Iterable[str], sql: str) -> pa.Table:
     """Run ``sql`` and return its result; unknown tables are named with the known ones."""
-    con, tables = connect(lake, refs)
+    con, tables, broken = connect(lake, refs)
     try:
         read_only(con, sql)
         return con.sql(sql).to_arrow_table()
     except duckdb.CatalogException as exc:
         first = str(exc).splitlines()[0].removeprefix("Catalog Error: ")
+        for ref, problem in broken.items():
+            if f"name {ref.partition('.')[2]} does not exist" in first:
+                raise BrokenTableError(problem) from None
         known = ", ".join(tables) or "none yet"
         raise UnknownDatasetError(f"unknown table in query: {first}; tables: {known}") from None
     except duckdb.PermissionException as exc:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from apps.cli.audit import audit_app
 from apps.cli.catalog import catalog_app
-from apps.cli.common import ConfOption, out, reports_errors, runtime
+from apps.cli.common import ConfOption, err, out, reports_errors, runtime
 from apps.cli.exchange import exchange_app
 from apps.cli.grants import grants_app
 from apps.cli.identity import admin_app, login, logout, whoami
@@ -144,9 +144,25 @@ def _print_tables(tables: list[Any]) -> None:
 @app.command()
 @reports_errors
 def tables(conf: ConfOption = None) -> None:
-    """List lakehouse tables with rows, version and last commit."""
+    """List lakehouse tables with rows, version and last commit; exit 1 if one is broken."""
+    from govlake.lakehouse import BrokenTableError
+
     rt = runtime(conf)
-    _print_tables([rt.lake.describe(ref) for ref in rt.lake.present(rt.config.datasets)])
+    shown, broken = [], []
+    for ref in rt.lake.present(rt.config.datasets):
+        try:
+            info = rt.lake.describe(ref)
+        except BrokenTableError as exc:
+            broken.append(str(exc))
+            continue
+        shown.append(info)
+        broken += [f"table {ref}: file {f} is in the Delta log but missing from storage"
+                   for f in info.missing_files]  # fmt: skip
+    _print_tables(shown)
+    for problem in broken:
+        err.print(f"[red]error[/red]: {problem}", markup=True, highlight=False)
+    if broken:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -199,11 +215,17 @@ def maintain(
     rt = runtime(conf)
     for ref in refs or []:
         rt.config.dataset(ref.removesuffix("__quarantine"))
-    for r in run_maintenance(rt, refs, optimize=optimize, vacuum=vacuum):
+    done = run_maintenance(rt, refs, optimize=optimize, vacuum=vacuum)
+    for r in done:
+        if r.problem:
+            err.print(f"[red]error[/red]: {r.problem}", markup=True, highlight=False)
+            continue
         out.print(
             f"{r.ref}: +{r.files_added} -{r.files_removed} files compacted, "
             f"{r.files_vacuumed} vacuumed"
         )
+    if any(r.problem for r in done):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -53,3 +53,40 @@ def test_unknown_pipeline(project: ProjectConfig) -> None:
     done = CliRunner().invoke(app, ["run", "nightly", "--conf", str(project.conf_dir)])
     assert done.exit_code == 1
     assert "unknown pipeline 'nightly'; declared: enterprise_registry_refine" in done.stderr
+
+
+def test_a_broken_table_is_named_and_the_others_still_answer(
+    project: ProjectConfig, registry_db: Path
+) -> None:
+    runner = CliRunner()
+    conf = ["--conf", str(project.conf_dir)]
+    assert runner.invoke(app, ["run", *conf]).exit_code == 0
+    lake = Lakehouse(project.lakehouse)
+    log = Path(lake.uri("bronze.enterprise_registry")) / "_delta_log" / "00000000000000000000.json"
+    log.write_text("{not a commit", encoding="utf-8")
+    (gone,) = lake.table("gold.enterprise_directory").file_uris()
+    Path(gone.removeprefix("file://")).unlink()
+
+    tables = runner.invoke(app, ["tables", *conf])
+    assert tables.exit_code == 1
+    assert "silver.enterprise_registry" in tables.stdout, "the sound tables are listed"
+    problems = tables.stderr.strip().splitlines()
+    assert problems[0].startswith(f"error: table bronze.enterprise_registry: Delta log {log}")
+    assert any(
+        p.startswith("error: table gold.enterprise_directory: file ") and "missing" in p
+        for p in problems
+    )
+
+    fine = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM silver.enterprise_registry",
+                               "--format", "csv", *conf])  # fmt: skip
+    assert fine.exit_code == 0 and fine.stdout.splitlines()[1].isdigit()
+    broken = runner.invoke(app, ["sql", "SELECT * FROM bronze.enterprise_registry", *conf])
+    assert broken.exit_code == 1
+    assert broken.stderr.startswith(f"error: table bronze.enterprise_registry: Delta log {log}")
+    short = runner.invoke(app, ["sql", "SELECT count(*) FROM gold.enterprise_directory", *conf])
+    assert short.exit_code == 1 and "missing from storage" in short.stderr
+
+    maintained = runner.invoke(app, ["maintain", *conf])
+    assert maintained.exit_code == 1
+    assert "silver.enterprise_registry: +" in maintained.stdout
+    assert "gold.enterprise_directory: 1 file(s) of the Delta log missing" in maintained.stderr
