@@ -19,7 +19,7 @@ from govlake.runtime import Runtime
 
 def create_app(rt: Runtime) -> FastAPI:
     """The API over the catalog in the platform DB of ``rt``."""
-    catalog = Catalog(rt.platform_db, rt.config)
+    catalog = Catalog(rt)
     app = FastAPI(
         title="govlake data catalog",
         description="Published information resources: their schema, lineage and quality.",
