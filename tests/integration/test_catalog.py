@@ -8,10 +8,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import jsonschema
+import jwt
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -27,6 +29,7 @@ from govlake.config.loader import load_config
 from govlake.config.project import ProjectConfig
 from govlake.lakehouse import Lakehouse
 from govlake.platform_db.database import head_revision
+from govlake.platform_db.schema import audit_event
 from govlake.principal import Principal
 from govlake.runtime import Runtime
 from jobs.quality.results import latest_score
@@ -445,9 +448,23 @@ def api(built: Path, people: dict[str, Principal]) -> Iterator[str]:
     thread.join(10)
 
 
-def test_api_serves_published_entries(api: str) -> None:
-    with httpx.Client(base_url=api) as client:
-        (directory,) = client.get("/resources").json()
+def _token(conf: Path, username: str, *, at: datetime | None = None) -> str:
+    """A token of ``username``, issued now or ``at``."""
+    rt = Runtime.load(conf)
+    if at is None:
+        return authentication.login(rt, username, PASSWORD).token
+    return authentication.login(rt, username, PASSWORD, clock=lambda: at).token
+
+
+def _as(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_api_serves_published_entries(api: str, built: Path) -> None:
+    with httpx.Client(base_url=api, headers=_as(_token(built, OWNER))) as client:
+        listed = client.get("/resources")
+        assert listed.status_code == 200, listed.text
+        (directory,) = listed.json()
         assert directory["dataset"] == GOLD
         everything = client.get("/resources", params={"published_only": "false"}).json()
         assert [r["dataset"] for r in everything] == [BRONZE, GOLD, SILVER]
@@ -465,6 +482,87 @@ def test_api_serves_published_entries(api: str) -> None:
         exported = client.get("/export").json()
         jsonschema.validate(exported, export_schema())
         assert client.get("/openapi.json").json()["info"]["title"] == "govlake data catalog"
+    rt = Runtime.load(built)
+    served = audit.events(rt, action="api.request", user=OWNER, limit=20)
+    assert len(served) == 9  # every request but /openapi.json, which needs no token
+    first = served[-1]
+    assert (first.object, first.outcome, first.client) == ("/resources", "success", "127.0.0.1")
+    assert first.details["route"] == "/resources" and first.details["status"] == 200
+    assert first.details["duration_ms"] >= 0
+    assert audit.verify(rt).ok
+
+
+def test_api_refuses_callers_without_a_valid_token(
+    api: str, built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = Runtime.load(built)
+    admin = rt.acting_as(authentication.login(rt, "admin", ADMIN_PASSWORD).principal)
+    owner = _token(built, OWNER)
+    forged = jwt.encode(
+        jwt.decode(owner, options={"verify_signature": False}),
+        "another-key-of-at-least-32-bytes-long!",
+        algorithm="HS256",
+    )
+    yesterday = datetime.now(UTC) - timedelta(hours=9)
+    expired = _token(built, OWNER, at=yesterday)
+    locked = _token(built, CLERK)
+    user_admin.change_status(admin, CLERK, "lock")
+    attempts = {
+        "no token": ({}, "a bearer token is needed"),
+        "not bearer": ({"Authorization": f"Basic {owner}"}, "a bearer token is needed"),
+        "forged": (_as(forged), "token refused: its signature does not match"),
+        "expired": (_as(expired), "token refused: it expired at"),
+        "locked user": (_as(locked), f"token refused: user {CLERK} is locked"),
+        "garbage": (_as("not.a.token"), "token refused"),
+    }
+    head = max(e.id for e in audit.events(rt, limit=1))
+    with httpx.Client(base_url=api) as client:
+        for name, (headers, reason) in attempts.items():
+            refused = client.get("/resources", headers=headers)
+            assert refused.status_code == 401, name
+            assert refused.headers["www-authenticate"] == "Bearer", name
+            assert reason in refused.json()["detail"], name
+    logged = [e for e in audit.events(rt, action="api.request", limit=20) if e.id > head]
+    assert len(logged) == len(attempts)
+    assert {(e.principal, e.outcome, e.details["status"]) for e in logged} == {
+        ("anonymous", "refused", 401)
+    }
+    tokens = [e for e in audit.events(rt, action="auth.token", limit=20) if e.id > head]
+    assert sorted(e.principal for e in tokens) == sorted(["anonymous", OWNER, CLERK, "anonymous"])
+    with rt.platform_db.connect() as db:
+        stored = " ".join(str(r) for r in db.execute(sa.select(audit_event)))
+    assert not any(t in stored for t in (owner, forged, expired, locked))
+    assert audit.verify(rt).ok
+    monkeypatch.delenv("GOVLAKE_AUDIT_KEY")  # what cannot be recorded is not served
+    unrecorded = httpx.get(f"{api}/resources", headers=_as(owner))
+    assert unrecorded.status_code == 503
+    assert unrecorded.json()["detail"].startswith("no audit key: set GOVLAKE_AUDIT_KEY")
+
+
+def test_api_shows_unpublished_entries_only_to_their_stewards(api: str, built: Path) -> None:
+    rt = Runtime.load(built)
+    with httpx.Client(base_url=api, headers=_as(_token(built, OTHER))) as client:
+        everything = client.get("/resources", params={"published_only": "false"}).json()
+        assert [r["dataset"] for r in everything] == [GOLD]  # the published one only
+        found = client.get("/search", params={"q": "注册资本", "published_only": "false"})
+        assert [r["dataset"] for r in found.json()] == [GOLD]
+        exported = client.get("/export", params={"published_only": "false"}).json()
+        assert [r["dataset"] for r in exported["resources"]] == [GOLD]
+        asked = client.get("/resources/GL-000001", params={"published_only": "false"})
+        assert asked.status_code == 403
+        assert asked.json()["detail"].startswith(f"{OTHER} may not review catalog:GL-000001")
+    (denied,) = audit.events(rt, action="access.denied", user=OTHER)
+    assert (denied.object, denied.details["verb"]) == ("catalog:GL-000001", "review")
+    last = audit.events(rt, action="api.request", user=OTHER, limit=1)[0]
+    assert (last.object, last.outcome, last.details["status"]) == (
+        "/resources/GL-000001",
+        "refused",
+        403,
+    )
+    with httpx.Client(base_url=api, headers=_as(_token(built, PLATFORM))) as client:
+        shown = client.get("/resources/GL-000001", params={"published_only": "false"})
+        assert shown.status_code == 200 and shown.json()["dataset"] == BRONZE
+    assert audit.verify(rt).ok
 
 
 def test_dags_registering_at_once_get_one_resource_each(
