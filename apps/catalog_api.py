@@ -1,33 +1,46 @@
-"""The catalog's read-only HTTP API (FastAPI): list, show, search and export.
+"""The catalog's read-only HTTP API (FastAPI): list, show, search and export, for the signed-in.
 
-It serves the published entries unless asked for ``published_only=false``; nothing here
-changes the catalog (review and publication go through ``govlake catalog`` for now). Run it with
-``govlake catalog serve``; the OpenAPI document is at ``/openapi.json``.
+Every route needs ``Authorization: Bearer <token>`` (the token of ``govlake login``), verified by
+the identity service (401 otherwise), and ``read_metadata`` on what it shows (403 otherwise). It
+serves the published entries; with ``published_only=false`` also the unpublished versions of the
+resources the caller may review or publish (:mod:`apps.catalog_view`). Every request is an audit
+row. Nothing here changes the catalog. Run it with ``govlake catalog serve``; the OpenAPI
+document is at ``/openapi.json``. (No postponed annotations here: FastAPI reads the routes'
+annotations, which name dependencies local to :func:`create_app`, at run time.)
 """
-
-from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query
 
-from catalog.export import export_document, resource_record
+from apps.api_access import bearer, log_requests
+from apps.catalog_view import NotFound, View
+from catalog.export import catalogue_document, resource_record
 from catalog.store import Catalog, Filters
-from govlake.errors import GovlakeError
+from govlake.principal import Principal
 from govlake.runtime import Runtime
+from services.identity.policy import AccessDenied
 
 
 def create_app(rt: Runtime) -> FastAPI:
     """The API over the catalog in the platform DB of ``rt``."""
-    catalog = Catalog(rt.platform_db, rt.config)
+    catalog = Catalog(rt)
     app = FastAPI(
         title="govlake data catalog",
         description="Published information resources: their schema, lineage and quality.",
         version="1",
     )
+    log_requests(app, rt)
+    signed_in = bearer(rt)
+
+    def view(principal: Annotated[Principal, Depends(signed_in)]) -> View:
+        return View(catalog, principal)
+
+    Reader = Annotated[View, Depends(view)]
 
     @app.get("/resources")
     def list_resources(
+        reader: Reader,
         department: str | None = None,
         category: str | None = None,
         classification: str | None = None,
@@ -42,15 +55,17 @@ def create_app(rt: Runtime) -> FastAPI:
             sharing=sharing,
             published_only=published_only,
         )
-        return [resource_record(e) for e in catalog.entries(chosen)]
+        return [resource_record(e) for e in reader.entries(chosen)]
 
     @app.get("/resources/{code}")
-    def show_resource(code: str, published_only: bool = True) -> dict[str, Any]:
+    def show_resource(reader: Reader, code: str, published_only: bool = True) -> dict[str, Any]:
         """One resource: its record, lineage and workflow history."""
         try:
-            entry = catalog.resource(code, published=published_only)
-        except GovlakeError as exc:
+            entry = reader.resource(code, published_only=published_only)
+        except NotFound as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
+        except AccessDenied as exc:
+            raise HTTPException(status_code=403, detail=str(exc)) from None
         return {
             **resource_record(entry),
             "lineage": entry.state.lineage.model_dump(mode="json"),
@@ -65,17 +80,19 @@ def create_app(rt: Runtime) -> FastAPI:
 
     @app.get("/search")
     def search(
+        reader: Reader,
         q: Annotated[str, Query(min_length=1, description="Words, Chinese or not.")],
         limit: Annotated[int, Query(ge=1, le=200)] = 20,
         published_only: bool = True,
     ) -> list[dict[str, Any]]:
         """Resources matching every word of ``q``, best first."""
-        found = catalog.search(q, Filters(published_only=published_only), limit)
+        found = reader.search(q, Filters(published_only=published_only), limit)
         return [{**resource_record(e), "rank": e.rank} for e in found]
 
     @app.get("/export")
-    def export(published_only: bool = True) -> dict[str, Any]:
+    def export(reader: Reader, published_only: bool = True) -> dict[str, Any]:
         """The catalogue document (schema: ``catalog/export.schema.json``)."""
-        return export_document(catalog, published_only=published_only)
+        entries = reader.entries(Filters(published_only=published_only))
+        return catalogue_document(entries, published_only=published_only)
 
     return app

@@ -174,7 +174,7 @@ def _catalog_entries(rt: Runtime) -> list[CatalogEntry]:
     """The catalog entries the pipeline DAGs registered."""
     from catalog.store import Catalog
 
-    return Catalog(rt.platform_db, rt.config).entries()
+    return Catalog(rt).entries()
 
 
 def _last_deliveries(rt: Runtime) -> list[DeliveryRecord]:

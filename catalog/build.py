@@ -22,7 +22,7 @@ class BuildReport:
 def build_catalog(rt: Runtime, refs: Iterable[str] | None = None) -> BuildReport:
     """Generate the entries of ``refs`` (default: every dataset) and register them."""
     entries, not_built = generate(rt.config, rt.lake, refs)
-    catalog = Catalog(rt.platform_db, rt.config)
+    catalog = Catalog(rt)
     return BuildReport(
         registrations=[catalog.register(entry) for entry in entries],
         not_built=not_built,

@@ -42,6 +42,11 @@ def export_schema() -> dict[str, Any]:
 def export_document(catalog: Catalog, *, published_only: bool = True) -> dict[str, Any]:
     """The catalogue document of the published (or all) entries."""
     entries = catalog.entries(Filters(published_only=published_only))
+    return catalogue_document(entries, published_only=published_only)
+
+
+def catalogue_document(entries: list[CatalogEntry], *, published_only: bool) -> dict[str, Any]:
+    """The catalogue document of ``entries``."""
     return {
         "format": FORMAT_VERSION,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),

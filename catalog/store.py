@@ -2,7 +2,12 @@
 
 A *resource* is one dataset, with a stable code (``<prefix>-000001``) assigned when it is first
 registered. Each change of its definition is a new *entry version*; every status change is an
-*event* with who, which department, when and why.
+*event* with who (a username), which department, when and why.
+
+Reviewing, publishing and unpublishing act for a principal: the policy decides who may
+(``review`` or ``publish`` on ``catalog:<code>``), the workflow which status may follow which, and
+every transition and every refusal is an audit row (``catalog.review``, ``catalog.publish``,
+``catalog.unpublish``) before it returns or raises.
 """
 
 from __future__ import annotations
@@ -18,12 +23,22 @@ from catalog.entry import Definition, EntryStatus, State, diff
 from catalog.generate import Generated
 from catalog.records import CatalogEntry, CatalogEvent, EntryVersion
 from catalog.workflow import Action, WorkflowError, decide
-from govlake.config.project import ProjectConfig
 from govlake.errors import GovlakeError
 from govlake.platform_db.schema import catalog_entry, catalog_event, catalog_resource
+from govlake.principal import Principal
+from govlake.runtime import Runtime
+from services.identity import trail
+from services.identity.policy import require
 
 REGISTRAR = "catalog"
 ATTEMPTS = 3
+# action -> (the verb the policy is asked, the audit action)
+ACTS: dict[Action, tuple[str, str]] = {
+    "approve": ("review", "catalog.review"),
+    "reject": ("review", "catalog.review"),
+    "publish": ("publish", "catalog.publish"),
+    "unpublish": ("publish", "catalog.unpublish"),
+}
 
 
 @dataclass(frozen=True)
@@ -52,10 +67,11 @@ class Filters:
 class Catalog:
     """Reads and writes the catalog tables through one engine on the platform DB."""
 
-    def __init__(self, engine: sa.Engine, config: ProjectConfig) -> None:
-        """Use the migrated platform DB behind ``engine``; conf gives codes and stewards."""
-        self.engine = engine
-        self.config = config
+    def __init__(self, rt: Runtime) -> None:
+        """Use the platform DB of ``rt``; its conf gives codes, its policy who may act."""
+        self.rt = rt
+        self.engine = rt.platform_db
+        self.config = rt.config
 
     # -- registration ---------------------------------------------------------------------
 
@@ -165,59 +181,87 @@ class Catalog:
     # -- workflow -------------------------------------------------------------------------
 
     def review(
-        self, code: str, *, approve: bool, actor: str, comment: str | None, version: int | None
+        self,
+        code: str,
+        *,
+        approve: bool,
+        actor: Principal,
+        comment: str | None,
+        version: int | None,
     ) -> EntryStatus:
         """Approve or reject a registered version (default: the latest)."""
         return self._transition(code, version, "approve" if approve else "reject", actor, comment)
 
-    def publish(self, code: str, *, actor: str, version: int | None = None) -> EntryStatus:
+    def publish(self, code: str, *, actor: Principal, version: int | None = None) -> EntryStatus:
         """Publish an approved (or unpublished) version, superseding the one published before."""
         return self._transition(code, version, "publish", actor, None)
 
-    def unpublish(self, code: str, *, actor: str, comment: str | None = None) -> EntryStatus:
+    def unpublish(self, code: str, *, actor: Principal, comment: str | None = None) -> EntryStatus:
         """Withdraw the published version."""
-        published = self.resource(code).published_version
-        if published is None:
-            raise WorkflowError(f"{code} has no published version")
-        return self._transition(code, published, "unpublish", actor, comment)
+        return self._transition(code, None, "unpublish", actor, comment)
 
     def _transition(
-        self, code: str, version: int | None, action: Action, actor: str, comment: str | None
+        self, code: str, version: int | None, action: Action, actor: Principal, comment: str | None
     ) -> EntryStatus:
+        """Ask the policy, then apply the workflow's rule in one transaction; audited either way."""
+        verb, audited_as = ACTS[action]
+        with trail.audited(self.rt, audited_as, code, actor, step=action) as noted:
+            with self.engine.connect() as db:
+                resource = self._resource(db, code)
+            require(self.rt, actor, verb, f"catalog:{resource.code}")
+            with self.engine.begin() as db:
+                resource = self._resource(db, resource.code)
+                number = self._version_for(resource, version, action)
+                noted["version"] = number
+                to_status = self._apply(db, resource, number, action, actor, comment)
+            noted["to_status"] = to_status
+            return to_status
+
+    @staticmethod
+    def _version_for(resource: sa.Row[Any], version: int | None, action: Action) -> int:
+        """The version ``action`` applies to: the published one to unpublish, else the latest."""
+        if action != "unpublish":
+            return version or int(resource.latest_version)
+        if resource.published_version is None:
+            raise WorkflowError(f"{resource.code} has no published version")
+        return int(resource.published_version)
+
+    def _apply(
+        self,
+        db: sa.Connection,
+        resource: sa.Row[Any],
+        number: int,
+        action: Action,
+        actor: Principal,
+        comment: str | None,
+    ) -> EntryStatus:
+        """Move version ``number`` by ``action`` as the workflow allows, recording the events."""
         now = datetime.now(UTC)
-        with self.engine.begin() as db:
-            resource = self._resource(db, code)
-            number = version or resource.latest_version
-            entry = self._entry(db, resource.code, number)
-            definition = Definition.model_validate(entry.definition)
-            decision = decide(
-                self.config,
-                entry=f"{resource.code} version {number} ({resource.dataset})",
-                status=entry.status,
-                owner=definition.owner,
-                action=action,
-                actor=actor,
-                comment=comment,
-            )
-            published = resource.published_version
-            if action == "publish" and published is not None and published != number:
-                self._move(
-                    db, resource.code, published, action="supersede", from_status="published",
-                    to_status="superseded", actor=actor, department=decision.department,
-                    comment=f"version {number} published", at=now,
-                )  # fmt: skip
+        entry = self._entry(db, resource.code, number)
+        to_status = decide(
+            entry=f"{resource.code} version {number} ({resource.dataset})",
+            status=entry.status,
+            action=action,
+            comment=comment,
+        )
+        by = {"actor": actor.username, "department": actor.organisation, "at": now}
+        published = resource.published_version
+        if action == "publish" and published is not None and published != number:
             self._move(
-                db, resource.code, number, action=action, from_status=entry.status,
-                to_status=decision.to_status, actor=actor, department=decision.department,
-                comment=comment, at=now,
+                db, resource.code, published, action="supersede", from_status="published",
+                to_status="superseded", comment=f"version {number} published", **by,
             )  # fmt: skip
-            if action in ("publish", "unpublish"):
-                db.execute(
-                    catalog_resource.update()
-                    .where(catalog_resource.c.code == resource.code)
-                    .values(published_version=number if action == "publish" else None)
-                )
-        return decision.to_status
+        self._move(
+            db, resource.code, number, action=action, from_status=entry.status,
+            to_status=to_status, comment=comment, **by,
+        )  # fmt: skip
+        if action in ("publish", "unpublish"):
+            db.execute(
+                catalog_resource.update()
+                .where(catalog_resource.c.code == resource.code)
+                .values(published_version=number if action == "publish" else None)
+            )
+        return to_status
 
     def _move(self, db: sa.Connection, code: str, version: int, **event: Any) -> None:
         """Set a version's status to ``event["to_status"]`` and record the event."""

@@ -1,19 +1,18 @@
-"""Who may move a catalog entry from one status to another.
+"""Which status a catalog entry may move to from which, by which action.
 
-An entry version starts ``registered``. A data steward of the dataset's owning department
-approves or rejects it (a rejection says why). The platform department's stewards publish an
-approved version, unpublish a published one and publish it again. Publishing a version
-supersedes the version published before it; registering a new version supersedes a version
-still waiting for review.
+An entry version starts ``registered``; it is approved or rejected (a rejection says why), an
+approved version is published, a published one unpublished and published again. Publishing a
+version supersedes the version published before it; registering a new version supersedes a
+version still waiting for review. Who may act is the policy's decision
+(``services.identity.policy``): ``review`` is a data steward's of the owning department,
+``publish`` (and unpublish) a data steward's of the platform department.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from catalog.entry import EntryStatus
-from govlake.config.project import ProjectConfig
 from govlake.errors import GovlakeError
 
 Action = Literal["approve", "reject", "publish", "unpublish"]
@@ -43,41 +42,19 @@ NEXT_STEP: dict[EntryStatus, str] = {
 
 
 class WorkflowError(GovlakeError):
-    """A transition the workflow does not allow, or an actor who may not make it."""
+    """A transition the workflow does not allow from an entry's status."""
 
 
-@dataclass(frozen=True)
-class Decision:
-    """An allowed transition: the new status and the department that made it."""
+def decide(*, entry: str, status: EntryStatus, action: Action, comment: str | None) -> EntryStatus:
+    """The status ``action`` leads to, or a :class:`WorkflowError` saying why it may not.
 
-    to_status: EntryStatus
-    department: str
-
-
-def decide(
-    config: ProjectConfig,
-    *,
-    entry: str,
-    status: EntryStatus,
-    owner: str,
-    action: Action,
-    actor: str,
-    comment: str | None,
-) -> Decision:
-    """The status ``action`` leads to, or a :class:`WorkflowError` saying why it may not."""
+    Who may act is not decided here but by the policy (``review`` and ``publish``).
+    """
     target = TRANSITIONS.get((status, action))
     if target is None:
         raise WorkflowError(
             f"{entry} is {status}: it cannot be {TRANSITIONS_TO[action]}; next: {NEXT_STEP[status]}"
         )
-    department = owner if action in ("approve", "reject") else config.catalog.platform_department
-    stewards = config.departments[department].stewards
-    if actor not in stewards:
-        raise WorkflowError(
-            f"{actor!r} may not {action} {entry}: only stewards of "
-            f"{config.departments[department].name} ({department}) may; "
-            f"they are: {', '.join(stewards) or 'none declared in departments.yaml'}"
-        )
     if action == "reject" and not (comment and comment.strip()):
         raise WorkflowError(f"rejecting {entry} needs a comment saying what to correct")
-    return Decision(target, department)
+    return target

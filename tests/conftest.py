@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -34,6 +35,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tiers = [m.name for m in item.iter_markers() if m.name in TIERS]
         if len(tiers) != 1:
             raise pytest.UsageError(f"{item.nodeid}: needs exactly one of {TIERS}, has {tiers}")
+
+
+@pytest.fixture(autouse=True)
+def audit_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh audit chain key for every test: identity and the catalog record as they act."""
+    key = secrets.token_urlsafe(32)
+    monkeypatch.setenv("GOVLAKE_AUDIT_KEY", key)
+    monkeypatch.delenv("AIRFLOW_CONN_GOVLAKE_AUDIT", raising=False)
+    return key
 
 
 def pytest_sessionfinish() -> None:

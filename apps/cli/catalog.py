@@ -1,8 +1,11 @@
-"""``govlake catalog``: build, list, show, search, review, publish, unpublish, export, serve."""
+"""``govlake catalog``: build, list, show, search, review, publish, unpublish, export, serve.
+
+``review``, ``publish`` and ``unpublish`` act as the logged-in user (``govlake login``): the
+policy decides whether they may, and the catalog's history names them.
+"""
 
 from __future__ import annotations
 
-import getpass
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -11,28 +14,33 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from apps.cli.common import ConfOption, out, reports_errors, runtime
+from apps.cli.common import ConfOption, out, reports_errors, runtime, signed_in
+from services.identity.policy import acting
 
 if TYPE_CHECKING:
     from catalog.records import CatalogEntry, CatalogEvent, EntryVersion
     from catalog.store import Catalog
+    from govlake.principal import Principal
 
 catalog_app = typer.Typer(
     help="The data catalog: entries generated from pipeline metadata, reviewed and published.",
     no_args_is_help=True,
 )
-Actor = Annotated[
-    str | None,
-    typer.Option("--as", help="Who acts (a steward in departments.yaml); default: the OS user."),
-]
 Version = Annotated[int | None, typer.Option("--version", help="Entry version (default: latest).")]
 
 
 def _catalog(conf: Path | None) -> Catalog:
     from catalog.store import Catalog
 
-    rt = runtime(conf)
-    return Catalog(rt.platform_db, rt.config)
+    return Catalog(runtime(conf))
+
+
+def _signed_in(conf: Path | None) -> tuple[Catalog, Principal]:
+    """The catalog and the logged-in user who acts on it."""
+    from catalog.store import Catalog
+
+    rt = signed_in(conf)
+    return Catalog(rt), acting(rt)
 
 
 def _entries_table(entries: list[CatalogEntry], title: str) -> Table:
@@ -173,40 +181,34 @@ def search(
 def review(
     code: str,
     approve: Annotated[bool, typer.Option("--approve/--reject")],
-    actor: Actor = None,
     comment: Annotated[str | None, typer.Option("--comment")] = None,
     version: Version = None,
     conf: ConfOption = None,
 ) -> None:
-    """Approve or reject a registered entry, as a steward of its owning department."""
-    status = _catalog(conf).review(
-        code, approve=approve, actor=actor or getpass.getuser(), comment=comment, version=version
-    )
+    """Approve or reject a registered entry, as a data steward of its owning department."""
+    catalog, actor = _signed_in(conf)
+    status = catalog.review(code, approve=approve, actor=actor, comment=comment, version=version)
     out.print(f"{code}: {status}")
 
 
 @catalog_app.command("publish")
 @reports_errors
-def publish(
-    code: str, actor: Actor = None, version: Version = None, conf: ConfOption = None
-) -> None:
-    """Publish an approved entry, as a steward of the platform department."""
-    out.print(
-        f"{code}: {_catalog(conf).publish(code, actor=actor or getpass.getuser(), version=version)}"
-    )
+def publish(code: str, version: Version = None, conf: ConfOption = None) -> None:
+    """Publish an approved entry, as a data steward of the platform department."""
+    catalog, actor = _signed_in(conf)
+    out.print(f"{code}: {catalog.publish(code, actor=actor, version=version)}")
 
 
 @catalog_app.command("unpublish")
 @reports_errors
 def unpublish(
     code: str,
-    actor: Actor = None,
     comment: Annotated[str | None, typer.Option("--comment")] = None,
     conf: ConfOption = None,
 ) -> None:
-    """Withdraw the published entry, as a steward of the platform department."""
-    status = _catalog(conf).unpublish(code, actor=actor or getpass.getuser(), comment=comment)
-    out.print(f"{code}: {status}")
+    """Withdraw the published entry, as a data steward of the platform department."""
+    catalog, actor = _signed_in(conf)
+    out.print(f"{code}: {catalog.unpublish(code, actor=actor, comment=comment)}")
 
 
 @catalog_app.command("export")

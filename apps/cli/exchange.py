@@ -1,15 +1,26 @@
-"""``govlake exchange``: nodes, deliveries, resends, the ledger report and the receiver's check."""
+"""``govlake exchange``: nodes, deliveries, resends, the ledger report and the receiver's check.
+
+Approving or disabling a node needs ``approve_node`` on ``node:<name>``, delivering or resending
+``deliver`` on the subscription's node; both act as the logged-in user, whom the node's history
+names, and each, allowed or refused, is an audit row (``exchange.node_approve``,
+``exchange.node_disable``, ``exchange.deliver``, ``exchange.resend``).
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from apps.cli.common import ConfOption, out, reports_errors, runtime
+from apps.cli.common import ConfOption, out, reports_errors, runtime, signed_in
+from services.identity import trail
+from services.identity.policy import acting, require
+
+if TYPE_CHECKING:
+    from jobs.exchange.deliver import Delivery
 
 exchange_app = typer.Typer(
     help="Department exchange: nodes, deliveries and the exchange ledger.", no_args_is_help=True
@@ -39,15 +50,18 @@ def nodes_list(conf: ConfOption = None) -> None:
 
 
 def _set_status(conf: Path | None, name: str, status: str, reason: str | None) -> None:
-    from jobs.exchange.deliver import operator
     from jobs.exchange.ledger import Ledger
 
-    rt = runtime(conf)
-    rt.config.node(name)
-    ledger = Ledger(rt.platform_db)
-    ledger.sync_nodes(rt.config)
-    action = ledger.set_status(name, status, actor=operator(), reason=reason)
-    out.print(f"{name}: {action}")
+    rt = signed_in(conf)
+    principal = acting(rt)
+    change = "exchange.node_approve" if status == "approved" else "exchange.node_disable"
+    with trail.audited(rt, change, f"node:{name}", principal, reason=reason) as noted:
+        rt.config.node(name)
+        require(rt, principal, "approve_node", f"node:{name}")
+        ledger = Ledger(rt.platform_db)
+        ledger.sync_nodes(rt.config)
+        noted["result"] = ledger.set_status(name, status, actor=principal.username, reason=reason)
+    out.print(f"{name}: {noted['result']}")
 
 
 @nodes_app.command("approve")
@@ -86,10 +100,23 @@ def nodes_check(
 @reports_errors
 def deliver_now(subscription: str, conf: ConfOption = None) -> None:
     """Deliver the subscription's next batch now, as its DAG would."""
+    out.print(f"{subscription}: {_deliver(conf, subscription, None).status}")
+
+
+def _deliver(conf: Path | None, subscription: str, resend: str | None) -> Delivery:
+    """Deliver (or resend) as the logged-in user, once ``deliver`` on the node is allowed."""
     from jobs.exchange.deliver import deliver
 
-    done = deliver(runtime(conf), subscription, progress=out.print)
-    out.print(f"{subscription}: {done.status}")
+    rt = signed_in(conf)
+    principal = acting(rt)
+    action = "exchange.resend" if resend else "exchange.deliver"
+    with trail.audited(rt, action, f"subscription:{subscription}", principal) as noted:
+        node = rt.config.subscription(subscription).node
+        noted.update(node=node, resend=resend)
+        require(rt, principal, "deliver", f"node:{node}")
+        done = deliver(rt, subscription, resend=resend, progress=out.print)
+        noted.update(status=done.status, batch=done.batch_id, rows=done.rows, bytes=done.bytes)
+    return done
 
 
 @exchange_app.command("resend")
@@ -100,9 +127,7 @@ def resend(
     conf: ConfOption = None,
 ) -> None:
     """Deliver a past batch again (the last delivered one by default)."""
-    from jobs.exchange.deliver import deliver
-
-    done = deliver(runtime(conf), subscription, resend=batch, progress=out.print)
+    done = _deliver(conf, subscription, batch)
     out.print(f"{subscription}: {done.status} {done.batch_id}")
 
 

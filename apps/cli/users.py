@@ -1,4 +1,4 @@
-"""``govlake users``: add, list, lock, unlock, disable, enable, passwd, grant-role, revoke-role.
+"""``govlake users``: add, list, lock, unlock, disable, enable, passwd, roles, import-stewards.
 
 Every command acts as the logged-in user and is allowed only where they administer the user's
 organisation (``govlake login`` first); passwords come from hidden prompts or stdin.
@@ -13,7 +13,7 @@ from rich.table import Table
 
 from apps.cli import token_file
 from apps.cli.common import ConfOption, out, password_input, reports_errors, signed_in
-from services.identity import authentication, delegation, user_admin
+from services.identity import authentication, delegation, stewards, user_admin
 from services.identity.policy import acting
 from services.identity.user_admin import NewAccount
 
@@ -153,3 +153,11 @@ def revoke_role(
     """Take a role over an organisation from a user."""
     held = delegation.revoke_role(signed_in(conf), username, role, scope)
     out.print(f"{username}: no longer holds {held}")
+
+
+@users_app.command("import-stewards")
+@reports_errors
+def import_stewards(conf: ConfOption = None) -> None:
+    """Give the stewards listed in departments.yaml data_steward over their department."""
+    for done in stewards.import_stewards(signed_in(conf)):
+        out.print(f"{done.username} ({done.department}): {done.outcome}", highlight=False)

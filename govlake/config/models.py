@@ -90,7 +90,10 @@ class Department(Strict):
         default=None, description="The province or city (an organisation) it belongs to."
     )
     stewards: list[str] = Field(
-        default_factory=list, description="Users who review the department's catalog entries."
+        default_factory=list,
+        description=(
+            "Users to hold data_steward over the department (govlake users import-stewards)."
+        ),
     )
 
 

@@ -8,7 +8,6 @@ is a ledger row: started, then delivered (rows, bytes, SHA-256) or failed (the e
 
 from __future__ import annotations
 
-import getpass
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -195,8 +194,3 @@ def open_delivery_folder(point: FileEndpoint, subscription: str) -> DropFolder:
         local = Path(server.path) / point.folder.lstrip("/")
         return open_folder("local", str(local), label=label, create=True)
     return open_folder(server.scheme, point.folder, server=server, label=label)
-
-
-def operator() -> str:
-    """Who runs a CLI action, for the ledger."""
-    return getpass.getuser()

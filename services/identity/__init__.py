@@ -13,5 +13,6 @@
   authority of whoever makes them, with separation of duties for the auditor;
 - rows: :mod:`~services.identity.accounts`, :mod:`~services.identity.assignments`,
   :mod:`~services.identity.grants`, and :mod:`~services.identity.organisations` (the tree from
-  conf and its copy in the platform DB).
+  conf and its copy in the platform DB);
+- :mod:`~services.identity.trail`: the audit row of every identity action and every refusal.
 """

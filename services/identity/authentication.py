@@ -6,6 +6,10 @@ and its tokens are revoked; a login while locked is refused whatever the passwor
 lifts by itself when its time has passed. A token is accepted only while its user is active and
 its generation is the user's current one: logout, a password change, a lock or a disable bump
 the generation, so every token issued before is refused.
+
+Every login (its success or refusal), the lockout it engages, every refused token (its reason,
+never the token), every logout and password change is an audit row (:mod:`~services.identity.
+trail`); without the audit key configured none of them is done.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import sqlalchemy as sa
 from govlake.errors import GovlakeError
 from govlake.principal import Principal
 from govlake.runtime import Runtime
-from services.identity import accounts, passwords, tokens
+from services.identity import accounts, passwords, tokens, trail
 from services.identity.accounts import Account
 from services.identity.settings import AuthSettings, Clock, utc_now
 from services.identity.tokens import TokenRejected
@@ -28,6 +32,14 @@ WRONG = "wrong username or password"
 
 class LoginRefused(GovlakeError):
     """A login refused: wrong credentials, a locked or a disabled account."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a password did not admit an account; ``locked_until`` when it engaged the lockout."""
+
+    reason: str
+    locked_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -52,40 +64,65 @@ def login(
     ``settings`` default to :meth:`AuthSettings.from_env`.
     """
     settings = settings or AuthSettings.from_env()
+    trail.ready()
     key, now = tokens.signing_key(), clock()
     with rt.platform_db.begin() as conn:
         outcome = _attempt(conn, accounts.find(conn, username), password, now, settings)
-        if not isinstance(outcome, str):
+        if not isinstance(outcome, Refusal):
             principal = accounts.principal(conn, outcome)
-    if isinstance(outcome, str):
-        raise LoginRefused(outcome)
+    if isinstance(outcome, Refusal):
+        _refused(rt, username, "auth.login", outcome)
+        raise LoginRefused(outcome.reason)
     token, claims = tokens.issue(
         principal, outcome.token_generation, key=key, now=now, lifetime=settings.token_lifetime
     )
+    expires = {"token_id": claims.token_id, "expires_at": f"{claims.expires_at:%Y-%m-%dT%H:%M}Z"}
+    trail.write(rt, principal, "auth.login", f"user:{principal}", "success", expires)
     return Session(token, principal, claims.expires_at)
 
 
-def verify(rt: Runtime, token: str, *, clock: Clock = utc_now) -> Principal:
-    """The principal ``token`` is a session of, or :class:`TokenRejected` saying why not."""
+def verify(
+    rt: Runtime, token: str, *, clock: Clock = utc_now, client: str | None = None
+) -> Principal:
+    """The principal ``token`` is a session of, or :class:`TokenRejected` saying why not.
+
+    A refusal is recorded (``auth.token``: the claimed user when the token could be read, the
+    reason, the ``client`` address) before it is raised; the token itself never is.
+    """
+    trail.ready()
     now = clock()
-    claims = tokens.read(token, key=tokens.signing_key(), now=now)
-    with rt.platform_db.connect() as conn:
-        account = accounts.find(conn, claims.username)
-        if account is None or account.kind != "user":
-            raise TokenRejected(f"token refused: no user {claims.username!r}")
-        if account.status == "disabled" or account.locked(now):
-            raise TokenRejected(f"token refused: user {account.username} is {account.status}")
-        if claims.generation != account.token_generation:
-            raise TokenRejected(
-                "token refused: it was revoked (logout, password change or lock); log in again"
-            )
-        return accounts.principal(conn, account)
+    try:
+        claims = tokens.read(token, key=tokens.signing_key(), now=now)
+        with rt.platform_db.connect() as conn:
+            account = _admitted(accounts.find(conn, claims.username), claims, now)
+            return accounts.principal(conn, account)
+    except TokenRejected as exc:
+        who = exc.username
+        details = {"reason": str(exc)}
+        target = f"user:{who}" if who else "token"
+        trail.write(rt, who, "auth.token", target, "refused", details, client=client)
+        raise
+
+
+def _admitted(account: Account | None, claims: tokens.Claims, now: datetime) -> Account:
+    """The token's account, unless its user is unknown, disabled, locked, or has revoked it."""
+    name = claims.username
+    if account is None or account.kind != "user":
+        raise TokenRejected(f"token refused: no user {name!r}", name)
+    if account.status == "disabled" or account.locked(now):
+        raise TokenRejected(f"token refused: user {name} is {account.status}", name)
+    if claims.generation != account.token_generation:
+        raise TokenRejected(
+            "token refused: it was revoked (logout, password change or lock); log in again", name
+        )
+    return account
 
 
 def logout(rt: Runtime, principal: Principal) -> None:
     """Revoke every token of ``principal``."""
-    with rt.platform_db.begin() as conn:
-        accounts.revoke_tokens(conn, accounts.existing(conn, principal.username))
+    with trail.audited(rt, "auth.logout", f"user:{principal}", principal):
+        with rt.platform_db.begin() as conn:
+            accounts.revoke_tokens(conn, accounts.existing(conn, principal.username))
 
 
 def change_password(
@@ -103,12 +140,29 @@ def change_password(
     """
     settings = settings or AuthSettings.from_env()
     now = clock()
-    with rt.platform_db.begin() as conn:
-        outcome = _attempt(conn, accounts.find(conn, principal.username), current, now, settings)
-        if not isinstance(outcome, str):
-            accounts.set_password(conn, outcome, new, now=now, history=settings.password_history)
-    if isinstance(outcome, str):
-        raise LoginRefused(outcome)
+    with trail.audited(rt, "auth.password_change", f"user:{principal}", principal):
+        with rt.platform_db.begin() as conn:
+            account = accounts.find(conn, principal.username)
+            outcome = _attempt(conn, account, current, now, settings)
+            if not isinstance(outcome, Refusal):
+                history = settings.password_history
+                accounts.set_password(conn, outcome, new, now=now, history=history)
+        if isinstance(outcome, Refusal):
+            if outcome.locked_until is not None:
+                _locked(rt, principal.username, outcome.locked_until)
+            raise LoginRefused(outcome.reason)
+
+
+def _refused(rt: Runtime, username: str, action: str, refusal: Refusal) -> None:
+    """Record a refused login, then the lockout it engaged, if it did."""
+    trail.write(rt, username, action, f"user:{username}", "refused", {"reason": refusal.reason})
+    if refusal.locked_until is not None:
+        _locked(rt, username, refusal.locked_until)
+
+
+def _locked(rt: Runtime, username: str, until: datetime) -> None:
+    details = {"reason": "too many failed logins in a row", "until": f"{until:%Y-%m-%dT%H:%M}Z"}
+    trail.write(rt, username, "auth.lockout", f"user:{username}", "success", details)
 
 
 def _attempt(
@@ -117,11 +171,11 @@ def _attempt(
     password: str,
     now: datetime,
     settings: AuthSettings,
-) -> Account | str:
+) -> Account | Refusal:
     """The account ``password`` admits now (failures cleared), or why not (a failure counted)."""
     if account is None or account.password_hash is None:
         passwords.spend_equal_time(password)
-        return WRONG
+        return Refusal(WRONG)
     refusal = _refusal(conn, account, account.password_hash, password, now, settings)
     if refusal is not None:
         return refusal
@@ -141,17 +195,18 @@ def _refusal(
     password: str,
     now: datetime,
     settings: AuthSettings,
-) -> str | None:
+) -> Refusal | None:
     """Why ``password`` does not admit ``account`` now (counting a failure), or ``None``."""
     if account.status == "disabled":
-        return f"user {account.username} is disabled"
+        return Refusal(f"user {account.username} is disabled")
     if account.locked(now):
         until = f" until {account.locked_until:%Y-%m-%d %H:%M} UTC" if account.locked_until else ""
-        return f"user {account.username} is locked{until}"
+        return Refusal(f"user {account.username} is locked{until}")
     if not passwords.matches(password_hash, password):
         if accounts.record_failure(conn, account) < settings.lockout_after:
-            return WRONG
+            return Refusal(WRONG)
         lifted = now + settings.lockout
         accounts.set_status(conn, account, "locked", until=lifted)
-        return f"{WRONG}; too many failures: the user is locked until {lifted:%H:%M} UTC"
+        why = f"{WRONG}; too many failures: the user is locked until {lifted:%H:%M} UTC"
+        return Refusal(why, lifted)
     return None

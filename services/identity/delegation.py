@@ -10,6 +10,8 @@
 - A grant of a verb on a securable is made by whoever administers the securable's owning
   organisation **and** may do that verb on it themselves: a grant never exceeds its grantor's
   own authority. ``administer`` and ``read_audit`` come with roles only; auditors get no grants.
+
+Every assignment, revocation and grant, made or refused, is an audit row (``identity.*``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from govlake.errors import GovlakeError
 from govlake.principal import Principal, ScopedRole
 from govlake.runtime import Runtime
-from services.identity import accounts, assignments, grants, organisations
+from services.identity import accounts, assignments, grants, organisations, trail
 from services.identity.accounts import Account
 from services.identity.grants import Grant
 from services.identity.organisations import OrgTree
@@ -39,22 +41,23 @@ def assign_role(
     rt: Runtime, username: str, role: str, scope: str | None = None, *, clock: Clock = utc_now
 ) -> ScopedRole:
     """Give ``username`` ``role`` over ``scope`` (default: the user's organisation)."""
-    actor = acting(rt)
-    account, held = _target(rt, actor, username, role, scope)
-    with rt.platform_db.begin() as conn:
-        _separated(assignments.roles_of(conn, account.id), held, account)
-        assignments.add(conn, account.id, held, by=actor.username, now=clock())
-    return held
+    with trail.audited(rt, "identity.role_assign", f"user:{username}", role=role, scope=scope):
+        actor = acting(rt)
+        account, held = _target(rt, actor, username, role, scope)
+        with rt.platform_db.begin() as conn:
+            _separated(assignments.roles_of(conn, account.id), held, account)
+            assignments.add(conn, account.id, held, by=actor.username, now=clock())
+        return held
 
 
 def revoke_role(rt: Runtime, username: str, role: str, scope: str | None = None) -> ScopedRole:
     """Take ``role`` over ``scope`` (default: the user's organisation) from ``username``."""
-    actor = acting(rt)
-    account, held = _target(rt, actor, username, role, scope)
-    with rt.platform_db.begin() as conn:
-        if not assignments.remove(conn, account.id, held):
-            raise GovlakeError(f"{username} does not hold {held}")
-    return held
+    with trail.audited(rt, "identity.role_revoke", f"user:{username}", role=role, scope=scope):
+        account, held = _target(rt, acting(rt), username, role, scope)
+        with rt.platform_db.begin() as conn:
+            if not assignments.remove(conn, account.id, held):
+                raise GovlakeError(f"{username} does not hold {held}")
+        return held
 
 
 def grant(
@@ -67,31 +70,36 @@ def grant(
     clock: Clock = utc_now,
 ) -> Grant:
     """Grant ``verb`` on ``securable`` to ``user`` or to every user of ``organisation``."""
-    actor = acting(rt)
-    target = str(Securable.parse(securable))
-    if verb not in VERBS or verb in ROLE_ONLY_VERBS:
-        raise AccessDenied(f"{verb!r} cannot be granted: grantable verbs are {_grantable()}")
-    _may_grant(rt, actor, verb, target)
-    user_id = _grantee(rt, user, organisation)
-    with rt.platform_db.begin() as conn:
-        grant_id = grants.add(conn, user_id=user_id, organisation=organisation, verb=verb,
-                              securable=target, by=actor.username, now=clock())  # fmt: skip
-        found = grants.find(conn, grant_id)
-    assert found is not None
-    return found
+    grantee = f"user:{user}" if user else f"organisation:{organisation}"
+    with trail.audited(rt, "identity.grant", securable, verb=verb, grantee=grantee) as noted:
+        actor = acting(rt)
+        target = str(Securable.parse(securable))
+        if verb not in VERBS or verb in ROLE_ONLY_VERBS:
+            raise AccessDenied(f"{verb!r} cannot be granted: grantable verbs are {_grantable()}")
+        _may_grant(rt, actor, verb, target)
+        user_id = _grantee(rt, user, organisation)
+        with rt.platform_db.begin() as conn:
+            grant_id = grants.add(conn, user_id=user_id, organisation=organisation, verb=verb,
+                                  securable=target, by=actor.username, now=clock())  # fmt: skip
+            found = grants.find(conn, grant_id)
+        assert found is not None
+        noted["grant"] = found.id
+        return found
 
 
 def revoke_grant(rt: Runtime, grant_id: int) -> Grant:
     """Withdraw the grant ``grant_id``; only who administers the securable's owner may."""
-    actor = acting(rt)
-    with rt.platform_db.connect() as conn:
-        found = grants.find(conn, grant_id)
-    if found is None:
-        raise GovlakeError(f"there is no grant {grant_id}")
-    require(rt, actor, "administer", found.securable)
-    with rt.platform_db.begin() as conn:
-        grants.remove(conn, grant_id)
-    return found
+    with trail.audited(rt, "identity.grant_revoke", f"grant:{grant_id}") as noted:
+        actor = acting(rt)
+        with rt.platform_db.connect() as conn:
+            found = grants.find(conn, grant_id)
+        if found is None:
+            raise GovlakeError(f"there is no grant {grant_id}")
+        noted.update(verb=found.verb, securable=found.securable, grantee=found.grantee)
+        require(rt, actor, "administer", found.securable)
+        with rt.platform_db.begin() as conn:
+            grants.remove(conn, grant_id)
+        return found
 
 
 def listed_grants(rt: Runtime, securable: str | None = None) -> list[Grant]:

@@ -4,7 +4,8 @@ Every command, API route and DAG task asks :func:`authorize` (or :func:`require`
 :class:`AccessDenied`). The answer follows the table of :mod:`services.identity.roles`: a role
 held over an organisation reaches what is owned in that organisation's subtree, or everywhere;
 an explicit grant adds one verb on one securable. An auditor may read the audit and nothing
-else, whatever else it is granted. Anything not allowed is refused, with a one-line reason.
+else, whatever else it is granted. Anything not allowed is refused, with a one-line reason;
+every refusal :func:`require` raises is first written to the audit ledger (``access.denied``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from govlake.errors import GovlakeError
 from govlake.principal import Principal
 from govlake.runtime import Runtime
-from services.identity import grants
+from services.identity import grants, trail
 from services.identity.organisations import OrgTree
 from services.identity.roles import (
     AUDITOR,
@@ -87,9 +88,15 @@ def authorize(rt: Runtime, principal: Principal, verb: str, securable: str) -> D
 
 
 def require(rt: Runtime, principal: Principal, verb: str, securable: str) -> Decision:
-    """The allowing decision, or :class:`AccessDenied` with the reason of the refusal."""
+    """The allowing decision, or :class:`AccessDenied` with the reason of the refusal.
+
+    A refusal is recorded in the audit ledger (principal, verb, securable, reason) before it is
+    raised; when it cannot be recorded, the audit's error is raised instead.
+    """
     decision = authorize(rt, principal, verb, securable)
     if not decision.allowed:
+        details = {"verb": verb, "reason": decision.reason}
+        trail.write(rt, principal, "access.denied", securable, "refused", details)
         raise AccessDenied(decision.reason)
     return decision
 

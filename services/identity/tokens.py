@@ -30,7 +30,11 @@ CLAIMS = ("iss", "sub", "org", "roles", "gen", "jti", "iat", "exp")
 
 
 class TokenRejected(GovlakeError):
-    """A token that is not, or no longer, a valid session."""
+    """A token that is not, or no longer, a valid session; ``username`` when its claims are read."""
+
+    def __init__(self, message: str, username: str | None = None) -> None:
+        super().__init__(message)
+        self.username = username
 
 
 @dataclass(frozen=True)
@@ -123,5 +127,7 @@ def _claims(payload: dict[str, Any], now: datetime) -> Claims:
         raise TokenRejected("token refused: a claim has the wrong type") from None
     if claims.expires_at <= now:
         expired = f"{claims.expires_at:%Y-%m-%d %H:%M} UTC"
-        raise TokenRejected(f"token refused: it expired at {expired}; log in again")
+        raise TokenRejected(
+            f"token refused: it expired at {expired}; log in again", claims.username
+        )
     return claims

@@ -6,6 +6,8 @@ principal and first passes :func:`~services.identity.policy.require` (``administ
 organisation concerned). A platform administrator reaches every organisation, an organisation
 administrator its subtree; an account is managed only by someone whose authority covers every
 role it holds (:func:`require_manager`). The last active platform administrator stays active.
+Each of these changes, allowed or refused, is an audit row (``identity.*``); none is made when
+the audit key is not configured.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 from govlake.errors import GovlakeError
 from govlake.principal import Principal, PrincipalKind, ScopedRole
 from govlake.runtime import Runtime
-from services.identity import accounts, assignments, organisations
+from services.identity import accounts, assignments, organisations, trail
 from services.identity.accounts import Account
 from services.identity.organisations import OrgTree
 from services.identity.policy import AccessDenied, acting, authorize, require
@@ -62,16 +64,17 @@ def bootstrap(
 ) -> Principal:
     """Create the first platform administrator; refused once one exists."""
     settings = settings or AuthSettings.from_env()
-    tree = _synced_tree(rt)
-    tree.node(new.organisation)
-    now = clock()
-    with rt.platform_db.begin() as conn:
-        if assignments.holders(conn, "platform_admin"):
-            raise GovlakeError(ALREADY_BOOTSTRAPPED)
-        account = _create(conn, new, by=BOOTSTRAP, now=now, settings=settings)
-        role = ScopedRole("platform_admin", new.organisation)
-        assignments.add(conn, account.id, role, by=BOOTSTRAP, now=now)
-        return accounts.principal(conn, account)
+    with trail.audited(rt, "identity.admin_init", f"user:{new.username}", BOOTSTRAP):
+        tree = _synced_tree(rt)
+        tree.node(new.organisation)
+        now = clock()
+        with rt.platform_db.begin() as conn:
+            if assignments.holders(conn, "platform_admin"):
+                raise GovlakeError(ALREADY_BOOTSTRAPPED)
+            account = _create(conn, new, by=BOOTSTRAP, now=now, settings=settings)
+            role = ScopedRole("platform_admin", new.organisation)
+            assignments.add(conn, account.id, role, by=BOOTSTRAP, now=now)
+            return accounts.principal(conn, account)
 
 
 def add_user(
@@ -79,13 +82,15 @@ def add_user(
 ) -> Account:
     """Create a user (with its first password) or a service principal (without one)."""
     settings = settings or AuthSettings.from_env()
-    actor = acting(rt)
-    tree = _synced_tree(rt)
-    tree.node(new.organisation)
-    require(rt, actor, "administer", f"organisation:{new.organisation}")
-    now = clock()
-    with rt.platform_db.begin() as conn:
-        return _create(conn, new, by=actor.username, now=now, settings=settings)
+    added = {"kind": new.kind, "organisation": new.organisation}
+    with trail.audited(rt, "identity.user_add", f"user:{new.username}", **added):
+        actor = acting(rt)
+        tree = _synced_tree(rt)
+        tree.node(new.organisation)
+        require(rt, actor, "administer", f"organisation:{new.organisation}")
+        now = clock()
+        with rt.platform_db.begin() as conn:
+            return _create(conn, new, by=actor.username, now=now, settings=settings)
 
 
 def users(rt: Runtime, organisation: str | None = None) -> list[Account]:
@@ -107,18 +112,20 @@ def change_status(rt: Runtime, username: str, change: str) -> Account:
 
     Locking and disabling revoke its tokens. The last platform administrator stays active.
     """
-    actor = acting(rt)
     applies_to, status = STATUS_CHANGES[change]
-    account = require_manager(rt, actor, username)
-    if account.status not in applies_to:
-        raise GovlakeError(f"{username} is {account.status}: there is nothing to {change}")
-    with rt.platform_db.begin() as conn:
-        if status != "active" and assignments.sole_active_holder(
-            conn, "platform_admin", account.id
-        ):
-            raise AccessDenied(f"{username} is the last platform administrator: it stays active")
-        accounts.set_status(conn, account, status)
-        return accounts.existing(conn, username)
+    with trail.audited(rt, f"identity.user_{change}", f"user:{username}"):
+        account = require_manager(rt, acting(rt), username)
+        if account.status not in applies_to:
+            raise GovlakeError(f"{username} is {account.status}: there is nothing to {change}")
+        with rt.platform_db.begin() as conn:
+            if status != "active" and assignments.sole_active_holder(
+                conn, "platform_admin", account.id
+            ):
+                raise AccessDenied(
+                    f"{username} is the last platform administrator: it stays active"
+                )
+            accounts.set_status(conn, account, status)
+            return accounts.existing(conn, username)
 
 
 def reset_password(
@@ -131,11 +138,12 @@ def reset_password(
 ) -> None:
     """Give ``username`` a new password (the policy applies) and revoke its tokens."""
     settings = settings or AuthSettings.from_env()
-    account = require_manager(rt, acting(rt), username)
-    with rt.platform_db.begin() as conn:
-        accounts.set_password(
-            conn, account, password, now=clock(), history=settings.password_history
-        )
+    with trail.audited(rt, "identity.password_reset", f"user:{username}"):
+        account = require_manager(rt, acting(rt), username)
+        with rt.platform_db.begin() as conn:
+            accounts.set_password(
+                conn, account, password, now=clock(), history=settings.password_history
+            )
 
 
 def require_manager(rt: Runtime, actor: Principal, username: str) -> Account:

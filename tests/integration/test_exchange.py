@@ -25,6 +25,9 @@ from govlake.runtime import Runtime
 from jobs.exchange.deliver import deliver
 from jobs.exchange.files import verify
 from jobs.exchange.ledger import Ledger
+from services import audit
+from services.identity import authentication, delegation, user_admin
+from services.identity.user_admin import NewAccount
 from tests.sshd import SshServer
 
 pytestmark = pytest.mark.integration
@@ -319,12 +322,89 @@ def test_disabled_node_gets_nothing_and_the_ledger_says_why(
     (line,) = [row for row in result.output.splitlines() if " dept " in row]
     cells = [c.strip() for c in line.strip("│ ").split("│")]
     assert cells[1:] == ["dept", "0", "0", "0", "0", "2"], "two refused, nothing delivered"
+    _sign_in(conf, monkeypatch, "operator", "exchange_operator")
     approve = runner.invoke(app, ["exchange", "nodes", "approve", "dept", "--conf", str(conf)])
     assert approve.exit_code == 0 and "dept: enabled" in approve.output
+    assert ledger.events("dept")[-1].actor == "operator"
     assert deliver(Runtime(config), "to_dept").status == "delivered"
     check = runner.invoke(app, ["exchange", "verify", str(inbox)])
     assert check.exit_code == 0, check.output
     assert sorted(os.listdir(inbox)) == ["to_dept__v0.csv", "to_dept__v0.csv.manifest.json"]
+
+
+PASSWORD = "Correct-Horse-Battery-42"
+
+
+def _sign_in(conf: Path, monkeypatch: pytest.MonkeyPatch, username: str, *roles: str) -> None:
+    """Add ``username`` of the platform with ``roles`` (as the first administrator), log in."""
+    monkeypatch.setenv("GOVLAKE_TOKEN_KEY", "a-token-signing-key-for-the-exchange-tests-0123")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(conf.parent / "config"))
+    rt = Runtime.load(conf)
+    if not user_admin.bootstrapped(rt):
+        user_admin.bootstrap(rt, NewAccount("admin", "admin", "platform", password=PASSWORD + "!"))
+    admin = rt.acting_as(authentication.login(rt, "admin", PASSWORD + "!").principal)
+    user_admin.add_user(admin, NewAccount(username, username, "platform", password=PASSWORD))
+    for role in roles:
+        delegation.assign_role(admin, username, role)
+    login = ["login", username, "--password-stdin", "--conf", str(conf)]
+    assert CliRunner().invoke(app, login, input=PASSWORD + "\n").exit_code == 0
+
+
+def test_nodes_and_deliveries_need_their_verbs(
+    exchange_conf: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_FILES", f"file://{tmp_path / 'dept'}")
+    conf = exchange_conf([{"name": "to_dept", "endpoint": "inbox", "mode": "full"}])
+    _append(conf, _rows(0, 10), "b1")
+    runner = CliRunner()
+
+    def govlake(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, [*args, "--conf", str(conf)])
+        return result.exit_code, result.output
+
+    rt = Runtime.load(conf)
+    code, output = govlake("exchange", "nodes", "approve", "dept")
+    assert code == 1 and "not logged in: run govlake login" in output
+    _sign_in(conf, monkeypatch, "steward", "data_steward")
+    for args, verb in (
+        (("exchange", "nodes", "approve", "dept"), "approve_node node:dept"),
+        (("exchange", "deliver", "to_dept"), "deliver node:dept"),
+        (("exchange", "resend", "to_dept"), "deliver node:dept"),
+    ):
+        code, output = govlake(*args)
+        assert code == 1 and f"steward may not {verb}" in output, output
+    ledger = Ledger(rt.platform_db)
+    assert ledger.nodes() == [] and ledger.attempts("to_dept") == []  # nothing was touched
+    refused = [(e.action, e.object) for e in audit.events(rt, user="steward", outcome="refused")]
+    assert refused[::-1] == [
+        ("access.denied", "node:dept"),
+        ("exchange.node_approve", "node:dept"),
+        ("access.denied", "node:dept"),
+        ("exchange.deliver", "subscription:to_dept"),
+        ("access.denied", "node:dept"),
+        ("exchange.resend", "subscription:to_dept"),
+    ]
+
+    _sign_in(conf, monkeypatch, "operator", "exchange_operator")
+    assert govlake("exchange", "nodes", "approve", "dept")[0] == 0
+    code, output = govlake("exchange", "deliver", "to_dept")
+    assert code == 0 and output.endswith("to_dept: delivered\n"), output
+    code, output = govlake("exchange", "nodes", "disable", "dept")
+    assert code == 0 and "dept: disabled" in output
+    assert [(e.action, e.actor) for e in ledger.events("dept")] == [
+        ("registered", "conf"),
+        ("approved", "operator"),
+        ("disabled", "operator"),
+    ]
+    done = [(e.action, e.outcome) for e in audit.events(rt, user="operator")]
+    assert done[::-1][-3:] == [
+        ("exchange.node_approve", "success"),
+        ("exchange.deliver", "success"),
+        ("exchange.node_disable", "success"),
+    ]
+    delivered = audit.events(rt, action="exchange.deliver", outcome="success")[0]
+    assert (delivered.details["status"], delivered.details["rows"]) == ("delivered", 10)
+    assert audit.verify(rt).ok
 
 
 def test_ledger_on_postgresql(

@@ -21,9 +21,11 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from apps.cli.main import app
-from govlake.platform_db.schema import user
+from govlake.errors import GovlakeError
+from govlake.platform_db.schema import audit_event, user
 from govlake.principal import Principal
 from govlake.runtime import Runtime
+from services import audit
 from services.identity import accounts, authentication, delegation, user_admin
 from services.identity.authentication import LoginRefused
 from services.identity.passwords import PasswordRejected
@@ -324,6 +326,131 @@ def test_a_wrong_current_password_counts_as_a_failed_login(
                 rt, zhang, "Wrong-Password-42", "Another-Horse-43", settings=SETTINGS, clock=clock
             )
     assert _refused_login(rt, clock, "zhang.wei", PASSWORD).startswith("user zhang.wei is locked")
+
+
+# -- the audit trail -----------------------------------------------------------------------------
+
+
+def _trail(rt: Runtime, since: int = 0) -> list[tuple[str, str, str, str]]:
+    """(action, principal, object, outcome) of the audit rows after row ``since``, oldest first."""
+    return [
+        (e.action, e.principal, e.object, e.outcome)
+        for e in reversed(audit.events(rt, limit=1000))
+        if e.id > since
+    ]
+
+
+def _head(rt: Runtime) -> int:
+    return max((e.id for e in audit.events(rt, limit=1)), default=0)
+
+
+def test_logins_lockouts_and_refusals_leave_audit_rows(
+    rt: Runtime, clock: Clock, add: Callable[..., Principal]
+) -> None:
+    zhang = add("zhang.wei", "market_regulation")
+    start = _head(rt)
+    token = _login(rt, clock, "zhang.wei")
+    _refused_login(rt, clock, "nobody", PASSWORD)
+    for _ in range(5):
+        _refused_login(rt, clock, "zhang.wei", "Wrong-Password-42")
+    _refused_token(rt, clock, token)  # revoked by the lockout
+    with pytest.raises(AccessDenied):
+        delegation.assign_role(rt.acting_as(zhang), "zhang.wei", "data_steward")
+    rows = _trail(rt, start)
+    assert rows[:2] == [
+        ("auth.login", "zhang.wei", "user:zhang.wei", "success"),
+        ("auth.login", "nobody", "user:nobody", "refused"),
+    ]
+    assert rows[2:7] == [("auth.login", "zhang.wei", "user:zhang.wei", "refused")] * 5
+    assert rows[7:] == [
+        ("auth.lockout", "zhang.wei", "user:zhang.wei", "success"),
+        ("auth.token", "zhang.wei", "user:zhang.wei", "refused"),
+        ("access.denied", "zhang.wei", "organisation:market_regulation", "refused"),
+        ("identity.role_assign", "zhang.wei", "user:zhang.wei", "refused"),
+    ]
+    denied, lockout = (
+        audit.events(rt, action="access.denied")[0],
+        audit.events(rt, action="auth.lockout")[0],
+    )
+    assert denied.details["verb"] == "administer"
+    assert denied.details["reason"].startswith("zhang.wei may not administer")
+    assert denied.organisation == "market_regulation"
+    assert lockout.details["until"] == "2030-03-01T09:15Z"
+    with rt.platform_db.connect() as conn:
+        stored = " ".join(str(r) for r in conn.execute(sa.select(audit_event)))
+    assert token not in stored and PASSWORD not in stored and "Wrong-Password" not in stored
+    assert audit.verify(rt).ok
+
+
+def test_forged_and_expired_tokens_are_audited_without_the_token(
+    rt: Runtime, clock: Clock, add: Callable[..., Principal]
+) -> None:
+    add("zhang.wei", "market_regulation")
+    token = _login(rt, clock, "zhang.wei")
+    forged = jwt.encode(_claims(token), "another-key-of-at-least-32-bytes-long!", algorithm="HS256")
+    start = _head(rt)
+    _refused_token(rt, clock, forged)
+    clock.advance(hours=9)
+    _refused_token(rt, clock, token)
+    assert _trail(rt, start) == [
+        ("auth.token", "anonymous", "token", "refused"),
+        ("auth.token", "zhang.wei", "user:zhang.wei", "refused"),
+    ]
+    expired, signature = audit.events(rt, action="auth.token", limit=2)
+    assert signature.details == {"reason": "token refused: its signature does not match"}
+    assert "expired" in expired.details["reason"]
+    assert audit.verify(rt).ok
+
+
+def test_administration_is_audited(
+    rt: Runtime, admin: Runtime, clock: Clock, add: Callable[..., Principal]
+) -> None:
+    zhang = add("zhang.wei", "market_regulation", "data_steward")
+    user_admin.change_status(admin, "zhang.wei", "lock")
+    user_admin.change_status(admin, "zhang.wei", "unlock")
+    user_admin.reset_password(admin, "zhang.wei", "Reset-Horse-Battery-44", clock=clock)
+    given = delegation.grant(admin, "approve_node", "node:tax_bureau", user="zhang.wei")
+    delegation.revoke_grant(admin, given.id)
+    delegation.revoke_role(admin, "zhang.wei", "data_steward")
+    authentication.logout(rt, zhang)
+    rows = _trail(rt)
+    assert rows[0] == ("identity.admin_init", "govlake admin init", "user:admin", "success")
+    assert rows[1:] == [
+        ("identity.user_add", ADMIN, "user:zhang.wei", "success"),
+        ("identity.role_assign", ADMIN, "user:zhang.wei", "success"),
+        ("identity.user_lock", ADMIN, "user:zhang.wei", "success"),
+        ("identity.user_unlock", ADMIN, "user:zhang.wei", "success"),
+        ("identity.password_reset", ADMIN, "user:zhang.wei", "success"),
+        ("identity.grant", ADMIN, "node:tax_bureau", "success"),
+        ("identity.grant_revoke", ADMIN, f"grant:{given.id}", "success"),
+        ("identity.role_revoke", ADMIN, "user:zhang.wei", "success"),
+        ("auth.logout", "zhang.wei", "user:zhang.wei", "success"),
+    ]
+    granted = audit.events(rt, action="identity.grant")[0]
+    assert granted.details == {
+        "verb": "approve_node", "grantee": "user:zhang.wei", "grant": given.id
+    }  # fmt: skip
+    assert audit.verify(rt).ok
+
+
+def test_identity_fails_closed_without_the_audit_key(
+    rt: Runtime, clock: Clock, add: Callable[..., Principal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add("zhang.wei", "market_regulation")
+    token = _login(rt, clock, "zhang.wei")
+    monkeypatch.delenv("GOVLAKE_AUDIT_KEY")
+    for attempt in (
+        lambda: _login(rt, clock, "zhang.wei"),
+        lambda: _login(rt, clock, "zhang.wei", "Wrong-Password-42"),
+        lambda: authentication.verify(rt, token, clock=clock),
+    ):
+        with pytest.raises(GovlakeError, match="^no audit key: set GOVLAKE_AUDIT_KEY"):
+            attempt()
+    with rt.platform_db.connect() as conn:
+        failures = conn.scalar(
+            sa.select(user.c.failed_attempts).where(user.c.username == "zhang.wei")
+        )
+    assert failures == 0  # nothing was done that could not be recorded
 
 
 # -- passwords ------------------------------------------------------------------------------------
