@@ -1,16 +1,22 @@
-"""``govlake audit``: verify the ledger, read its events, checkpoint its head."""
+"""``govlake audit``: verify the ledger, read its events, checkpoint its head.
+
+Each command acts as the logged-in user and needs ``read_audit``: an auditor's verb and nobody
+else's; a refusal is itself audited.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
 
-from apps.cli.common import ConfOption, err, out, reports_errors, runtime
+from apps.cli.common import ConfOption, err, out, reports_errors, signed_in
 from govlake.errors import GovlakeError
+from govlake.runtime import Runtime
 
 if TYPE_CHECKING:
     from services.audit import Outcome
@@ -21,13 +27,23 @@ audit_app = typer.Typer(
 )
 
 
+def _auditor(conf: Path | None) -> Runtime:
+    """The runtime of the logged-in user, who must hold ``read_audit``."""
+    from services.identity.policy import require
+
+    rt = signed_in(conf)
+    assert rt.principal is not None
+    require(rt, rt.principal, "read_audit", "audit")
+    return rt
+
+
 @audit_app.command("verify")
 @reports_errors
 def audit_verify(conf: ConfOption = None) -> None:
     """Recompute the hash chain and compare it with the signed checkpoints; exit 1 if tampered."""
     from services.audit import verify
 
-    result = verify(runtime(conf))
+    result = verify(_auditor(conf))
     for problem in result.problems:
         err.print(f"[red]tampered[/red]: {problem}", markup=True, highlight=False)
     if not result.ok:
@@ -62,7 +78,7 @@ def audit_log(
     except ValueError:
         raise GovlakeError(f"--since {since!r} is not a date or an ISO time") from None
     found = events(
-        runtime(conf), user=user, action=action, object=object, since=start,
+        _auditor(conf), user=user, action=action, object=object, since=start,
         outcome=cast("Outcome | None", outcome), limit=limit,
     )  # fmt: skip
     view = Table(title="audit ledger")
@@ -84,6 +100,6 @@ def audit_checkpoint(conf: ConfOption = None) -> None:
     """Verify the ledger, then sign its head into a new checkpoint file."""
     from services.audit import checkpoint
 
-    head, path = checkpoint(runtime(conf))
+    head, path = checkpoint(_auditor(conf))
     out.print(f"checkpoint: {head.count} events, row {head.last_id} {head.last_hash[:16]}...")
     out.print(f"written to {path}")

@@ -413,18 +413,49 @@ def test_concurrent_appends_stay_one_chain(rt: Runtime, tmp_path: Path) -> None:
     assert by_writer == {name: each for name in [*names, *(f"thread-{n}" for n in range(threads))]}
 
 
-def test_the_command_verifies_reads_and_checkpoints(rt: Runtime) -> None:
+PASSWORD = "Audit-Reader-Password-42"
+
+
+def _people(rt: Runtime) -> None:
+    """A platform administrator, an auditor and an analyst, each with a password."""
+    from services.identity import delegation, user_admin
+    from services.identity.user_admin import NewAccount
+
+    admin = rt.acting_as(
+        user_admin.bootstrap(rt, NewAccount("admin", "admin", "platform", password=PASSWORD))
+    )
+    for username, role in (("ma.li", "auditor"), ("sun.yu", "analyst")):
+        user_admin.add_user(admin, NewAccount(username, username, "platform", password=PASSWORD))
+        delegation.assign_role(admin, username, role)
+
+
+def test_the_command_verifies_reads_and_checkpoints(
+    rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOVLAKE_TOKEN_KEY", "a-token-signing-key-for-the-audit-tests-0123")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     _fill(rt)
+    _people(rt)
     runner = CliRunner()
 
-    def govlake(*args: str) -> Any:
-        return runner.invoke(app, ["audit", *args, "--conf", str(rt.config.conf_dir)])
+    def govlake(*args: str, command: str = "audit", stdin: str | None = None) -> Any:
+        conf = ["--conf", str(rt.config.conf_dir)]
+        return runner.invoke(app, [command, *args, *conf], input=stdin)
 
+    assert govlake("verify").stderr.startswith("error: not logged in")
+    assert govlake("sun.yu", "--password-stdin", command="login", stdin=PASSWORD).exit_code == 0
+    analyst = govlake("verify")
+    assert analyst.exit_code == 1 and "read_audit" in analyst.stderr
+    (denied,) = audit.events(rt, user="sun.yu", action="access.denied")
+    assert (denied.object, denied.outcome) == ("audit", "refused")
+
+    assert govlake("ma.li", "--password-stdin", command="login", stdin=PASSWORD).exit_code == 0
+    total = audit.verify(rt).events
     clean = govlake("verify")
     assert clean.exit_code == 0, clean.output
-    assert f"ok: {EVENTS} events verified up to row {EVENTS}; no checkpoint yet" in clean.stdout
+    assert f"ok: {total} events verified up to row {total}; no checkpoint yet" in clean.stdout
     made = govlake("checkpoint")
-    assert made.exit_code == 0 and f"checkpoint: {EVENTS} events, row {EVENTS}" in made.stdout
+    assert made.exit_code == 0 and f"checkpoint: {total} events, row {total}" in made.stdout
     assert "agrees with the checkpoint of" in govlake("verify").stdout
     log = govlake("log", "--user", "zhang.wei", "--outcome", "refused", "--since", "2020-01-01")
     assert log.exit_code == 0 and "GL-000004" in log.stdout and "GL-000003" not in log.stdout
