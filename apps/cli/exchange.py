@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from apps.cli.common import ConfOption, out, reports_errors, runtime, signed_in
+from govlake.errors import GovlakeError
 from services.identity import trail
 from services.identity.policy import acting, require
 
@@ -116,6 +117,8 @@ def _deliver(conf: Path | None, subscription: str, resend: str | None) -> Delive
         require(rt, principal, "deliver", f"node:{node}")
         done = deliver(rt, subscription, resend=resend, progress=out.print)
         noted.update(status=done.status, batch=done.batch_id, rows=done.rows, bytes=done.bytes)
+        if done.status == "refused":
+            raise GovlakeError(f"{subscription}: nothing sent ({done.batch_id}): {done.reason}")
     return done
 
 
@@ -153,15 +156,15 @@ def report(
     since: Annotated[str | None, typer.Option("--since", help="YYYY-MM-DD")] = None,
     conf: ConfOption = None,
 ) -> None:
-    """Volume per node per day, and failed or refused attempts."""
-    from govlake.errors import GovlakeError
+    """Volume per node per day, then each failed or refused attempt with its reason."""
     from jobs.exchange.ledger import Ledger
 
     try:
         start = date.fromisoformat(since) if since else None
     except ValueError:
         raise GovlakeError(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
-    rows = Ledger(runtime(conf).platform_db).report(node=node, since=start)
+    ledger = Ledger(runtime(conf).platform_db)
+    rows = ledger.report(node=node, since=start)
     view = Table(title="exchange ledger")
     for column in ("day", "node", "delivered", "rows", "bytes", "failed", "refused"):
         view.add_column(column)
@@ -169,3 +172,12 @@ def report(
         view.add_row(r.day, r.node, *(str(n) for n in (r.delivered, r.rows, r.bytes, r.failed,
                                                           r.refused)))  # fmt: skip
     out.print(view)
+    failures = ledger.failures(node=node, since=start)
+    if failures:
+        why = Table(title="failed and refused attempts")
+        for column in ("started (UTC)", "subscription", "node", "batch", "status", "reason"):
+            why.add_column(column)
+        for a in failures:
+            why.add_row(str(a.started_at)[:19], a.subscription, a.node, a.batch_id, a.status,
+                        a.error or "")  # fmt: skip
+        out.print(why)

@@ -37,6 +37,8 @@ class Delivery:
     rows: int = 0
     bytes: int = 0
     target: str = ""
+    reason: str = ""
+    """Why nothing was sent, for a refusal."""
 
 
 def deliver(
@@ -64,7 +66,7 @@ def deliver(
         why = f"node {sub.node} is {status}" + ("" if status == "disabled" else ", not approved")
         ledger.finish(attempt, "refused", error=why)
         progress(f"{name}: refused: {why}")
-        return Delivery(name, batch.batch_id, "refused", target=target)
+        return Delivery(name, batch.batch_id, "refused", target=target, reason=why)
     attempt = _start(ledger, sub, batch, target, trigger="resend" if resend else "schedule")
     progress(f"{name}: batch {batch.batch_id} to {target} (attempt {attempt.attempt})")
     try:

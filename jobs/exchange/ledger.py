@@ -201,6 +201,18 @@ class Ledger:
         """The subscription's delivered attempts, newest first."""
         return [a for a in reversed(self.attempts(subscription)) if a.status == "delivered"]
 
+    def failures(
+        self, *, node: str | None = None, since: date | None = None
+    ) -> list[DeliveryRecord]:
+        """Failed and refused attempts, oldest first, of ``node`` and ``since`` if given."""
+        query = sa.select(delivery).where(delivery.c.status.in_(("failed", "refused")))
+        if node:
+            query = query.where(delivery.c.node == node)
+        if since:
+            query = query.where(delivery.c.started_at >= _midnight(since))
+        with self.engine.connect() as db:
+            return [DeliveryRecord(**r._mapping) for r in db.execute(query.order_by(delivery.c.id))]
+
     def report(self, *, node: str | None = None, since: date | None = None) -> list[NodeDay]:
         """Per node and day: delivered batches, rows and bytes, and failed or refused attempts."""
         day = sa.func.substr(sa.cast(delivery.c.started_at, sa.String), 1, 10).label("day")
@@ -217,9 +229,7 @@ class Ledger:
         if node:
             query = query.where(delivery.c.node == node)
         if since:
-            query = query.where(
-                delivery.c.started_at >= datetime(since.year, since.month, since.day, tzinfo=UTC)
-            )
+            query = query.where(delivery.c.started_at >= _midnight(since))
         with self.engine.connect() as db:
             rows = db.execute(query.order_by(day, delivery.c.node)).all()
         return [
@@ -230,3 +240,7 @@ class Ledger:
             )
             for r in rows
         ]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -319,9 +319,12 @@ def test_disabled_node_gets_nothing_and_the_ledger_says_why(
     runner = CliRunner()
     result = runner.invoke(app, ["exchange", "report", "--conf", str(conf)])
     assert result.exit_code == 0, result.output
-    (line,) = [row for row in result.output.splitlines() if " dept " in row]
+    volume, _, failures = result.output.partition("failed and refused attempts")
+    (line,) = [row for row in volume.splitlines() if " dept " in row]
     cells = [c.strip() for c in line.strip("│ ").split("│")]
     assert cells[1:] == ["dept", "0", "0", "0", "0", "2"], "two refused, nothing delivered"
+    reasons = [row for row in failures.splitlines() if " refused " in row]
+    assert len(reasons) == 2 and "not approved" in reasons[0] and "is disabled" in reasons[1]
     _sign_in(conf, monkeypatch, "operator", "exchange_operator")
     approve = runner.invoke(app, ["exchange", "nodes", "approve", "dept", "--conf", str(conf)])
     assert approve.exit_code == 0 and "dept: enabled" in approve.output
@@ -404,6 +407,12 @@ def test_nodes_and_deliveries_need_their_verbs(
     ]
     delivered = audit.events(rt, action="exchange.deliver", outcome="success")[0]
     assert (delivered.details["status"], delivered.details["rows"]) == ("delivered", 10)
+
+    code, output = govlake("exchange", "resend", "to_dept")  # the node is disabled now
+    assert code == 1
+    assert "to_dept: nothing sent (to_dept@full-0): node dept is disabled" in output
+    (refusal,) = audit.events(rt, action="exchange.resend", user="operator")
+    assert refusal.outcome == "refused" and "node dept is disabled" in refusal.details["reason"]
     assert audit.verify(rt).ok
 
 
