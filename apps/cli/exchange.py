@@ -139,7 +139,7 @@ def verify(
     path: Annotated[Path, typer.Argument(help="A delivered file, its manifest, or a folder.")],
 ) -> None:
     """Check delivered files against their manifests (size and SHA-256); exit 1 on a mismatch."""
-    from jobs.exchange.files import verify as check
+    from jobs.exchange.receipt import verify as check
 
     problems = check(path)
     for problem in problems:

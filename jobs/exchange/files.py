@@ -3,7 +3,7 @@
 Each file goes with ``<file>.manifest.json``: the subscription and dataset, the version range,
 rows, columns and types, byte size, SHA-256, batch id and production time. The manifest is
 uploaded after the file, so a receiver that waits for manifests only ever sees complete files,
-and ``govlake exchange verify`` proves a file is the one that was sent.
+and ``govlake exchange verify`` (:mod:`jobs.exchange.receipt`) checks a file against it.
 """
 
 from __future__ import annotations
@@ -169,34 +169,3 @@ def manifest_for(
         sha256=file_sha256(path),
         produced_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-
-
-def verify(path: Path) -> list[str]:
-    """Problems of a delivered file against its manifest (empty when it is intact).
-
-    ``path`` is the data file or its manifest; a folder checks every manifest in it.
-    """
-    if path.is_dir():
-        manifests = sorted(path.glob(f"*{MANIFEST_SUFFIX}"))
-        if not manifests:
-            return [f"{path}: no {MANIFEST_SUFFIX} files"]
-        return [problem for m in manifests for problem in verify(m)]
-    manifest_path = (
-        path if path.name.endswith(MANIFEST_SUFFIX) else path.with_name(path.name + MANIFEST_SUFFIX)
-    )
-    if not manifest_path.exists():
-        return [f"{path}: no manifest {manifest_path.name}"]
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        data = manifest_path.with_name(manifest["file"])
-        expected_size, expected_sha = int(manifest["bytes"]), str(manifest["sha256"])
-    except (ValueError, KeyError, TypeError) as exc:
-        return [f"{manifest_path}: not a delivery manifest: {exc}"]
-    if not data.exists():
-        return [f"{data}: missing (named by {manifest_path.name})"]
-    size = data.stat().st_size
-    if size != expected_size:
-        return [f"{data}: {size} bytes, the manifest says {expected_size}"]
-    if file_sha256(data) != expected_sha:
-        return [f"{data}: SHA-256 differs from the manifest's"]
-    return []

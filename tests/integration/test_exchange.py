@@ -23,8 +23,8 @@ from govlake.lakehouse import Commit, Lakehouse
 from govlake.platform_db.database import head_revision, open_platform_db
 from govlake.runtime import Runtime
 from jobs.exchange.deliver import deliver
-from jobs.exchange.files import verify
 from jobs.exchange.ledger import Ledger
+from jobs.exchange.receipt import verify
 from services import audit
 from services.identity import authentication, delegation, user_admin
 from services.identity.user_admin import NewAccount

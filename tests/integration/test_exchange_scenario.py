@@ -15,8 +15,8 @@ from govlake.config.loader import load_config
 from govlake.lakehouse import Lakehouse
 from govlake.platform_db.database import open_platform_db
 from govlake.runtime import Runtime
-from jobs.exchange.files import verify
 from jobs.exchange.ledger import Ledger
+from jobs.exchange.receipt import verify
 from jobs.runner import run_pipeline
 from tests.conftest import collect_scenario, refining_pipelines
 from tests.sshd import SshServer
