@@ -7,6 +7,7 @@ is not reported a second time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from govlake.config.models import (
 )
 from govlake.config.yaml_source import Doc, FieldPath, read_yaml
 
+SECRET_OPTION = re.compile(r"secret|password|passwd|token|credential|private|account_key|sas", re.I)
 TOP_LEVEL_FILES = {
     "lakehouse.yaml",
     "engine.yaml",
@@ -80,7 +82,7 @@ def read_entries(conf: Path, env: Mapping[str, str]) -> Entries:
     organisations, departments = reader.organisation_tree()
     entries = Entries(
         conf=conf,
-        lakehouse=reader.single("lakehouse.yaml", LakehouseConfig, required=True),
+        lakehouse=reader.lakehouse(),
         engine=reader.single("engine.yaml", EngineConfig, required=False) or EngineConfig(),
         organisations=organisations,
         departments=departments,
@@ -135,6 +137,23 @@ class _Reader:
             return None
         doc = self.parse(file)
         return self.validate(doc, doc.data, (), model) if doc else None
+
+    def lakehouse(self) -> LakehouseConfig | None:
+        """``lakehouse.yaml``; a secret in its storage options must be a ``${VAR}`` reference."""
+        file = self.conf / "lakehouse.yaml"
+        if not file.exists():
+            self.missing(file)
+            return None
+        doc = self.parse(file)
+        config = self.validate(doc, doc.data, (), LakehouseConfig) if doc else None
+        if doc and config is not None:
+            for key in config.storage_options:
+                if SECRET_OPTION.search(key) and ("storage_options", key) not in doc.from_env:
+                    message = (
+                        "a secret is not written in conf: use ${VAR} (an environment variable)"
+                    )
+                    self.issues.append(doc.issue(("storage_options", key), message))
+        return config
 
     def catalog(self) -> CatalogConfig | None:
         catalog = self.single("catalog.yaml", CatalogConfig, required=False)

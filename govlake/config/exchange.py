@@ -15,7 +15,13 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from govlake import row_filter
-from govlake.config.models import DatasetRef, Identifier, Strict, known_schedule
+from govlake.config.models import (
+    DatasetRef,
+    Identifier,
+    PasswordFreeUrl,
+    Strict,
+    known_schedule,
+)
 
 FileFormat = Literal["csv", "jsonl", "parquet", "xlsx"]
 
@@ -26,7 +32,7 @@ class FileEndpoint(Strict):
     kind: Literal["files"]
     name: Identifier
     conn_id: Identifier
-    default_url: str | None = Field(
+    default_url: PasswordFreeUrl | None = Field(
         default=None, description="URL used when the connection is not defined (file:///...)."
     )
     folder: str = Field(default="/", description="Folder on the server that receives the files.")
@@ -38,7 +44,7 @@ class DatabaseEndpoint(Strict):
     kind: Literal["database"]
     name: Identifier
     conn_id: Identifier
-    default_url: str | None = None
+    default_url: PasswordFreeUrl | None = None
     database_schema: str | None = Field(
         default=None, description="Schema (PostgreSQL) the tables are created in."
     )
@@ -131,7 +137,7 @@ class PlatformDatabase(Strict):
     """The platform database: exchange nodes and ledger (SQLite by default)."""
 
     conn_id: Identifier = "govlake_platform"
-    default_url: str | None = Field(
+    default_url: PasswordFreeUrl | None = Field(
         default=None,
         description="Used when the connection is not defined; default: SQLite in home.",
     )

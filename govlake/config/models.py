@@ -12,7 +12,14 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 Zone = Literal["bronze", "silver", "gold"]
 WriteMode = Literal["append", "overwrite", "overwrite_partition", "merge"]
@@ -24,6 +31,16 @@ IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER, max_length=63)]
 DatasetRef = Annotated[str, Field(pattern=r"^(bronze|silver|gold)\.[a-z][a-z0-9_]*$")]
 ObjectPath = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
+
+
+def _password_free(url: str) -> str:
+    if urlsplit(url).password:
+        raise ValueError("must not carry a password: put credentials in the Airflow Connection")
+    return url
+
+
+PasswordFreeUrl = Annotated[str, AfterValidator(_password_free)]
+"""A fallback URL in conf: never with a password (secrets live in Connections or env vars)."""
 
 
 class Strict(BaseModel):
@@ -121,15 +138,7 @@ class ConnectedSource(SourceBase):
     default and local development.
     """
 
-    default_url: str | None = None
-
-    @field_validator("default_url")
-    @classmethod
-    def _no_secret_in_url(cls, url: str | None) -> str | None:
-        if url is not None and urlsplit(url).password:
-            msg = "must not carry a password: put credentials in the Airflow Connection"
-            raise ValueError(msg)
-        return url
+    default_url: PasswordFreeUrl | None = None
 
 
 class DatabaseStream(Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ class Doc:
     file: Path
     data: Any
     lines: dict[FieldPath, int]
+    from_env: set[FieldPath] = field(default_factory=set)
+    """Paths of the values written as ``${VAR}`` references."""
 
     def line(self, path: FieldPath) -> int | None:
         """Line of ``path`` or of its nearest located parent."""
@@ -84,7 +86,11 @@ class _Values:
         if isinstance(node, yaml.SequenceNode):
             return [self.of(item, (*path, i)) for i, item in enumerate(node.value)]
         value = yaml.SafeLoader(" ").construct_object(node)
-        return self.expand(value, path) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        if ENV_REF.fullmatch(value.strip()):
+            self.doc.from_env.add(path)
+        return self.expand(value, path)
 
     def expand(self, text: str, path: FieldPath) -> str:
         def substitute(match: re.Match[str]) -> str:

@@ -105,3 +105,42 @@ def test_a_declared_quality_gate_needs_its_suite(
     assert issue.startswith(f"{path}:")
     assert "datasets.1.quality: no suite " in issue
     assert "silver__enterprise_registry.json for the declared quality gate" in issue
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "field"),
+    [
+        ("sources/market_registry.yaml", "default_url: sqlite:///",
+         "default_url: postgresql://etl:hunter2@db.host/registry\n# was: sqlite:///",
+         "default_url"),
+        ("exchange/nodes.yaml", "default_url: file://", "default_url: sftp://tax:hunter2@h/\n#",
+         "nodes.0.endpoints.0.files.default_url"),
+        ("platform.yaml", None, "database: {default_url: 'postgresql://gl:hunter2@db/platform'}\n",
+         "database.default_url"),
+    ],
+)  # fmt: skip
+def test_no_password_is_accepted_inline(
+    full_conf_dir: Path, file: str, old: str | None, new: str, field: str
+) -> None:
+    path = full_conf_dir / file
+    if old is None:
+        path.write_text(new, encoding="utf-8")
+    else:
+        _edit(path, old, new)
+    issues = [i for i in _issues(full_conf_dir) if "must not carry a password" in i]
+    assert len(issues) == 1 and f": {field}: " in issues[0], issues
+    assert "hunter2" not in issues[0]
+
+
+def test_storage_secrets_come_from_the_environment(
+    conf_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = conf_dir / "lakehouse.yaml"
+    _edit(path, "storage_options: {}", "storage_options:\n  aws_secret_access_key: abc123\n"
+          "  aws_region: cn-north-1")  # fmt: skip
+    (issue,) = _issues(conf_dir)
+    assert issue.endswith("storage_options.aws_secret_access_key: a secret is not written in "
+                          "conf: use ${VAR} (an environment variable)")  # fmt: skip
+    monkeypatch.setenv("LAKE_SECRET", "abc123")
+    _edit(path, "aws_secret_access_key: abc123", "aws_secret_access_key: ${LAKE_SECRET}")
+    assert load_config(conf_dir).lakehouse.storage_options["aws_secret_access_key"] == "abc123"
