@@ -221,7 +221,8 @@ def _run_dags(rt: Runtime, progress: Callable[[str], None]) -> list[DagRunSummar
         dag = namespace.get(dag_id)
         if not isinstance(dag, DAG):
             raise GovlakeError(f"{dag_file} defines no DAG {dag_id}")
-        progress(f"airflow: running DAG {dag_id} ({len(dag.tasks)} tasks)")
+        count = len(dag.tasks)
+        progress(f"airflow: running DAG {dag_id} ({count} task{'' if count == 1 else 's'})")
         begun = time.perf_counter()
         with _output_to(log):
             run = dag.test()

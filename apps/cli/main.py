@@ -112,7 +112,7 @@ def demo(
                         e.definition.update_cycle.label)  # fmt: skip
     out.print(entries)
     scores = ", ".join(f"{ref} {score:.1f}" for ref, score in report.quality.items())
-    out.print(f"quality:      {scores}")
+    out.print(f"quality:      {scores}", soft_wrap=True)
     out.print(f"data docs:    {report.data_docs}  (govlake quality report)")
     out.print(f"lakehouse:    {report.lakehouse}")
     out.print(f"airflow home: {report.airflow_home}  (Airflow log: {report.log})")

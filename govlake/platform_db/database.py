@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -35,6 +38,18 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
+@contextmanager
+def _quiet_migrations() -> Iterator[None]:
+    """Alembic's per-step INFO lines stay out of command output; warnings still show."""
+    migration_log = logging.getLogger("alembic")
+    level = migration_log.level
+    migration_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        migration_log.setLevel(level)
+
+
 def open_platform_db(config: ProjectConfig) -> sa.Engine:
     """An engine on the platform DB, migrated to the latest revision."""
     url = platform_url(config)
@@ -45,7 +60,7 @@ def open_platform_db(config: ProjectConfig) -> sa.Engine:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         # Alembic keeps its migration context in module globals: one migration per process.
-        with _MIGRATING, engine.begin() as connection:
+        with _MIGRATING, _quiet_migrations(), engine.begin() as connection:
             alembic = _alembic_config()
             alembic.attributes["connection"] = connection
             command.upgrade(alembic, "head")
