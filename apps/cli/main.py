@@ -187,6 +187,12 @@ def sql(
     if output == "csv":
         import pyarrow.csv as pacsv
 
+        nested = [f"{f.name} ({f.type})" for f in result.schema if f.type.num_fields]
+        if nested:
+            raise GovlakeError(
+                f"--format csv cannot hold nested columns: {', '.join(nested)}; "
+                "use --format json, or select their fields"
+            )
         pacsv.write_csv(result, sys.stdout.buffer)
         return
     view = Table()

@@ -90,3 +90,16 @@ def test_a_broken_table_is_named_and_the_others_still_answer(
     assert maintained.exit_code == 1
     assert "silver.enterprise_registry: +" in maintained.stdout
     assert "gold.enterprise_directory: 1 file(s) of the Delta log missing" in maintained.stderr
+
+
+def test_csv_of_a_nested_column_is_one_line(project: ProjectConfig) -> None:
+    runner = CliRunner()
+    conf = ["--conf", str(project.conf_dir)]
+    done = runner.invoke(app, ["sql", "SELECT [1, 2] AS l, 3 AS n", "--format", "csv", *conf])
+    assert done.exit_code == 1
+    assert done.stderr == (
+        "error: --format csv cannot hold nested columns: l (list<l: int32>); use --format "
+        "json, or select their fields\n"
+    )
+    flat = runner.invoke(app, ["sql", "SELECT [1, 2] AS l", "--format", "json", *conf])
+    assert flat.exit_code == 0 and flat.stdout == '{"l": [1, 2]}\n'
