@@ -244,3 +244,16 @@ def endpoint(conn_id: str, default_url: str | None = None) -> Endpoint:
         conn_id, str(default_url), f"default URL of connection {conn_id!r}"
     )
     return record.endpoint()
+
+
+def secret(env: str, conn_id: str) -> tuple[str, str] | None:
+    """A key or password: the variable ``env``, else the password of connection ``conn_id``.
+
+    Returns the value and where it came from (for messages, which never show the value).
+    """
+    if value := os.environ.get(env):
+        return value, env
+    record = lookup(conn_id)
+    if record is not None and record.password:
+        return record.password, f"the password of {record.origin}"
+    return None

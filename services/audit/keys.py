@@ -19,7 +19,7 @@ import os
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from govlake.connections import lookup
+from govlake.connections import secret
 from govlake.errors import GovlakeError
 
 CHAIN_KEY = ("GOVLAKE_AUDIT_KEY", "govlake_audit")
@@ -28,20 +28,10 @@ VERIFY_KEY = "GOVLAKE_AUDIT_VERIFY_KEY"
 MIN_CHAIN_KEY = 32
 
 
-def _secret(env: str, conn_id: str) -> tuple[str, str] | None:
-    """The value of ``env``, else the password of connection ``conn_id``, and where it was."""
-    if value := os.environ.get(env):
-        return value, env
-    record = lookup(conn_id)
-    if record is not None and record.password:
-        return record.password, f"the password of {record.origin}"
-    return None
-
-
 def chain_key() -> bytes:
     """The HMAC key that seals the ledger's rows (its UTF-8 bytes, at least 32 of them)."""
     env, conn_id = CHAIN_KEY
-    found = _secret(env, conn_id)
+    found = secret(env, conn_id)
     if found is None:
         raise GovlakeError(
             f"no audit key: set {env} or the password of the Airflow Connection {conn_id!r} "
@@ -58,7 +48,7 @@ def chain_key() -> bytes:
 def signing_key() -> Ed25519PrivateKey:
     """The Ed25519 key that signs checkpoints."""
     env, conn_id = SIGNING_KEY
-    found = _secret(env, conn_id)
+    found = secret(env, conn_id)
     if found is None:
         raise GovlakeError(
             f"no checkpoint signing key: set {env} or the password of the Airflow Connection "
@@ -73,7 +63,7 @@ def verify_key() -> Ed25519PublicKey:
     if value := os.environ.get(VERIFY_KEY):
         return public_key(value, VERIFY_KEY)
     env, conn_id = SIGNING_KEY
-    found = _secret(env, conn_id)
+    found = secret(env, conn_id)
     if found is None:
         raise GovlakeError(
             f"no key to check the audit checkpoints: set {VERIFY_KEY} (the public key, PEM or "

@@ -9,7 +9,6 @@ its expiry against the injected clock. Whether its user may still use it is the 
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from typing import Any
 
 import jwt
 
-from govlake.connections import env_var, lookup
+from govlake.connections import env_var, secret
 from govlake.errors import GovlakeError
 from govlake.principal import Principal
 
@@ -52,15 +51,13 @@ class Claims:
 
 def signing_key() -> str:
     """The token signing key, or an error saying where to set it (never what it is)."""
-    key = os.environ.get(KEY_VARIABLE)
-    if not key:
-        record = lookup(KEY_CONNECTION)
-        key = record.password if record else None
-    if not key:
+    found = secret(KEY_VARIABLE, KEY_CONNECTION)
+    if found is None:
         raise GovlakeError(
             f"no token signing key: set {KEY_VARIABLE}, or the password of the connection "
             f"{KEY_CONNECTION!r} ({env_var(KEY_CONNECTION)} or an Airflow Connection)"
         )
+    key = found[0]
     if len(key.encode()) < MIN_KEY_BYTES:
         raise GovlakeError(f"the token signing key must be at least {MIN_KEY_BYTES} bytes long")
     return key
