@@ -54,6 +54,15 @@ class View:
             require(self.catalog.rt, self.principal, "review", securable)  # refused, and audited
         return entry
 
+    def latest_seen(self, code: str) -> CatalogEntry:
+        """The latest version an insider may see, else the published one (or :class:`NotFound`)."""
+        try:
+            latest = self.catalog.resource(code)
+        except GovlakeError as exc:
+            raise NotFound(str(exc)) from None
+        insider = latest.status == "published" or self.insider(latest.code)
+        return self.resource(latest.code, published_only=not insider)
+
     def insider(self, code: str) -> bool:
         """Whether the principal may review or publish ``code``, so see its unpublished versions."""
         return any(

@@ -45,11 +45,11 @@ def build(conf_dir: str, ref: str, pipeline: str) -> list[dict[str, Any]]:
 
 
 @task(task_id="catalog")
-def register_in_catalog(conf_dir: str, refs: list[str]) -> dict[str, Any]:
+def register_in_catalog(conf_dir: str, refs: list[str], pipeline: str) -> dict[str, Any]:
     """Generate and register the catalog entries of the tables the DAG built."""
     from apps import tasks
 
-    return tasks.register_in_catalog(conf_dir, refs)
+    return tasks.register_in_catalog(conf_dir, refs, pipeline=pipeline)
 
 
 def _doc_md(pipeline: Pipeline, config: ProjectConfig) -> str:
@@ -103,7 +103,9 @@ def build_dag(pipeline: Pipeline, config: ProjectConfig, fileloc: str | None = N
                 if upstream in tasks:
                     tasks[upstream] >> step
             tasks[ref] = step
-        list(tasks.values()) >> register_in_catalog(str(config.conf_dir), list(pipeline.builds))
+        list(tasks.values()) >> register_in_catalog(
+            str(config.conf_dir), list(pipeline.builds), pipeline.name
+        )
     if fileloc:
         dag.fileloc = fileloc
     return dag

@@ -21,7 +21,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from apps import demo_people
 from apps.airflow_home import activate, dags_folder
+from apps.demo_people import Person
 from apps.local_servers import LOOPBACK, FtpServer, WebServer
 from catalog.records import CatalogEntry
 from govlake.config.models import DatabaseSource
@@ -30,6 +32,7 @@ from govlake.errors import GovlakeError
 from govlake.lakehouse import TableInfo
 from govlake.runtime import Runtime
 from jobs.exchange.ledger import DeliveryRecord, Ledger
+from services.audit.verify import Verification
 from subjects.enterprise_registry import seed as scenario
 from subjects.penalty_notices import site as penalty_site
 from subjects.social_insurance import seed as social_insurance
@@ -64,6 +67,10 @@ class DemoReport:
     data_docs: Path
     deliveries: list[DeliveryRecord]
     catalog: list[CatalogEntry]
+    people: list[Person]
+    keys: Path
+    waiting: list[str]
+    audit: Verification
 
 
 def source_path(config: ProjectConfig) -> Path:
@@ -143,12 +150,17 @@ def run_demo(rt: Runtime, rows: int = 2000, progress: Callable[[str], None] = pr
     """Seed the sources if needed, run every pipeline's DAG once in order, and report."""
     started = time.perf_counter()
     config = rt.config
+    keys = demo_people.keys(config.home)
+    made = demo_people.people(rt)
+    if made:
+        progress(f"identity: {len(made)} people and the DAGs' service principals created")
     source = source_path(config)
     seeded = scenario.seed(source, rows=rows, seed_value=REGISTRY_SEED)
     seeded = seed_departments(config.home / "sources", rows) or seeded
     progress(f"market_regulation: registry database {'seeded' if seeded else 'reusing'} {source}")
     with department_servers(config, progress):
-        runs = _run_dags(rt, progress)
+        runs = _run_dags(rt, made, progress)
+    waiting = demo_people.publish_catalog(rt, made, progress)
     from jobs.quality.results import latest_score
 
     lake = rt.lake
@@ -167,7 +179,22 @@ def run_demo(rt: Runtime, rows: int = 2000, progress: Callable[[str], None] = pr
         config.home / "quality" / "data_docs" / "index.html",
         _last_deliveries(rt),
         _catalog_entries(rt),
+        made,
+        keys,
+        waiting,
+        _verified_audit(rt),
     )
+
+
+def _verified_audit(rt: Runtime) -> Verification:
+    """The audit ledger verified; when sound, its head signed into a checkpoint and re-checked."""
+    from services.audit.verify import checkpoint, verify
+
+    found = verify(rt)
+    if found.ok:
+        checkpoint(rt)
+        found = verify(rt)
+    return found
 
 
 def _catalog_entries(rt: Runtime) -> list[CatalogEntry]:
@@ -186,21 +213,29 @@ def _last_deliveries(rt: Runtime) -> list[DeliveryRecord]:
     return [rows[-1] for name in rt.config.subscriptions if (rows := ledger.attempts(name))]
 
 
-def approve_nodes(rt: Runtime, progress: Callable[[str], None]) -> None:
-    """Approve the declared exchange nodes not yet approved, as the platform does on setup."""
+def approve_nodes(rt: Runtime, made: list[Person], progress: Callable[[str], None]) -> None:
+    """Approve the registered exchange nodes as the demo's platform administrator."""
+    from apps.guarded import set_node_status
     from jobs.exchange.deliver import describe_target
 
     config = rt.config
     ledger = Ledger(rt.platform_db)
     ledger.sync_nodes(config)
+    admin = demo_people.login(rt, made, "platform_admin", config.catalog.platform_department)
     for node in ledger.nodes():
-        if node.status == "registered":
-            ledger.set_status(node.name, "approved", actor="demo", reason="demo setup")
+        if node.status != "registered":
+            continue
+        if admin is None:
+            progress(f"exchange: node {node.name} awaits approval (govlake exchange nodes approve)")
+            continue
+        set_node_status(rt.acting_as(admin), node.name, "approved", "demo setup")
     for sub in config.subscriptions.values():
         progress(f"exchange: {sub.name} delivers to {describe_target(config, sub)}")
 
 
-def _run_dags(rt: Runtime, progress: Callable[[str], None]) -> list[DagRunSummary]:
+def _run_dags(
+    rt: Runtime, made: list[Person], progress: Callable[[str], None]
+) -> list[DagRunSummary]:
     """Every pipeline's DAG once, producers first, with Airflow's output sent to the log."""
     config = rt.config
     log = config.home / "demo.log"
@@ -215,7 +250,7 @@ def _run_dags(rt: Runtime, progress: Callable[[str], None]) -> list[DagRunSummar
         namespace = runpy.run_path(str(dag_file))
     dag_ids = [p.name for p in config.pipeline_order()]
     if config.subscriptions:
-        approve_nodes(rt, progress)
+        approve_nodes(rt, made, progress)
         dag_ids += [f"exchange__{name}" for name in config.subscriptions]
     for dag_id in dag_ids:
         dag = namespace.get(dag_id)

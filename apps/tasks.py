@@ -1,8 +1,11 @@
 """What every DAG task runs: build the runtime once, do one unit of work, return an XCom summary.
 
 The DAG factory wires these functions into tasks with plain values (the conf folder, a dataset
-or subscription name, the run id); each builds one :class:`~govlake.runtime.Runtime` and passes
-it down. Nothing here imports Airflow, and each task imports only the work it runs.
+or subscription name, the run id); each builds one :class:`~govlake.runtime.Runtime` acting as
+the task's service principal (``pipeline.<name>``, ``node.<name>``: see
+:mod:`services.identity.service_accounts`) and runs the work through :mod:`apps.guarded`, so a
+task passes the same policy check and leaves the same audit rows as a person's command.
+Nothing here imports Airflow, and each task imports only the work it runs.
 """
 
 from __future__ import annotations
@@ -11,23 +14,30 @@ from dataclasses import asdict
 from typing import Any
 
 from govlake.runtime import Runtime
+from services.identity.service_accounts import (
+    MAINTENANCE,
+    acting_service,
+    node_service,
+    pipeline_service,
+)
 
 
 def build(conf_dir: str, ref: str, *, pipeline: str, run_id: str) -> list[dict[str, Any]]:
     """Collect or derive ``ref``: one row per table written."""
-    from jobs.runner import build_dataset
+    from apps.guarded import build_dataset
 
-    results = build_dataset(Runtime.load(conf_dir), ref, pipeline=pipeline, run_id=run_id)
+    rt = _as(conf_dir, pipeline_service(pipeline))
+    results = build_dataset(rt, ref, pipeline=pipeline, run_id=run_id)
     return [
         {"table": r.ref, "rows": r.rows, "version": r.version, "status": r.status} for r in results
     ]
 
 
-def register_in_catalog(conf_dir: str, refs: list[str]) -> dict[str, Any]:
+def register_in_catalog(conf_dir: str, refs: list[str], *, pipeline: str) -> dict[str, Any]:
     """Generate and register the catalog entries of the tables ``refs``."""
-    from catalog.build import build_catalog
+    from apps.guarded import register_in_catalog as register
 
-    report = build_catalog(Runtime.load(conf_dir), refs)
+    report = register(_as(conf_dir, pipeline_service(pipeline)), refs)
     return {
         "entries": [
             {"code": r.code, "dataset": r.dataset, "version": r.version, "outcome": r.outcome}
@@ -40,21 +50,29 @@ def register_in_catalog(conf_dir: str, refs: list[str]) -> dict[str, Any]:
 
 def deliver_subscription(conf_dir: str, subscription: str) -> dict[str, Any]:
     """Deliver the subscription's next batch; a refusal is logged and in the ledger."""
-    from jobs.exchange.deliver import deliver
+    from apps.guarded import DeliveryRefused, deliver
 
-    done = deliver(Runtime.load(conf_dir), subscription, progress=print)
-    if done.status == "refused":
-        print(f"{subscription}: nothing sent; the ledger records the refusal")
-    return asdict(done)
+    rt = Runtime.load(conf_dir)
+    rt = _as(rt, node_service(rt.config.subscription(subscription).node))
+    try:
+        return asdict(deliver(rt, subscription, progress=print))
+    except DeliveryRefused as exc:
+        print(f"{exc}; the ledger records the refusal")
+        return {"subscription": subscription, "status": "refused", "reason": str(exc)}
 
 
 def maintain_table(conf_dir: str, ref: str) -> list[dict[str, Any]]:
     """Compact and vacuum ``ref`` and its quarantine."""
+    from apps.guarded import maintain
     from govlake.errors import GovlakeError
-    from jobs.maintenance import maintain
 
-    done = maintain(Runtime.load(conf_dir), [ref])
+    done = maintain(_as(conf_dir, pipeline_service(MAINTENANCE)), [ref])
     problems = [r.problem for r in done if r.problem]
     if problems:
         raise GovlakeError("; ".join(problems))
     return [asdict(r) for r in done]
+
+
+def _as(conf: str | Runtime, service: str) -> Runtime:
+    """The runtime of conf folder ``conf`` acting as ``service``."""
+    return acting_service(conf if isinstance(conf, Runtime) else Runtime.load(conf), service)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from catalog.records import CatalogEntry
-from catalog.store import Catalog, Filters
 
 SCHEMA_FILE = Path(__file__).with_name("export.schema.json")
 FORMAT_VERSION = "govlake-catalogue/1"
@@ -37,12 +36,6 @@ def export_schema() -> dict[str, Any]:
     """The JSON Schema every export document satisfies."""
     schema: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     return schema
-
-
-def export_document(catalog: Catalog, *, published_only: bool = True) -> dict[str, Any]:
-    """The catalogue document of the published (or all) entries."""
-    entries = catalog.entries(Filters(published_only=published_only))
-    return catalogue_document(entries, published_only=published_only)
 
 
 def catalogue_document(entries: list[CatalogEntry], *, published_only: bool) -> dict[str, Any]:

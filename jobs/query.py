@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from govlake.errors import GovlakeError, UnknownDatasetError
-from govlake.lakehouse import ZONES, BrokenTableError, Lakehouse
+from govlake.lakehouse import PLATFORM_TABLES, QUARANTINE_SUFFIX, ZONES, BrokenTableError, Lakehouse
 
 READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 # No file system (reads, COPY, ATTACH, EXPORT, INSTALL), no extension loading, no implicit
@@ -73,6 +73,25 @@ def connect(
         tables.append(ref)
     lock(con)
     return con, tables, broken
+
+
+def tables_named(sql: str, datasets: Iterable[str]) -> set[str]:
+    """The lakehouse tables ``sql`` names (datasets, quarantines, platform tables), lower case.
+
+    Names that are no lakehouse table are left out: the query fails on them as unknown.
+    """
+    try:
+        named = duckdb.get_table_names(sql, qualified=True)
+    except duckdb.Error as exc:
+        raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
+    known = {*datasets, *PLATFORM_TABLES}
+    known |= {ref + QUARANTINE_SUFFIX for ref in datasets}
+    return {ref for name in named if (ref := _unquoted(name)) in known}
+
+
+def _unquoted(name: str) -> str:
+    parts = [part.strip('"').lower() for part in name.split(".")]
+    return ".".join(parts[1:] if len(parts) == 3 and parts[0] == "memory" else parts)
 
 
 def read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:

@@ -154,3 +154,61 @@ def refining_pipelines(conf_dir: Path) -> list[str]:
         for p in project.pipeline_order()
         if not any(project.dataset(ref).zone == "bronze" for ref in p.builds)
     ]
+
+
+TEST_PASSWORD = "Correct-Horse-Battery-42"
+TEST_ADMIN_PASSWORD = "Platform-Chief-2030"
+TEST_TOKEN_KEY = "a-token-signing-key-for-the-tests-only-0123456789"
+
+
+@pytest.fixture
+def sign_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """``sign_in(conf, username, *roles, org=None)``: that user, logged in for the CLI.
+
+    The first call makes the platform administrator ``admin``; each user is added by it (of
+    ``org``, default the platform department) with ``roles`` over their organisation, and its
+    token saved as ``govlake login`` saves it. Returns the user's principal.
+    """
+    from apps.cli import token_file
+    from govlake.runtime import Runtime
+    from services.identity import accounts, authentication, delegation, user_admin
+    from services.identity.user_admin import NewAccount
+
+    monkeypatch.setenv("GOVLAKE_TOKEN_KEY", TEST_TOKEN_KEY)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+    def login(conf: Path, username: str, *roles: str, org: str | None = None):  # noqa: ANN202
+        rt = Runtime.load(conf)
+        organisation = org or rt.config.catalog.platform_department
+        if not user_admin.bootstrapped(rt):
+            admin = NewAccount("admin", "admin", organisation, password=TEST_ADMIN_PASSWORD)
+            user_admin.bootstrap(rt, admin)
+        admin_rt = rt.acting_as(authentication.login(rt, "admin", TEST_ADMIN_PASSWORD).principal)
+        with rt.platform_db.connect() as conn:
+            exists = accounts.find(conn, username) is not None
+        if username != "admin" and not exists:
+            new = NewAccount(username, username, organisation, password=TEST_PASSWORD)
+            user_admin.add_user(admin_rt, new)
+            for role in roles:
+                delegation.assign_role(admin_rt, username, role)
+        password = TEST_ADMIN_PASSWORD if username == "admin" else TEST_PASSWORD
+        session = authentication.login(rt, username, password)
+        token_file.save(session.token)
+        return session.principal
+
+    return login
+
+
+@pytest.fixture
+def services_ready(sign_in):  # noqa: ANN001, ANN201
+    """``services_ready(conf)``: the pipelines' and nodes' service principals, as conf implies."""
+    from govlake.runtime import Runtime
+    from services.identity import authentication
+    from services.identity.service_accounts import sync
+
+    def make(conf: Path) -> None:
+        sign_in(conf, "admin")
+        rt = Runtime.load(conf)
+        sync(rt.acting_as(authentication.login(rt, "admin", TEST_ADMIN_PASSWORD).principal))
+
+    return make

@@ -1,7 +1,9 @@
 """``govlake catalog``: build, list, show, search, review, publish, unpublish, export, serve.
 
-``review``, ``publish`` and ``unpublish`` act as the logged-in user (``govlake login``): the
-policy decides whether they may, and the catalog's history names them.
+Every command but ``serve`` acts as the logged-in user (``govlake login``). The reading ones
+show what that user may see (an entry not yet published only to who may review or publish
+it, as the API does); ``build`` needs ``build`` on each dataset; ``review``, ``publish`` and
+``unpublish`` are decided by the policy, and the catalog's history names who acted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from apps.cli.common import ConfOption, out, reports_errors, runtime, signed_in
 from services.identity.policy import acting
 
 if TYPE_CHECKING:
+    from apps.catalog_view import View
     from catalog.records import CatalogEntry, CatalogEvent, EntryVersion
     from catalog.store import Catalog
     from govlake.principal import Principal
@@ -29,10 +32,12 @@ catalog_app = typer.Typer(
 Version = Annotated[int | None, typer.Option("--version", help="Entry version (default: latest).")]
 
 
-def _catalog(conf: Path | None) -> Catalog:
-    from catalog.store import Catalog
+def _view(conf: Path | None) -> View:
+    """The catalog as the logged-in user may read it."""
+    from apps.catalog_view import View
 
-    return Catalog(runtime(conf))
+    catalog, actor = _signed_in(conf)
+    return View(catalog, actor)
 
 
 def _signed_in(conf: Path | None) -> tuple[Catalog, Principal]:
@@ -62,9 +67,9 @@ def build(
     conf: ConfOption = None,
 ) -> None:
     """Generate entries from metadata and register new and changed ones for review."""
-    from catalog.build import build_catalog
+    from apps.guarded import register_in_catalog
 
-    report = build_catalog(runtime(conf), datasets)
+    report = register_in_catalog(signed_in(conf), datasets)
     for r in report.registrations:
         out.print(f"{r.code} {r.dataset}: {r.outcome}, version {r.version}, {r.status}")
     for ref in report.not_built:
@@ -86,8 +91,8 @@ def list_entries(
     """Entries (the published version, else the latest), filtered."""
     from catalog.store import Filters
 
-    chosen = Filters(department, category, classification, sharing, status)
-    out.print(_entries_table(_catalog(conf).entries(chosen), "data catalog"))
+    chosen = Filters(department, category, classification, sharing, status, published_only=False)
+    out.print(_entries_table(_view(conf).entries(chosen), "data catalog"))
 
 
 @catalog_app.command("show")
@@ -98,9 +103,11 @@ def show(
     conf: ConfOption = None,
 ) -> None:
     """One entry: schema, lineage, quality, versions with their changes, and history."""
-    catalog = _catalog(conf)
-    entry = catalog.resource(code)
-    versions, events = catalog.versions(code), catalog.events(code)
+    view = _view(conf)
+    entry = view.latest_seen(code)
+    catalog = view.catalog
+    versions = [v for v in catalog.versions(code) if v.version <= entry.version]
+    events = [e for e in catalog.events(code) if e.version <= entry.version]
     if as_json:
         document = {
             **asdict(entry),
@@ -172,7 +179,9 @@ def search(
     conf: ConfOption = None,
 ) -> None:
     """Full-text search over names, descriptions and column names and descriptions."""
-    found = _catalog(conf).search(words, limit=limit)
+    from catalog.store import Filters
+
+    found = _view(conf).search(words, Filters(published_only=False), limit)
     out.print(_entries_table(found, f"search: {words}"))
 
 
@@ -221,9 +230,12 @@ def export(
     conf: ConfOption = None,
 ) -> None:
     """The catalogue as JSON (schema: catalog/export.schema.json)."""
-    from catalog.export import export_document
+    from catalog.export import catalogue_document
+    from catalog.store import Filters
 
-    document = export_document(_catalog(conf), published_only=not include_unpublished)
+    published_only = not include_unpublished
+    entries = _view(conf).entries(Filters(published_only=published_only))
+    document = catalogue_document(entries, published_only=published_only)
     text = json.dumps(document, ensure_ascii=False, indent=2)
     if output is None:
         typer.echo(text)

@@ -1,5 +1,8 @@
 """``govlake exchange``: nodes, deliveries, resends, the ledger report and the receiver's check.
 
+Every command but ``verify`` (the receiver's, on files only) acts as the logged-in user.
+Listing nodes and the report need ``read_metadata`` on the nodes shown; checking a node
+connects to its endpoints with its credentials, so it needs ``deliver`` on it.
 Approving or disabling a node needs ``approve_node`` on ``node:<name>``, delivering or resending
 ``deliver`` on the subscription's node; both act as the logged-in user, whom the node's history
 names, and each, allowed or refused, is an audit row (``exchange.node_approve``,
@@ -15,12 +18,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from apps.cli.common import ConfOption, out, reports_errors, runtime, signed_in
+from apps.cli.common import ConfOption, out, reports_errors, signed_in
 from govlake.errors import GovlakeError
-from services.identity import trail
-from services.identity.policy import acting, require
+from services.identity.policy import acting, authorize, require
 
 if TYPE_CHECKING:
+    from govlake.runtime import Runtime
     from jobs.exchange.deliver import Delivery
 
 exchange_app = typer.Typer(
@@ -37,32 +40,35 @@ def nodes_list(conf: ConfOption = None) -> None:
     """Nodes with their department and status."""
     from jobs.exchange.ledger import Ledger
 
-    rt = runtime(conf)
+    rt = signed_in(conf)
+    shown = set(_nodes(rt, "read_metadata", None))
     ledger = Ledger(rt.platform_db)
     ledger.sync_nodes(rt.config)
     view = Table(title="exchange nodes")
     for column in ("node", "department", "status", "since", "by"):
         view.add_column(column)
-    for node in ledger.nodes():
+    for node in (n for n in ledger.nodes() if n.name in shown):
         view.add_row(
             node.name, node.department, node.status, str(node.changed_at)[:19], node.changed_by
         )
     out.print(view)
 
 
-def _set_status(conf: Path | None, name: str, status: str, reason: str | None) -> None:
-    from jobs.exchange.ledger import Ledger
-
-    rt = signed_in(conf)
+def _nodes(rt: Runtime, verb: str, name: str | None, *, every: bool = False) -> list[str]:
+    """The nodes (``name``, or all) the user may ``verb``; with ``every``, refused unless all."""
+    names = [rt.config.node(name).name] if name else list(rt.config.nodes)
     principal = acting(rt)
-    change = "exchange.node_approve" if status == "approved" else "exchange.node_disable"
-    with trail.audited(rt, change, f"node:{name}", principal, reason=reason) as noted:
-        rt.config.node(name)
-        require(rt, principal, "approve_node", f"node:{name}")
-        ledger = Ledger(rt.platform_db)
-        ledger.sync_nodes(rt.config)
-        noted["result"] = ledger.set_status(name, status, actor=principal.username, reason=reason)
-    out.print(f"{name}: {noted['result']}")
+    if every:
+        for node in names:
+            require(rt, principal, verb, f"node:{node}")
+        return names
+    return [n for n in names if authorize(rt, principal, verb, f"node:{n}").allowed]
+
+
+def _set_status(conf: Path | None, name: str, status: str, reason: str | None) -> None:
+    from apps.guarded import set_node_status
+
+    out.print(f"{name}: {set_node_status(signed_in(conf), name, status, reason)}")
 
 
 @nodes_app.command("approve")
@@ -88,7 +94,9 @@ def nodes_check(
     """Connect to every endpoint; exit 1 when one cannot be reached."""
     from jobs.exchange.health import check
 
-    results = check(runtime(conf).config, name)
+    rt = signed_in(conf)
+    _nodes(rt, "deliver", name, every=True)
+    results = check(rt.config, name)
     for r in results:
         out.print(
             f"{'ok  ' if r.ok else 'FAIL'} {r.node}.{r.endpoint}: {r.detail}", highlight=False
@@ -106,20 +114,9 @@ def deliver_now(subscription: str, conf: ConfOption = None) -> None:
 
 def _deliver(conf: Path | None, subscription: str, resend: str | None) -> Delivery:
     """Deliver (or resend) as the logged-in user, once ``deliver`` on the node is allowed."""
-    from jobs.exchange.deliver import deliver
+    from apps.guarded import deliver
 
-    rt = signed_in(conf)
-    principal = acting(rt)
-    action = "exchange.resend" if resend else "exchange.deliver"
-    with trail.audited(rt, action, f"subscription:{subscription}", principal) as noted:
-        node = rt.config.subscription(subscription).node
-        noted.update(node=node, resend=resend)
-        require(rt, principal, "deliver", f"node:{node}")
-        done = deliver(rt, subscription, resend=resend, progress=out.print)
-        noted.update(status=done.status, batch=done.batch_id, rows=done.rows, bytes=done.bytes)
-        if done.status == "refused":
-            raise GovlakeError(f"{subscription}: nothing sent ({done.batch_id}): {done.reason}")
-    return done
+    return deliver(signed_in(conf), subscription, resend=resend, progress=out.print)
 
 
 @exchange_app.command("resend")
@@ -163,7 +160,9 @@ def report(
         start = date.fromisoformat(since) if since else None
     except ValueError:
         raise GovlakeError(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
-    ledger = Ledger(runtime(conf).platform_db)
+    rt = signed_in(conf)
+    _nodes(rt, "read_metadata", node, every=True)
+    ledger = Ledger(rt.platform_db)
     rows = ledger.report(node=node, since=start)
     view = Table(title="exchange ledger")
     for column in ("day", "node", "delivered", "rows", "bytes", "failed", "refused"):

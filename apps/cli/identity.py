@@ -56,6 +56,23 @@ def admin_init(
     out.print(f"{admin}: platform administrator ({org}); next: govlake login {admin}")
 
 
+@admin_app.command("services")
+@reports_errors
+def admin_services(conf: ConfOption = None) -> None:
+    """Create the service principals DAG tasks act as, with the roles conf implies.
+
+    One per pipeline (``pipeline.<name>``: ``data_engineer`` over the owners of what it builds)
+    and per exchange node (``node.<name>``: ``exchange_operator`` of its department); roles
+    conf no longer implies are taken. Run it as a platform administrator after changing conf.
+    """
+    from services.identity.service_accounts import sync
+
+    for done in sync(signed_in(conf)):
+        changes = [f"+{r}" for r in done.assigned] + [f"-{r}" for r in done.revoked]
+        state = "created" if done.created else ("updated" if changes else "up to date")
+        out.print(f"{done.username}: {state}{' ' + ' '.join(changes) if changes else ''}")
+
+
 @reports_errors
 def login(
     username: Annotated[str | None, typer.Argument(help="Default: asked for.")] = None,

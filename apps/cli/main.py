@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from apps.cli.audit import audit_app
 from apps.cli.catalog import catalog_app
-from apps.cli.common import ConfOption, err, out, reports_errors, runtime
+from apps.cli.common import ConfOption, err, out, reports_errors, runtime, signed_in
+from apps.cli.demo_report import lakehouse_tables
 from apps.cli.exchange import exchange_app
 from apps.cli.grants import grants_app
 from apps.cli.identity import admin_app, login, logout, whoami
@@ -66,17 +67,14 @@ def run(
     ] = None,
     conf: ConfOption = None,
 ) -> None:
-    """Run pipelines now, without Airflow."""
-    from jobs.runner import manual_run_id, run_pipeline
+    """Run pipelines now, without Airflow, as the logged-in user (needs ``build`` on each table)."""
+    from apps.guarded import run_pipelines
+    from jobs.runner import manual_run_id
 
-    rt = runtime(conf)
+    rt = signed_in(conf)
     names = pipelines or [p.name for p in rt.config.pipeline_order()]
-    run_id = manual_run_id()
-    for name in names:
-        for result in run_pipeline(rt, name, run_id=run_id, progress=out.print):
-            out.print(
-                f"  {result.ref}: {result.status}, {result.rows} rows, version {result.version}"
-            )
+    for result in run_pipelines(rt, names, run_id=manual_run_id(), progress=out.print):
+        out.print(f"  {result.ref}: {result.status}, {result.rows} rows, version {result.version}")
 
 
 @app.command()
@@ -86,70 +84,22 @@ def demo(
     conf: ConfOption = None,
 ) -> None:
     """Run the main job on the embedded default: seeded registry -> bronze -> silver -> gold."""
+    from apps.cli.demo_report import show
     from apps.demo import run_demo
 
-    report = run_demo(runtime(conf), rows=rows, progress=lambda m: out.print(f"[cyan]>[/cyan] {m}"))
-    runs = Table(title="DAG runs (Airflow, in process)")
-    for column in ("DAG", "state", "seconds"):
-        runs.add_column(column)
-    for r in report.runs:
-        runs.add_row(r.dag_id, r.state, f"{r.seconds:.1f}")
-    out.print(runs)
-    _print_tables(report.tables)
-    if report.deliveries:
-        sent = Table(title="Exchange deliveries (ledger: govlake exchange report)")
-        for column in ("subscription", "batch", "status", "rows", "bytes", "to"):
-            sent.add_column(column)
-        for d in report.deliveries:
-            sent.add_row(d.subscription, d.batch_id, d.status, str(d.rows), str(d.bytes or ""),
-                         d.target)  # fmt: skip
-        out.print(sent)
-    entries = Table(title="Data catalog (govlake catalog list|show|search|review|publish)")
-    for column in ("code", "dataset", "title", "version", "status", "update cycle"):
-        entries.add_column(column)
-    for e in report.catalog:
-        entries.add_row(e.code, e.dataset, e.definition.title, str(e.version), e.status,
-                        e.definition.update_cycle.label)  # fmt: skip
-    out.print(entries)
-    scores = ", ".join(f"{ref} {score:.1f}" for ref, score in report.quality.items())
-    out.print(f"quality:      {scores}", soft_wrap=True)
-    out.print(f"data docs:    {report.data_docs}  (govlake quality report)")
-    out.print(f"lakehouse:    {report.lakehouse}")
-    out.print(f"airflow home: {report.airflow_home}  (Airflow log: {report.log})")
-    out.print(
-        f'took {report.seconds:.1f} s. Try: .venv/bin/govlake sql "SELECT risk_level, count(*) '
-        'FROM gold.enterprise_credit_profile GROUP BY risk_level"'
-    )
-
-
-def _print_tables(tables: list[Any]) -> None:
-    view = Table(title="Lakehouse tables")
-    for column in ("table", "rows", "version", "files", "size", "last commit", "operation"):
-        view.add_column(
-            column, justify="right" if column in {"rows", "version", "files"} else "left"
-        )
-    for t in tables:
-        view.add_row(
-            t.ref,
-            str(t.rows),
-            str(t.version),
-            str(t.files),
-            f"{t.size_bytes / 1024:.0f} KiB",
-            t.last_commit.strftime("%Y-%m-%d %H:%M:%S UTC"),
-            t.last_operation,
-        )
-    out.print(view)
+    show(run_demo(runtime(conf), rows=rows, progress=lambda m: out.print(f"[cyan]>[/cyan] {m}")))
 
 
 @app.command()
 @reports_errors
 def tables(conf: ConfOption = None) -> None:
     """List lakehouse tables with rows, version and last commit; exit 1 if one is broken."""
+    from apps.guarded import readable
     from govlake.lakehouse import BrokenTableError
 
-    rt = runtime(conf)
+    rt = signed_in(conf)
     shown, broken = [], []
-    for ref in rt.lake.present(rt.config.datasets):
+    for ref in readable(rt, "read_metadata", rt.lake.present(rt.config.datasets)):
         try:
             info = rt.lake.describe(ref)
         except BrokenTableError as exc:
@@ -158,7 +108,7 @@ def tables(conf: ConfOption = None) -> None:
         shown.append(info)
         broken += [f"table {ref}: file {f} is in the Delta log but missing from storage"
                    for f in info.missing_files]  # fmt: skip
-    _print_tables(shown)
+    lakehouse_tables(shown)
     for problem in broken:
         err.print(f"[red]error[/red]: {problem}", markup=True, highlight=False)
     if broken:
@@ -173,13 +123,15 @@ def sql(
     limit: Annotated[int, typer.Option(help="Rows shown in table format.")] = 50,
     conf: ConfOption = None,
 ) -> None:
-    """Query lakehouse tables by name, e.g. SELECT count(*) FROM silver.enterprise_registry."""
-    from jobs.query import query
+    """Query lakehouse tables by name, e.g. SELECT count(*) FROM silver.enterprise_registry.
+
+    Needs ``read_data`` on every table the query reads; each read is in the audit.
+    """
+    from apps.guarded import query
 
     if output not in {"table", "csv", "json"}:
         raise GovlakeError(f"--format must be table, csv or json, not {output!r}")
-    rt = runtime(conf)
-    result = query(rt.lake, rt.config.datasets, statement)
+    result = query(signed_in(conf), statement)
     if output == "json":
         for row in result.to_pylist():
             sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
@@ -215,10 +167,10 @@ def maintain(
     vacuum: bool = True,
     conf: ConfOption = None,
 ) -> None:
-    """Compact small files and vacuum unreferenced ones."""
-    from jobs.maintenance import maintain as run_maintenance
+    """Compact small files and vacuum unreferenced ones (needs ``build`` on each table)."""
+    from apps.guarded import maintain as run_maintenance
 
-    rt = runtime(conf)
+    rt = signed_in(conf)
     for ref in refs or []:
         rt.config.dataset(ref.removesuffix("__quarantine"))
     done = run_maintenance(rt, refs, optimize=optimize, vacuum=vacuum)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from apps.cli.common import ConfOption, out, reports_errors, runtime
+from apps.cli.common import ConfOption, out, reports_errors, signed_in
 from govlake.errors import GovlakeError
 
 quality_app = typer.Typer(
@@ -21,10 +21,10 @@ def quality_run(
     dataset: Annotated[str, typer.Argument(help="zone.table")], conf: ConfOption = None
 ) -> None:
     """Validate a table's current version with its suite and record the results."""
-    from jobs.quality.on_demand import validate_table
+    from apps.guarded import validate
     from jobs.runner import manual_run_id
 
-    validation = validate_table(runtime(conf), dataset, run_id=manual_run_id())
+    validation = validate(signed_in(conf), dataset, run_id=manual_run_id())
     view = Table(title=f"{dataset}: suite {validation.suite}")
     for column in ("expectation", "success", "unexpected", "observed"):
         view.add_column(column)
@@ -48,11 +48,13 @@ def quality_report(
     conf: ConfOption = None,
 ) -> None:
     """Latest validation of each dataset (or of one): score, failures, action."""
+    from apps.guarded import permitted
     from jobs.quality.results import latest
 
-    rt = runtime(conf)
+    rt = signed_in(conf)
     if dataset:
         rt.config.dataset(dataset)
+    permitted(rt, "read_metadata", [dataset] if dataset else rt.config.datasets)
     rows = latest(rt.lake, dataset).to_pylist()
     if not rows:
         raise GovlakeError("no validation recorded yet" + (f" for {dataset}" if dataset else ""))
@@ -82,15 +84,19 @@ def quality_quarantine(
     conf: ConfOption = None,
 ) -> None:
     """List a table's quarantined rows with the reason and the step that rejected them."""
+    from apps.guarded import permitted, record_reads
     from govlake.lakehouse import QUARANTINE_SUFFIX
 
-    rt = runtime(conf)
+    rt = signed_in(conf)
     config, lake = rt.config, rt.lake
     config.dataset(dataset)
+    actor = permitted(rt, "read_data", [dataset])
     if not lake.exists(dataset + QUARANTINE_SUFFIX):
         out.print(f"{dataset}: nothing quarantined")
         return
     held = lake.read(dataset + QUARANTINE_SUFFIX)
+    shown = min(limit, held.num_rows)
+    record_reads(rt, actor, [dataset + QUARANTINE_SUFFIX], "success", {"rows": shown})
     keys = [k for k in config.dataset(dataset).keys if k in held.column_names]
     view = Table(title=f"{dataset}__quarantine ({held.num_rows} rows)")
     for column in (*keys, "_stage", "_reason"):
@@ -106,10 +112,10 @@ def quality_reprocess(
     dataset: Annotated[str, typer.Argument(help="zone.table")], conf: ConfOption = None
 ) -> None:
     """Send quarantined rows through the step that rejected them again, after a fix."""
-    from jobs.reprocess import reprocess
+    from apps.guarded import reprocess
     from jobs.runner import manual_run_id
 
-    done = reprocess(runtime(conf), dataset, run_id=manual_run_id())
+    done = reprocess(signed_in(conf), dataset, run_id=manual_run_id())
     out.print(
         f"{done.ref}: {done.read} quarantined rows re-processed, {done.published} "
         f"published, {done.still_quarantined} still quarantined"

@@ -14,6 +14,7 @@ from typing import Literal, get_args
 Verb = Literal[
     "read_metadata",
     "read_data",
+    "build",
     "review",
     "publish",
     "approve_node",
@@ -46,17 +47,19 @@ SUBTREE, EVERYWHERE, FROM_PLATFORM = Reach.SUBTREE, Reach.EVERYWHERE, Reach.FROM
 ALL, ORG, PLAT = EVERYWHERE, SUBTREE, FROM_PLATFORM
 NO: Reach | None = None
 
-# One row per role, one column per verb in the order of VERBS (read_metadata, read_data, review,
-# publish, approve_node, deliver, administer, read_audit). NO: the role may not.
+# One row per role, one column per verb in the order of VERBS (read_metadata, read_data, build,
+# review, publish, approve_node, deliver, administer, read_audit). NO: the role may not.
+# ``build`` is running the jobs that write a dataset: collect, derive, validate, reprocess,
+# maintain, and registering its catalog entry.
 MATRIX: dict[Role, tuple[Reach | None, ...]] = {
-    #                    metadata data review publish node deliver administer audit
-    "platform_admin":    (ALL,     NO,   NO,     NO,      ALL,  NO,     ALL,       NO),
-    "org_admin":         (ALL,     ORG, NO,     NO,      NO,    NO,     ORG,       NO),
-    "data_steward":      (ALL,     ORG, ORG,   PLAT,   NO,    NO,     NO,         NO),
-    "data_engineer":     (ALL,     ORG, NO,     NO,      NO,    NO,     NO,         NO),
-    "analyst":           (ALL,     ORG, NO,     NO,      NO,    NO,     NO,         NO),
-    "exchange_operator": (ALL,     NO,   NO,     NO,      ORG,  ORG,   NO,         NO),
-    "auditor":           (NO,       NO,   NO,     NO,      NO,    NO,     NO,         ALL),
+    #                    metadata data build review publish node deliver administer audit
+    "platform_admin":    (ALL,     NO,  NO,   NO,    NO,     ALL, NO,     ALL,       NO),
+    "org_admin":         (ALL,     ORG, NO,   NO,    NO,     NO,  NO,     ORG,       NO),
+    "data_steward":      (ALL,     ORG, NO,   ORG,   PLAT,   NO,  NO,     NO,        NO),
+    "data_engineer":     (ALL,     ORG, ORG,  NO,    NO,     NO,  NO,     NO,        NO),
+    "analyst":           (ALL,     ORG, NO,   NO,    NO,     NO,  NO,     NO,        NO),
+    "exchange_operator": (ALL,     NO,  NO,   NO,    NO,     ORG, ORG,    NO,        NO),
+    "auditor":           (NO,      NO,  NO,   NO,    NO,     NO,  NO,     NO,        ALL),
 }  # fmt: skip
 
 # role -> verb -> where the role may do it, read from the matrix.

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from apps.catalog_api import create_app
 from apps.cli.main import app
 from catalog.build import build_catalog
-from catalog.export import export_document, export_schema
+from catalog.export import catalogue_document, export_schema
 from catalog.store import Catalog, Filters
 from catalog.workflow import WorkflowError
 from govlake.config.loader import load_config
@@ -358,7 +358,9 @@ def test_export_follows_its_documented_schema(
     config, catalog = _catalog(built)
     build_catalog(Runtime(config))
     _publish(catalog, people, catalog.resource(GOLD).code)
-    document = export_document(catalog)
+    document = catalogue_document(
+        catalog.entries(Filters(published_only=True)), published_only=True
+    )
     jsonschema.Draft202012Validator(
         export_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     ).validate(document)
@@ -369,6 +371,8 @@ def test_export_follows_its_documented_schema(
     assert "_batch_id" not in {item["name"] for item in record["items"]}
 
     output = tmp_path / "catalogue.json"
+    login = ["login", OWNER, "--password-stdin", "--conf", str(built)]
+    assert CliRunner().invoke(app, login, input=PASSWORD + "\n").exit_code == 0
     result = CliRunner().invoke(
         app, ["catalog", "export", "--all", "-o", str(output), "--conf", str(built)]
     )
@@ -381,7 +385,9 @@ def test_export_follows_its_documented_schema(
         jsonschema.validate(bad, export_schema())
 
 
-def test_cli_walks_an_entry_through_review(built: Path, people: dict[str, Principal]) -> None:
+def test_cli_walks_an_entry_through_review(
+    built: Path, people: dict[str, Principal], sign_in: Callable[..., Principal]
+) -> None:
     runner = CliRunner()
 
     def invoke(*args: str, stdin: str | None = None) -> tuple[int, str]:
@@ -396,9 +402,18 @@ def test_cli_walks_an_entry_through_review(built: Path, people: dict[str, Princi
     def login(username: str) -> None:
         assert invoke("login", username, "--password-stdin", stdin=PASSWORD + "\n")[0] == 0
 
+    code, output = invoke("catalog", "build")
+    assert code == 1 and "not logged in: run govlake login" in output
+    login(CLERK)
+    code, output = invoke("catalog", "build")
+    assert code == 1 and "zhao.lei may not build dataset:bronze.enterprise_registry" in output
+    sign_in(built, "engineer", "data_engineer", org="market_regulation")
     assert "GL-000002 gold.enterprise_directory: new, version 1, registered" in govlake(
         "catalog", "build"
     )
+    code, output = invoke("catalog", "review", "GL-000002", "--approve")
+    assert code == 1 and "engineer may not review catalog:GL-000002" in output
+    invoke("logout")
     code, output = invoke("catalog", "review", "GL-000002", "--approve")
     assert code == 1 and "not logged in: run govlake login" in output
     code, output = invoke("catalog", "review", "GL-000002", "--approve", "--as", OWNER)
@@ -412,6 +427,15 @@ def test_cli_walks_an_entry_through_review(built: Path, people: dict[str, Princi
     assert "published" in govlake("catalog", "publish", "GL-000002")
     listed = govlake("catalog", "list", "--status", "published")
     assert "gold.enterprise_directory" in listed and SILVER not in listed
+    login(CLERK)  # no role: nothing
+    assert "gold.enterprise_directory" not in govlake("catalog", "list")
+    login(OTHER)  # another department's steward: the published entry only
+    listed = govlake("catalog", "list")
+    assert "gold.enterprise_directory" in listed and SILVER not in listed
+    assert "GL-000001" not in govlake("catalog", "search", "注册资本")
+    code, output = invoke("catalog", "show", "GL-000001")
+    assert code == 1 and "not published" in output, output
+    login(PLATFORM)
     shown = govlake("catalog", "show", "GL-000002")
     assert (
         "registered_capital_10k_yuan" in shown

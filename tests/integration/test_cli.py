@@ -1,7 +1,12 @@
-"""The govlake command without Airflow: run, tables, maintain, and one-line errors."""
+"""The govlake command without Airflow: run, tables, maintain, sql, and one-line errors.
+
+Each acts as the logged-in user: here an engineer of the city (``data_engineer@jinan``, whose
+subtree owns every dataset), unless a test signs in someone else.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,8 +15,17 @@ from typer.testing import CliRunner
 from apps.cli.main import app
 from govlake.config.project import ProjectConfig
 from govlake.lakehouse import Lakehouse
+from govlake.principal import Principal
+from govlake.runtime import Runtime
+from services.audit.read import events
+from services.audit.records import AuditEvent
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def engineer(project: ProjectConfig, sign_in: Callable[..., Principal]) -> Principal:
+    return sign_in(project.conf_dir, "engineer", "data_engineer", org="jinan")
 
 
 def test_run_tables_and_maintain(project: ProjectConfig, registry_db: Path) -> None:
@@ -103,3 +117,80 @@ def test_csv_of_a_nested_column_is_one_line(project: ProjectConfig) -> None:
     )
     flat = runner.invoke(app, ["sql", "SELECT [1, 2] AS l", "--format", "json", *conf])
     assert flat.exit_code == 0 and flat.stdout == '{"l": [1, 2]}\n'
+
+
+def test_each_command_acts_as_a_user_allowed_to(
+    project: ProjectConfig, registry_db: Path, sign_in: Callable[..., Principal]
+) -> None:
+    runner = CliRunner()
+    conf = ["--conf", str(project.conf_dir)]
+
+    def govlake(*args: str) -> tuple[int, str]:
+        done = runner.invoke(app, [*args, *conf])
+        return done.exit_code, done.output
+
+    assert govlake("run", "market_registry_ingest")[0] == 0
+    rt = Runtime.load(project.conf_dir)
+    (built,) = [e for e in events(rt) if e.action == "dataset.build"]
+    assert (built.principal, built.object, built.outcome) == (
+        "engineer",
+        "dataset:bronze.enterprise_registry",
+        "success",
+    )
+    sign_in(project.conf_dir, "hr.analyst", "analyst", org="human_resources")
+    refusals = {
+        ("run", "market_registry_ingest"): "may not build dataset:bronze.enterprise_registry",
+        ("maintain", "bronze.enterprise_registry"): "may not build dataset:bronze.enterprise_",
+        ("quality", "run", "silver.enterprise_registry"): "may not build dataset:silver.",
+        ("quality", "quarantine", "silver.enterprise_registry"): "may not read_data dataset:sil",
+        ("sql", "SELECT count(*) FROM bronze.enterprise_registry"): "may not read_data dataset:",
+        ("sql", "WITH t AS (SELECT * FROM BRONZE.Enterprise_Registry) SELECT 1 FROM t"):
+            "may not read_data dataset:bronze.enterprise_registry",
+        ("catalog", "build"): "may not build dataset:",
+    }  # fmt: skip
+    before = len(events(rt, limit=10_000))
+    for args, reason in refusals.items():
+        code, output = govlake(*args)
+        assert code == 1 and reason in output, (args, output)
+        assert "Traceback" not in output
+    denied = [e for e in _new_events(rt, before) if e.action == "access.denied"]
+    assert len(denied) == len(refusals) and {e.principal for e in denied} == {"hr.analyst"}
+    assert Lakehouse(project.lakehouse).table("bronze.enterprise_registry").version() == 0
+    sign_in(project.conf_dir, "auditor", "auditor")
+    code, output = govlake("tables")
+    assert code == 1 and "an auditor reads the audit and nothing else" in output
+    runner.invoke(app, ["logout", *conf])
+    for args in refusals:
+        code, output = govlake(*args)
+        assert code == 1 and "not logged in: run govlake login" in output
+
+
+def test_sql_reads_are_audited_and_reach_only_the_tables_named(
+    project: ProjectConfig, registry_db: Path
+) -> None:
+    runner = CliRunner()
+    conf = ["--conf", str(project.conf_dir)]
+    assert runner.invoke(app, ["run", "market_registry_ingest", *conf]).exit_code == 0
+    rt = Runtime.load(project.conf_dir)
+    before = len(events(rt, limit=10_000))
+    done = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM bronze.enterprise_registry",
+                               "--format", "csv", *conf])  # fmt: skip
+    assert done.exit_code == 0 and done.stdout == '"n"\n300\n'
+    (read,) = _new_events(rt, before)
+    assert (read.action, read.principal, read.object, read.outcome) == (
+        "data.read",
+        "engineer",
+        "dataset:bronze.enterprise_registry",
+        "success",
+    )
+    assert read.details["rows"] == 1 and len(read.details["sql_sha256"]) == 64
+    # a table the statement does not name is not in the sandbox at all
+    hidden = runner.invoke(app, ["sql", "SELECT * FROM duckdb_views() WHERE NOT internal", *conf])
+    assert hidden.exit_code == 0, hidden.output
+    assert "enterprise_registry" not in hidden.stdout
+
+
+def _new_events(rt: Runtime, before: int) -> list[AuditEvent]:
+    """The audit events after the first ``before``, newest first."""
+    every = events(rt, limit=10_000)
+    return every[: len(every) - before]

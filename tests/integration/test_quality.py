@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ from govlake.config.loader import load_config
 from govlake.config.models import Quality
 from govlake.config.project import ProjectConfig, suite_file
 from govlake.lakehouse import Lakehouse
+from govlake.principal import Principal
 from govlake.runtime import Runtime
 from jobs.derive import validated
 from jobs.quality.gate import Decision, QualityGateError
@@ -199,7 +201,10 @@ def test_pipeline_blocked_by_fail_policy_reprocesses_after_the_fix(
     assert sum("registered_capital_yuan" in r for r in reasons) == 1
 
 
-def test_quality_commands(project: ProjectConfig, registry_db: Path) -> None:
+def test_quality_commands(
+    project: ProjectConfig, registry_db: Path, sign_in: Callable[..., Principal]
+) -> None:
+    sign_in(project.conf_dir, "engineer", "data_engineer", org="jinan")
     for pipeline in project.pipeline_order():
         run_pipeline(Runtime(project), pipeline.name)
     runner = CliRunner()
@@ -221,8 +226,13 @@ def test_quality_commands(project: ProjectConfig, registry_db: Path) -> None:
 
 
 def test_quarantined_rows_are_listed_and_reprocessed_after_a_fix(
-    project: ProjectConfig, registry_db: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    project: ProjectConfig,
+    registry_db: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    sign_in: Callable[..., Principal],
 ) -> None:
+    sign_in(project.conf_dir, "analyst", "analyst", org="market_regulation")
     suspended = {**HUGE, "registered_capital": "100万元", "status": "停业"}
     _inject(registry_db, [suspended])
     for pipeline in project.pipeline_order():

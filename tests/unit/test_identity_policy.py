@@ -75,6 +75,12 @@ CASES = [
     ("analyst", "tax", "read_data", "market_regulation", False),
     ("data_engineer", "jinan", "read_data", "platform", True),
     ("data_engineer", "jinan", "deliver", "tax", False),
+    # building (collect, derive, maintain): an engineer of the owner's subtree, no one else
+    ("data_engineer", "jinan", "build", "tax", True),
+    ("data_engineer", "tax", "build", "market_regulation", False),
+    ("data_steward", "tax", "build", "tax", False),
+    ("analyst", "tax", "build", "tax", False),
+    ("platform_admin", "platform", "build", "tax", False),
     # exchange nodes
     ("exchange_operator", "jinan", "deliver", "tax", True),
     ("exchange_operator", "jinan", "approve_node", "tax", True),
