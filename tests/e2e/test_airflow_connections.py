@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -114,12 +114,21 @@ def test_a_task_reads_the_connection_from_airflow(
     hr_ftp: str,
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    services_ready: Callable[[Path], None],
 ) -> None:
     from govlake.config.loader import load_config
     from govlake.lakehouse import Lakehouse
 
     lake = Lakehouse(load_config(drop_conf).lakehouse)
     _airflow("connections", "add", "hr_drop", "--conn-uri", hr_ftp)
+    # A task acts as its pipeline's service principal: none yet, so nothing runs.
+    capfd.readouterr()
+    assert _run_ingest(drop_conf) == "failed"
+    assert "service principal pipeline.social_insurance_ingest does not exist" in "".join(
+        capfd.readouterr()
+    )
+    assert not lake.exists(BRONZE)
+    services_ready(drop_conf)
     try:
         assert "AIRFLOW_CONN_HR_DROP" not in os.environ
         capfd.readouterr()

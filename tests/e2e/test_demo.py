@@ -18,10 +18,19 @@ GOVLAKE = str(Path(sys.executable).with_name("govlake"))
 
 
 def _govlake(
-    home: Path, *args: str, extra_env: dict[str, str] | None = None, check: bool = True
+    home: Path,
+    *args: str,
+    extra_env: dict[str, str] | None = None,
+    check: bool = True,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """``govlake ARGS`` as a user runs it, with the demo's keys once the demo has made them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GOVLAKE"))}
-    env.update({"GOVLAKE_HOME": str(home), **(extra_env or {})})
+    keys = home / "demo.env"
+    if keys.exists():
+        env.update(line.split("=", 1) for line in keys.read_text().splitlines() if line)
+    env.update({"GOVLAKE_HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
+                **(extra_env or {})})  # fmt: skip
     done = subprocess.run(
         [GOVLAKE, *args],
         cwd=REPO,
@@ -30,36 +39,63 @@ def _govlake(
         text=True,
         timeout=300,
         check=False,
+        input=stdin,
     )
     if check:
         assert done.returncode == 0, done.stdout + done.stderr
     return done
 
 
-def _counts(home: Path) -> dict[str, int]:
-    query = (
+def _passwords(stdout: str) -> dict[str, str]:
+    """The demo's users and the passwords it printed for them."""
+    rows = re.findall(r"│ ([a-z][a-z0-9._]+)\s+│ \w+\s+│ \w+\s+│ (Gl-\S+)\s+│", stdout)
+    return dict(rows)
+
+
+def _login(home: Path, passwords: dict[str, str], username: str) -> None:
+    _govlake(home, "login", username, "--password-stdin", stdin=passwords[username] + "\n")
+
+
+# Each department's analyst counts its own tables: no one reads every department's data.
+COUNTS = {
+    "market_regulation.analyst": (
         "SELECT 'bronze' z, count(*) n FROM bronze.enterprise_registry UNION ALL "
         "SELECT 'silver', count(*) FROM silver.enterprise_registry UNION ALL "
         "SELECT 'quarantine', count(*) FROM silver.enterprise_registry__quarantine UNION ALL "
         "SELECT 'gold', count(*) FROM gold.enterprise_directory UNION ALL "
-        "SELECT 'profile', count(*) FROM gold.enterprise_credit_profile UNION ALL "
-        "SELECT 'payments', count(*) FROM bronze.social_insurance_payments UNION ALL "
-        "SELECT 'bad_lines', count(*) FROM bronze.social_insurance_payments__quarantine UNION ALL "
-        "SELECT 'payments_clean', count(*) FROM silver.social_insurance_payments UNION ALL "
         "SELECT 'notices', count(*) FROM bronze.penalty_notices UNION ALL "
         "SELECT 'notices_clean', count(*) FROM silver.penalty_notices"
-    )
-    lines = _govlake(home, "sql", query, "--format", "json").stdout.splitlines()
-    return {row["z"]: row["n"] for row in map(json.loads, lines)}
+    ),
+    "human_resources.analyst": (
+        "SELECT 'payments' z, count(*) n FROM bronze.social_insurance_payments UNION ALL "
+        "SELECT 'bad_lines', count(*) FROM bronze.social_insurance_payments__quarantine UNION ALL "
+        "SELECT 'payments_clean', count(*) FROM silver.social_insurance_payments"
+    ),
+    "platform.analyst": "SELECT 'profile' z, count(*) n FROM gold.enterprise_credit_profile",
+}
+
+
+def _counts(home: Path, passwords: dict[str, str]) -> dict[str, int]:
+    counts = {}
+    for analyst, query in COUNTS.items():
+        _login(home, passwords, analyst)
+        lines = _govlake(home, "sql", query, "--format", "json").stdout.splitlines()
+        counts.update({row["z"]: row["n"] for row in map(json.loads, lines)})
+    return counts
 
 
 def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
     home = tmp_path / "home"
     first = _govlake(home, "demo", "--rows", "500")
+    passwords = _passwords(first.stdout)
+    assert {"admin", "auditor", "zhang.wei", "market_regulation.analyst", "tax.analyst"} <= set(
+        passwords
+    )
+    assert re.search(r"audit: +OK, \d+ events verified and checkpointed", first.stdout)
+    counts = _counts(home, passwords)
     for dag_id in ("market_registry_ingest", "enterprise_registry_refine", "exchange__"):
         assert re.search(rf"{dag_id}\S*\s+│ success", first.stdout), dag_id
     assert "│ failed" not in first.stdout
-    counts = _counts(home)
     assert counts["bronze"] == 500
     assert counts["silver"] + counts["quarantine"] < 500
     assert counts["gold"] == counts["silver"] == counts["profile"] > 400
@@ -73,22 +109,39 @@ def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
     assert (home / "quality" / "data_docs" / "index.html").is_file()
     _check_deliveries(home, counts)
     _check_catalog(home, counts)
+    _check_refusals_and_audit(home, passwords)
 
     second = _govlake(home, "demo", "--rows", "500")
-    assert "registry database reusing" in second.stdout
-    assert _counts(home) == counts
-    exported = json.loads(_govlake(home, "catalog", "export", "--all").stdout)
+    assert "registry database reusing" in second.stdout and "Demo users" not in second.stdout
+    assert re.search(r"audit: +OK, \d+ events", second.stdout)
+    assert _counts(home, passwords) == counts
+    exported = json.loads(_govlake(home, "catalog", "export").stdout)
     assert {r["entry"]["version"] for r in exported["resources"]} == {1}  # nothing changed
     tables = _govlake(home, "tables").stdout
-    assert "silver.enterprise_registry " in tables
+    assert "gold.enterprise_credit_profile " in tables
+
+
+def _check_refusals_and_audit(home: Path, passwords: dict[str, str]) -> None:
+    """Another department's data is refused; the auditor finds the ledger intact."""
+    _login(home, passwords, "tax.analyst")
+    done = _govlake(home, "sql", "SELECT count(*) FROM silver.enterprise_registry", check=False)
+    assert done.returncode == 1
+    assert "tax.analyst may not read_data dataset:silver.enterprise_registry" in done.stderr
+    done = _govlake(home, "sql", "SELECT count(*) FROM silver.nope", check=False)
+    assert done.returncode == 1 and done.stderr.startswith("error: unknown table in query:")
+    _login(home, passwords, "auditor")
+    verified = _govlake(home, "audit", "verify").stdout
+    assert re.match(r"ok: \d+ events verified up to row \d+; agrees with the checkpoint", verified)
+    refused = _govlake(home, "audit", "log", "--user", "tax.analyst", "--outcome", "refused")
+    assert "access.denied" in refused.stdout
 
 
 def _check_catalog(home: Path, counts: dict[str, int]) -> None:
     """The last task of every pipeline DAG registered the tables it built."""
-    exported = json.loads(_govlake(home, "catalog", "export", "--all").stdout)
+    exported = json.loads(_govlake(home, "catalog", "export").stdout)
     resources = {r["dataset"]: r for r in exported["resources"]}
-    assert len(resources) == 8  # every dataset of the scenario
-    assert {r["entry"]["status"] for r in resources.values()} == {"registered"}
+    assert len(resources) == 8  # every dataset of the scenario, reviewed and published
+    assert {r["entry"]["status"] for r in resources.values()} == {"published"}
     profile = resources["gold.enterprise_credit_profile"]
     assert profile["statistics"]["rows"] == counts["profile"]
     assert profile["statistics"]["quality_score"] == 100.0
@@ -122,13 +175,6 @@ def _check_deliveries(home: Path, counts: dict[str, int]) -> None:
     assert "matches its manifest" in verified.stdout
     report = _govlake(home, "exchange", "report").stdout
     assert "tax_bureau" in report and "credit_platform" in report
-
-
-def test_sql_names_an_unknown_table(tmp_path: Path) -> None:
-    done = _govlake(tmp_path / "home", "sql", "SELECT count(*) FROM silver.nope", check=False)
-    assert done.returncode == 1
-    assert done.stderr.startswith("error: unknown table in query:")
-    assert "nope" in done.stderr
 
 
 def test_unreachable_source_fails_the_dag_and_writes_nothing(tmp_path: Path) -> None:

@@ -317,6 +317,7 @@ def test_disabled_node_gets_nothing_and_the_ledger_says_why(
     assert [e.action for e in ledger.events("dept")] == ["registered", "approved", "disabled"]
 
     runner = CliRunner()
+    _sign_in(conf, monkeypatch, "operator", "exchange_operator")
     result = runner.invoke(app, ["exchange", "report", "--conf", str(conf)])
     assert result.exit_code == 0, result.output
     volume, _, failures = result.output.partition("failed and refused attempts")
@@ -325,7 +326,6 @@ def test_disabled_node_gets_nothing_and_the_ledger_says_why(
     assert cells[1:] == ["dept", "0", "0", "0", "0", "2"], "two refused, nothing delivered"
     reasons = [row for row in failures.splitlines() if " refused " in row]
     assert len(reasons) == 2 and "not approved" in reasons[0] and "is disabled" in reasons[1]
-    _sign_in(conf, monkeypatch, "operator", "exchange_operator")
     approve = runner.invoke(app, ["exchange", "nodes", "approve", "dept", "--conf", str(conf)])
     assert approve.exit_code == 0 and "dept: enabled" in approve.output
     assert ledger.events("dept")[-1].actor == "operator"

@@ -709,3 +709,53 @@ def test_the_commands_check_the_logged_in_user(rt: Runtime, admin: Runtime) -> N
     assert _govlake(rt, "logout")[0] == 0
     code, output = _govlake(rt, "users", "list")
     assert code == 1 and "not logged in" in output
+
+
+# -- service principals ---------------------------------------------------------------------------
+
+
+def test_services_are_what_conf_implies_and_tasks_act_as_them(
+    rt: Runtime, admin: Runtime, add: Callable[..., Principal]
+) -> None:
+    from apps import tasks
+    from services.identity.service_accounts import acting_service, sync
+
+    ingest = "pipeline.market_registry_ingest"
+    with pytest.raises(AccessDenied, match=f"service principal {ingest} does not exist"):
+        tasks.build(str(rt.config.conf_dir), "bronze.enterprise_registry",
+                    pipeline="market_registry_ingest", run_id="r1")  # fmt: skip
+    add("tax.admin", "tax", "org_admin")
+    org_admin = rt.acting_as(_principal(rt, "tax.admin"))
+    with pytest.raises(AccessDenied, match="tax.admin may not administer organisation:platform"):
+        sync(org_admin)  # the services live in the platform department
+    done = {s.username: s for s in sync(admin)}
+    assert done[ingest].created and [str(r) for r in done[ingest].assigned] == [
+        "data_engineer@market_regulation"
+    ]
+    assert [str(r) for r in done["pipeline.credit_profile_publish"].assigned] == [
+        "data_engineer@platform"
+    ]
+    assert [str(r) for r in done["node.tax_bureau"].assigned] == ["exchange_operator@tax"]
+    assert not any(s.created or s.assigned or s.revoked for s in sync(admin))  # idempotent
+
+    delegation.assign_role(admin, ingest, "analyst", "tax")
+    (extra,) = [s for s in sync(admin) if s.revoked]
+    assert (extra.username, [str(r) for r in extra.revoked]) == (ingest, ["analyst@tax"])
+
+    service = acting_service(rt, ingest).principal
+    assert service is not None and service.kind == "service"
+    assert authorize(rt, service, "build", "dataset:bronze.enterprise_registry").allowed
+    assert not authorize(rt, service, "build", "dataset:bronze.social_insurance_payments").allowed
+    assert not authorize(
+        rt, service, "read_data", "dataset:silver.social_insurance_payments"
+    ).allowed
+    with pytest.raises(LoginRefused, match="wrong username or password"):
+        authentication.login(rt, ingest, "")
+
+    user_admin.change_status(admin, ingest, "disable")
+    with pytest.raises(AccessDenied, match=f"service principal {ingest} is disabled"):
+        tasks.build(str(rt.config.conf_dir), "bronze.enterprise_registry",
+                    pipeline="market_registry_ingest", run_id="r2")  # fmt: skip
+    refused = audit.events(rt, action="auth.service")
+    assert [(e.principal, e.outcome) for e in refused] == [(ingest, "refused")] * 2
+    assert not rt.lake.exists("bronze.enterprise_registry")
