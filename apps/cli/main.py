@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from apps.cli.applications import applications_app, apply
 from apps.cli.audit import audit_app
 from apps.cli.catalog import catalog_app
 from apps.cli.common import ConfOption, err, out, reports_errors, runtime, signed_in
@@ -42,6 +43,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(grants_app, name="grants")
 app.add_typer(audit_app, name="audit")
+app.add_typer(applications_app, name="applications")
+app.command("apply")(apply)
 
 
 @conf_app.command("check")

@@ -1,4 +1,4 @@
-"""Tables of the platform database: exchange, catalog, audit. Alembic migrations create them."""
+"""Tables of the platform database: exchange, catalog, identity, audit, sharing (by Alembic)."""
 
 from __future__ import annotations
 
@@ -175,4 +175,63 @@ audit_event = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# Sharing (services.sharing): applications for catalog resources, each step an event, and the
+# grant an authorised application produces (columns, row filter, masks, quota in ``terms``).
+share_application = sa.Table(
+    "share_application",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("code", sa.String(32), nullable=False, unique=True),
+    sa.Column("applicant", sa.String(64), nullable=False),
+    sa.Column("organisation", sa.String(63), nullable=False, index=True),
+    sa.Column("resource", sa.String(32), nullable=False, index=True),
+    sa.Column("dataset", sa.String(127), nullable=False),
+    sa.Column("owner", sa.String(63), nullable=False, index=True),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+share_application_event = sa.Table(
+    "share_application_event",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "application", sa.Integer, sa.ForeignKey("share_application.id"), nullable=False, index=True
+    ),  # fmt: skip
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("from_status", sa.String(32)),
+    sa.Column("to_status", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("organisation", sa.String(63)),
+    sa.Column("comment", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+share_grant = sa.Table(
+    "share_grant",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "application",
+        sa.Integer,
+        sa.ForeignKey("share_application.id"),
+        nullable=False,
+        unique=True,
+    ),  # fmt: skip
+    sa.Column("organisation", sa.String(63), nullable=False, index=True),
+    sa.Column("resource", sa.String(32), nullable=False, index=True),
+    sa.Column("dataset", sa.String(127), nullable=False, index=True),
+    sa.Column("mode", sa.String(32), nullable=False),
+    sa.Column("terms", sa.JSON, nullable=False),
+    sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("valid_until", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("granted_by", sa.String(64), nullable=False),
+    sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_by", sa.String(64)),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
 )

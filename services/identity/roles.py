@@ -21,6 +21,10 @@ Verb = Literal[
     "deliver",
     "administer",
     "read_audit",
+    "apply",
+    "accept",
+    "approve",
+    "authorize",
 ]
 Role = Literal[
     "platform_admin",
@@ -47,19 +51,21 @@ SUBTREE, EVERYWHERE, FROM_PLATFORM = Reach.SUBTREE, Reach.EVERYWHERE, Reach.FROM
 ALL, ORG, PLAT = EVERYWHERE, SUBTREE, FROM_PLATFORM
 NO: Reach | None = None
 
-# One row per role, one column per verb in the order of VERBS (read_metadata, read_data, build,
-# review, publish, approve_node, deliver, administer, read_audit). NO: the role may not.
+# One row per role, one column per verb in the order of VERBS. NO: the role may not.
 # ``build`` is running the jobs that write a dataset: collect, derive, validate, reprocess,
-# maintain, and registering its catalog entry.
+# maintain, and registering its catalog entry. The last four are the resource application
+# chain: ``apply`` for one's organisation (securable ``organisation:<applicant>``), ``accept``
+# and ``authorize`` by the platform, ``approve`` by the owner (securable ``catalog:<code>``).
 MATRIX: dict[Role, tuple[Reach | None, ...]] = {
-    #                    metadata data build review publish node deliver administer audit
-    "platform_admin":    (ALL,     NO,  NO,   NO,    NO,     ALL, NO,     ALL,       NO),
-    "org_admin":         (ALL,     ORG, NO,   NO,    NO,     NO,  NO,     ORG,       NO),
-    "data_steward":      (ALL,     ORG, NO,   ORG,   PLAT,   NO,  NO,     NO,        NO),
-    "data_engineer":     (ALL,     ORG, ORG,  NO,    NO,     NO,  NO,     NO,        NO),
-    "analyst":           (ALL,     ORG, NO,   NO,    NO,     NO,  NO,     NO,        NO),
-    "exchange_operator": (ALL,     NO,  NO,   NO,    NO,     ORG, ORG,    NO,        NO),
-    "auditor":           (NO,      NO,  NO,   NO,    NO,     NO,  NO,     NO,        ALL),
+    # columns: metadata data build review publish node deliver administer audit
+    #          apply accept approve authorize
+    "platform_admin":    (ALL, NO,  NO,  NO,  NO,   ALL, NO,  ALL, NO,  NO,  NO,   NO,  NO),
+    "org_admin":         (ALL, ORG, NO,  NO,  NO,   NO,  NO,  ORG, NO,  ORG, NO,   ORG, NO),
+    "data_steward":      (ALL, ORG, NO,  ORG, PLAT, NO,  NO,  NO,  NO,  ORG, PLAT, ORG, PLAT),
+    "data_engineer":     (ALL, ORG, ORG, NO,  NO,   NO,  NO,  NO,  NO,  ORG, NO,   NO,  NO),
+    "analyst":           (ALL, ORG, NO,  NO,  NO,   NO,  NO,  NO,  NO,  ORG, NO,   NO,  NO),
+    "exchange_operator": (ALL, NO,  NO,  NO,  NO,   ORG, ORG, NO,  NO,  NO,  NO,   NO,  NO),
+    "auditor":           (NO,  NO,  NO,  NO,  NO,   NO,  NO,  NO,  ALL, NO,  NO,   NO,  NO),
 }  # fmt: skip
 
 # role -> verb -> where the role may do it, read from the matrix.
