@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query
 
 from apps.api_access import bearer, log_requests
 from apps.catalog_view import NotFound, View
+from apps.sharing_api import share_routes
 from catalog.export import catalogue_document, resource_record
 from catalog.store import Catalog, Filters
 from govlake.principal import Principal
@@ -32,6 +33,7 @@ def create_app(rt: Runtime) -> FastAPI:
     )
     log_requests(app, rt)
     signed_in = bearer(rt)
+    app.include_router(share_routes(rt, signed_in))
 
     def view(principal: Annotated[Principal, Depends(signed_in)]) -> View:
         return View(catalog, principal)

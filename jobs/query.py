@@ -13,7 +13,8 @@ settings are locked once the views exist. Every other use of DuckDB on data open
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -129,3 +130,41 @@ def query(lake: Lakehouse, refs: Iterable[str], sql: str) -> pa.Table:
         raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
+
+
+def select(
+    lake: Lakehouse,
+    ref: str,
+    columns: Sequence[str],
+    conditions: Sequence[str],
+    params: Sequence[Any],
+    *,
+    order_by: Sequence[str],
+    limit: int,
+) -> pa.Table:
+    """``columns`` of table ``ref`` where every condition holds, ordered, at most ``limit`` rows.
+
+    Conditions are SQL the caller rendered from parsed filters or wrote with ``?`` placeholders
+    for ``params``; column names are quoted here. It runs in the sandbox over ``ref`` alone.
+    """
+    con, tables, broken = connect(lake, [ref])
+    try:
+        if ref in broken:
+            raise BrokenTableError(broken[ref])
+        if ref not in tables:
+            raise UnknownDatasetError(f"table {ref} is not built yet")
+        zone, _, name = ref.partition(".")
+        sql = f"SELECT {', '.join(_quoted(c) for c in columns)} FROM {zone}.{_quoted(name)}"
+        if conditions:
+            sql += " WHERE " + " AND ".join(f"({c})" for c in conditions)
+        if order_by:
+            sql += " ORDER BY " + ", ".join(_quoted(c) for c in order_by)
+        return con.sql(f"{sql} LIMIT {int(limit)}", params=list(params)).to_arrow_table()
+    except duckdb.Error as exc:
+        raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

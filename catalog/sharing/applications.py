@@ -207,7 +207,7 @@ def _may_apply(rt: Runtime, actor: Principal, entry: CatalogEntry, request: Requ
         raise GovlakeError(
             f"{entry.code} belongs to {definition.owner}: {actor.organisation} reads it already"
         )
-    columns = [c.name for c in definition.columns]
+    columns = [c.name for c in definition.columns if not c.system]
     unknown = [f for f in request.fields if f not in columns]
     if unknown:
         raise GovlakeError(
@@ -271,7 +271,8 @@ def _allowed_step(
 
 
 def _terms(rt: Runtime, found: Application, grant: Grant) -> tuple[Terms, datetime]:
-    columns = [c.name for c in Catalog(rt).resource(found.resource).definition.columns]
+    definition = Catalog(rt).resource(found.resource).definition
+    columns = [c.name for c in definition.columns if not c.system]
     chosen = grant.columns or found.request.fields or columns
     for name in (*chosen, *grant.clear):
         if name not in columns:

@@ -235,3 +235,12 @@ share_grant = sa.Table(
     sa.Column("ended_by", sa.String(64)),
     sa.Column("ended_at", sa.DateTime(timezone=True)),
 )
+
+# Calls per grant per minute, for the grant's quota.
+share_call = sa.Table(
+    "share_call",
+    metadata,
+    sa.Column("grant_id", sa.Integer, sa.ForeignKey("share_grant.id"), primary_key=True),
+    sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("calls", sa.Integer, nullable=False),
+)

@@ -7,10 +7,12 @@ every step, allowed or not, is an event and an audit row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
@@ -258,3 +260,118 @@ def test_the_commands_walk_the_chain(platform: dict[str, Runtime], conf_dir: Pat
     code_, output = govlake("applications", "list")
     assert code_ == 0 and "AP-000001" in output and "active" in output
     assert user_admin.bootstrapped(platform["li.na"])
+
+
+# -- the query share modes over HTTP --------------------------------------------------------------
+
+
+@pytest.fixture
+def shared(platform: dict[str, Runtime]) -> Iterator[tuple[str, dict[str, str]]]:
+    """The API served, the tax bureau holding two authorised grants; the URL and the tokens."""
+    from apps.catalog_api import create_app
+    from services.identity import authentication
+    from tests.conftest import TEST_PASSWORD
+    from tests.served import served
+
+    tax, owner, hub = (platform[n] for n in ("tax.analyst", "zhang.wei", "li.na"))
+    code = _gold(tax)
+    for mode, terms in (
+        ("single_query", chain.Grant(columns=["uscc", "name"], per_minute=5)),
+        (
+            "composite_query",
+            chain.Grant(
+                columns=["uscc", "name", "region_code", "status"], row_filter="status = 'active'"
+            ),
+        ),  # fmt: skip
+    ):
+        made = chain.apply(tax, code, _request(mode=mode))
+        chain.act(hub, made.code, "accept")
+        chain.act(owner, made.code, "approve")
+        chain.authorize_application(hub, made.code, terms)
+    tokens = {
+        name: authentication.login(tax, name, TEST_PASSWORD).token
+        for name in ("tax.analyst", "wang.fang", "auditor")
+    }
+    with served(create_app(tax)) as url:
+        yield url, tokens
+
+
+def _client(url: str, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=30)
+
+
+def test_a_single_record_by_key_with_the_granted_columns_only(
+    shared: tuple[str, dict[str, str]], platform: dict[str, Runtime]
+) -> None:
+    url, tokens = shared
+    tax = platform["tax.analyst"]
+    code = _gold(tax)
+    uscc = tax.lake.read(GOLD).column("uscc")[0].as_py()
+    with _client(url, tokens["tax.analyst"]) as client:
+        found = client.get(f"/v1/resources/{code}/records/{uscc}")
+        assert found.status_code == 200, found.text
+        assert set(found.json()) == {"uscc", "name"} and found.json()["uscc"] == uscc
+        assert client.get(f"/v1/resources/{code}/records/nobody").status_code == 404
+        for _ in range(3):  # five calls a minute: the sixth and later are refused
+            client.get(f"/v1/resources/{code}/records/{uscc}")
+        over = client.get(f"/v1/resources/{code}/records/{uscc}")
+        assert over.status_code == 429 and 1 <= int(over.headers["Retry-After"]) <= 61
+    for token, status in ((None, 401), ("forged.token.x", 401), (tokens["wang.fang"], 403),
+                          (tokens["auditor"], 403)):  # fmt: skip
+        with _client(url, token) as client:
+            assert client.get(f"/v1/resources/{code}/records/{uscc}").status_code == status
+    with _client(url, tokens["tax.analyst"]) as client:
+        guessed = client.get("/v1/resources/GL-999999/records/1")
+        assert guessed.status_code == 403 and "no published resource" in guessed.text
+    reads = [e for e in audit.events(tax, action="data.read", limit=50)
+             if e.details.get("mode") == "single_query"]  # fmt: skip
+    assert [e.details["rows"] for e in reads] == [1, 1, 1, 0, 1]  # newest first
+    assert all(e.principal == "tax.analyst" for e in reads)
+
+
+def test_composite_pages_hold_the_grants_filter_and_columns(
+    shared: tuple[str, dict[str, str]], platform: dict[str, Runtime]
+) -> None:
+    url, tokens = shared
+    tax = platform["tax.analyst"]
+    code = _gold(tax)
+    gold = tax.lake.read(GOLD).to_pylist()
+    active = sorted(r["uscc"] for r in gold if r["status"] == "active")
+    assert 0 < len(active) < len(gold)
+    seen: list[str] = []
+    with _client(url, tokens["tax.analyst"]) as client:
+        cursor = None
+        while True:
+            params = {"limit": 50, **({"cursor": cursor} if cursor else {})}
+            page = client.get(f"/v1/resources/{code}/records", params=params)
+            assert page.status_code == 200, page.text
+            body = page.json()
+            assert all(set(r) == {"uscc", "name", "region_code", "status"} for r in body["rows"])
+            seen += [r["uscc"] for r in body["rows"]]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == active  # every granted row once, in key order, none other
+        jinan = {"filter": "region_code LIKE '3701%'", "fields": "uscc"}
+        narrowed = client.get(f"/v1/resources/{code}/records", params=jinan)
+        assert narrowed.status_code == 200
+        assert {r["uscc"] for r in narrowed.json()["rows"]} <= set(active)
+        for params, reason in (
+            ({"fields": "uscc,legal_representative"}, "not granted: legal_representative"),
+            ({"filter": "legal_representative = 'x'"}, "filter names legal_representative"),
+            ({"filter": "1=1) OR (1=1"}, "not a condition|not allowed"),
+            ({"filter": "uscc IN (SELECT uscc FROM gold.enterprise_directory)"}, "not allowed"),
+            ({"cursor": "bm90IGEgY3Vyc29y"}, "the cursor is not one this API gave"),
+        ):
+            bad = client.get(f"/v1/resources/{code}/records", params=params)
+            assert bad.status_code == 400 and re.search(reason, bad.text), (params, bad.text)
+        assert (
+            client.get(f"/v1/resources/{code}/records", params={"limit": 5000}).status_code == 422
+        )
+
+    # revoked: the next call is refused
+    (composite,) = [a for a in chain.listed(tax) if a.request.mode == "composite_query"]
+    chain.act(platform["li.na"], composite.code, "revoke", "用途结束")
+    with _client(url, tokens["tax.analyst"]) as client:
+        assert client.get(f"/v1/resources/{code}/records").status_code == 403

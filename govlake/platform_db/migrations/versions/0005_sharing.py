@@ -67,8 +67,15 @@ def upgrade() -> None:
         sa.Column("ended_at", sa.DateTime(timezone=True)),
     )
 
+    op.create_table(
+        "share_call",
+        sa.Column("grant_id", sa.Integer, sa.ForeignKey("share_grant.id"), primary_key=True),
+        sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
+        sa.Column("calls", sa.Integer, nullable=False),
+    )
+
 
 def downgrade() -> None:
     """Drop the sharing tables."""
-    for table in ("share_grant", "share_application_event", "share_application"):
+    for table in ("share_call", "share_grant", "share_application_event", "share_application"):
         op.drop_table(table)

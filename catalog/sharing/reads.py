@@ -1,0 +1,202 @@
+"""Reading a shared resource: the one path every query share mode takes.
+
+:func:`read` finds the grant in force for the caller's organisation on the resource in the
+mode asked (refused and audited when there is none), counts the call against the grant's
+quota, and reads only the granted columns of the rows the grant's row filter lets through,
+further narrowed by the caller's own filter (parsed like the grant's, and over granted columns
+only, so that no condition probes a column the grant withholds), in key order, a page at a
+time. Each read is one ``data.read`` audit row with the mode, the grant and the rows returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from catalog.records import CatalogEntry
+from catalog.sharing import grants
+from catalog.sharing.grants import ShareGrant
+from catalog.sharing.terms import ShareMode
+from catalog.store import Catalog
+from govlake import row_filter
+from govlake.errors import GovlakeError
+from govlake.platform_db.schema import share_call
+from govlake.principal import Principal
+from govlake.runtime import Runtime
+from jobs.query import select
+from services.identity import trail
+from services.identity.organisations import OrgTree
+from services.identity.policy import AccessDenied, acting
+from services.identity.settings import Clock, utc_now
+
+MAX_PAGE = 1000
+
+
+class QuotaExceeded(GovlakeError):
+    """The grant's calls for this minute are used up; ``retry_after`` seconds until the next."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BadSelection(GovlakeError):
+    """A filter, field, key, page size or cursor the caller may not ask for."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the caller asks for: a record by its key, or a filter, fields, a page and a cursor."""
+
+    record: str | None = None
+    where: str | None = None
+    fields: list[str] | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """The rows read, the cursor of the next page (``None``: no more), and the grant used."""
+
+    rows: pa.Table
+    next_cursor: str | None
+    grant: ShareGrant
+
+
+def read(
+    rt: Runtime, code: str, mode: ShareMode, selection: Selection, *, clock: Clock = utc_now
+) -> Page:
+    """A page of resource ``code`` in ``mode``, as the acting principal's grant allows."""
+    actor = acting(rt)
+    entry = _entry(rt, actor, code, mode)
+    grant = _grant(rt, actor, entry, mode, clock())
+    _count_call(rt, grant, clock())
+    keys = rt.config.dataset(entry.dataset).keys
+    columns = _fields(grant, selection)
+    conditions, params = _conditions(entry, grant, selection, keys)
+    rows = select(rt.lake, entry.dataset, columns, conditions, params,
+                  order_by=keys, limit=selection.limit + 1)  # fmt: skip
+    more = rows.num_rows > selection.limit
+    rows = rows.slice(0, selection.limit)
+    cursor = _cursor_after(rows, keys) if more and set(keys) <= set(columns) else None
+    details = {"mode": mode, "grant": grant.id, "application": grant.application,
+               "rows": rows.num_rows, "table": entry.dataset}  # fmt: skip
+    trail.write(rt, actor, "data.read", f"catalog:{entry.code}", "success", details)
+    return Page(rows, cursor, grant)
+
+
+def _entry(rt: Runtime, actor: Principal, code: str, mode: ShareMode) -> CatalogEntry:
+    """The published resource; an unknown or unpublished code is refused like an ungranted one."""
+    try:
+        return Catalog(rt).resource(code, published=True)
+    except GovlakeError:
+        _refuse(rt, actor, code, mode, "no published resource of that code")
+
+
+def _grant(
+    rt: Runtime, actor: Principal, entry: CatalogEntry, mode: ShareMode, now: datetime
+) -> ShareGrant:
+    lineage = OrgTree.of(rt.config).lineage(actor.organisation)
+    with rt.platform_db.connect() as conn:
+        found = grants.in_force(conn, lineage, entry.dataset, now, mode)
+    if actor.holds("auditor") or not found:
+        _refuse(rt, actor, entry.code, mode, f"no grant in force for {actor.organisation}")
+    return found[0]
+
+
+def _refuse(rt: Runtime, actor: Principal, code: str, mode: ShareMode, why: str) -> NoReturn:
+    reason = f"{actor} may not read {code} by {mode}: {why}"
+    trail.write(rt, actor, "access.denied", f"catalog:{code}", "refused",
+                {"verb": "read_data", "mode": mode, "reason": reason})  # fmt: skip
+    raise AccessDenied(reason)
+
+
+def _count_call(rt: Runtime, grant: ShareGrant, now: datetime) -> None:
+    """One more call this minute; :class:`QuotaExceeded` past the grant's ``per_minute``."""
+    limit = grant.terms.per_minute
+    if limit is None:
+        return
+    minute = now.replace(second=0, microsecond=0)
+    this = sa.and_(share_call.c.grant_id == grant.id, share_call.c.minute == minute)
+    with rt.platform_db.begin() as conn:
+        calls = conn.execute(
+            share_call.update().where(this).values(calls=share_call.c.calls + 1)
+            .returning(share_call.c.calls)
+        ).scalar()  # fmt: skip
+        if calls is None:
+            conn.execute(share_call.insert().values(grant_id=grant.id, minute=minute, calls=1))
+            calls = 1
+    if calls > limit:
+        wait = int((minute + timedelta(minutes=1) - now).total_seconds()) + 1
+        raise QuotaExceeded(f"grant {grant.id} allows {limit} calls a minute: retry later", wait)
+
+
+def _fields(grant: ShareGrant, selection: Selection) -> list[str]:
+    granted = grant.terms.columns
+    asked = selection.fields or granted
+    withheld = [f for f in asked if f not in granted]
+    if withheld:
+        raise BadSelection(f"not granted: {', '.join(withheld)}; granted: {', '.join(granted)}")
+    if not 1 <= selection.limit <= MAX_PAGE:
+        raise BadSelection(f"limit must be 1 to {MAX_PAGE}, not {selection.limit}")
+    return list(asked)
+
+
+def _conditions(
+    entry: CatalogEntry, grant: ShareGrant, selection: Selection, keys: list[str]
+) -> tuple[list[str], list[Any]]:
+    every = [c.name for c in entry.definition.columns]
+    conditions: list[str] = []
+    params: list[Any] = []
+    if grant.terms.row_filter:
+        conditions.append(row_filter.render(grant.terms.row_filter, every, where="grant filter"))
+    if selection.where:
+        try:
+            conditions.append(
+                row_filter.render(selection.where, grant.terms.columns, where="filter")
+            )
+        except ValueError as exc:
+            raise BadSelection(str(exc)) from None
+    if selection.record is not None:
+        if len(keys) != 1:
+            raise BadSelection(f"{entry.code} is keyed by {keys or 'nothing'}: filter instead")
+        conditions.append(f'CAST("{keys[0]}" AS VARCHAR) = ?')
+        params.append(selection.record)
+    if selection.cursor:
+        _after(_decoded(selection.cursor, keys), keys, conditions, params)
+    return conditions, params
+
+
+def _after(last: list[Any], keys: list[str], conditions: list[str], params: list[Any]) -> None:
+    """Rows after ``last`` in key order: (k1 > a) OR (k1 = a AND k2 > b) ..."""
+    alternatives = []
+    for depth, name in enumerate(keys):
+        equal = [f'"{k}" = ?' for k in keys[:depth]]
+        alternatives.append("(" + " AND ".join([*equal, f'"{name}" > ?']) + ")")
+        params.extend([*last[:depth], last[depth]])
+    conditions.append(" OR ".join(alternatives))
+
+
+def _cursor_after(rows: pa.Table, keys: list[str]) -> str:
+    last = [rows.column(k)[-1].as_py() for k in keys]
+    return base64.urlsafe_b64encode(json.dumps(last, default=str).encode()).decode()
+
+
+def _decoded(cursor: str, keys: list[str]) -> list[Any]:
+    try:
+        last = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BadSelection("the cursor is not one this API gave") from None
+    if not isinstance(last, list) or len(last) != len(keys) or not keys:
+        raise BadSelection("the cursor is not one this API gave")
+    if not all(isinstance(v, str | int | float) for v in last):
+        raise BadSelection("the cursor is not one this API gave")
+    return last
