@@ -1,20 +1,30 @@
-"""The query share modes over HTTP: one record by key, and filtered pages of records.
+"""The query share modes over HTTP: one record by key, pages of records, the service API.
 
 ``GET /v1/resources/{code}/records/{key}`` is the single query (资源单项查询); ``GET
 /v1/resources/{code}/records`` the composite query (综合查询: ``filter`` in the row-filter
 language over granted columns, ``fields``, ``limit`` up to 1000, ``cursor`` for the next page,
-in key order). Both need a bearer token and a grant in force for the caller's organisation in
-that mode (:mod:`catalog.sharing.reads`): 403 without one (an unknown code answers the same), 429
-with ``Retry-After`` past the grant's quota, 400 for a filter, field, page or cursor it may not
-ask for. (No postponed annotations: FastAPI reads the routes' annotations at run time.)
+in key order); ``/v1/resources/{code}/service/records`` the service API (服务接口): typed
+records, described for the caller's grant by ``/v1/resources/{code}/service/openapi.json``.
+Each needs a bearer token and a grant in force for the caller's organisation in that mode
+(:mod:`catalog.sharing.reads`): 403 without one (an unknown code answers the same), 429 with
+``Retry-After`` past the grant's quota, 400 for a filter, field, page or cursor it may not ask
+for. (No postponed annotations: FastAPI reads the routes' annotations at run time.)
 """
 
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from catalog.sharing.reads import MAX_PAGE, BadSelection, QuotaExceeded, Selection, read
+from catalog.sharing.reads import (
+    MAX_PAGE,
+    BadSelection,
+    QuotaExceeded,
+    Selection,
+    granted,
+    read,
+)
+from catalog.sharing.service_schema import openapi, typed
 from catalog.sharing.terms import ShareMode
 from govlake.principal import Principal
 from govlake.runtime import Runtime
@@ -48,6 +58,31 @@ def share_routes(rt: Runtime, signed_in: Callable[..., Principal]) -> APIRouter:
         chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
         selection = Selection(where=filter, fields=chosen, limit=limit, cursor=cursor)
         return _page(rt, caller, code, "composite_query", selection)
+
+    @router.get("/{code}/service/openapi.json", include_in_schema=False)
+    def service_document(caller: Caller, code: str, request: Request) -> Any:
+        """The OpenAPI document of resource ``code``'s service endpoint, for the caller's grant."""
+        try:
+            entry, grant = granted(rt.acting_as(caller), code, "service_api")
+        except AccessDenied as exc:
+            raise HTTPException(status_code=403, detail=str(exc)) from None
+        return openapi(entry, grant, str(request.base_url).rstrip("/"))
+
+    @router.get("/{code}/service/records")
+    def service_records(
+        caller: Caller,
+        code: str,
+        filter: Annotated[str | None, Query(max_length=2000)] = None,
+        fields: Annotated[str | None, Query(description="Comma-separated granted columns.")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+        cursor: Annotated[str | None, Query(max_length=4000)] = None,
+    ) -> Any:
+        """The service API of resource ``code``: typed records (its schema: ``openapi.json``)."""
+        chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
+        selection = Selection(where=filter, fields=chosen, limit=limit, cursor=cursor)
+        page = _page(rt, caller, code, "service_api", selection)
+        page["rows"] = [{k: typed(v) for k, v in row.items()} for row in page["rows"]]
+        return page
 
     return router
 

@@ -163,13 +163,15 @@ TEST_TOKEN_KEY = "a-token-signing-key-for-the-tests-only-0123456789"
 
 @pytest.fixture
 def sign_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    """``sign_in(conf, username, *roles, org=None)``: that user, logged in for the CLI.
+    """``sign_in(conf, username, *roles, org=None, token=True)``: that user, logged in.
 
     The first call makes the platform administrator ``admin``; each user is added by it (of
     ``org``, default the platform department) with ``roles`` over their organisation, and its
-    token saved as ``govlake login`` saves it. Returns the user's principal.
+    token saved as ``govlake login`` saves it (``token=False``: only added). Returns the
+    user's principal.
     """
     from apps.cli import token_file
+    from govlake.principal import Principal
     from govlake.runtime import Runtime
     from services.identity import accounts, authentication, delegation, user_admin
     from services.identity.user_admin import NewAccount
@@ -177,13 +179,19 @@ def sign_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     monkeypatch.setenv("GOVLAKE_TOKEN_KEY", TEST_TOKEN_KEY)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
-    def login(conf: Path, username: str, *roles: str, org: str | None = None):  # noqa: ANN202
+    admins: dict[Path, Principal] = {}
+
+    def login(
+        conf: Path, username: str, *roles: str, org: str | None = None, token: bool = True
+    ) -> Principal:
         rt = Runtime.load(conf)
         organisation = org or rt.config.catalog.platform_department
-        if not user_admin.bootstrapped(rt):
-            admin = NewAccount("admin", "admin", organisation, password=TEST_ADMIN_PASSWORD)
-            user_admin.bootstrap(rt, admin)
-        admin_rt = rt.acting_as(authentication.login(rt, "admin", TEST_ADMIN_PASSWORD).principal)
+        if conf not in admins:
+            if not user_admin.bootstrapped(rt):
+                admin = NewAccount("admin", "admin", organisation, password=TEST_ADMIN_PASSWORD)
+                user_admin.bootstrap(rt, admin)
+            admins[conf] = authentication.login(rt, "admin", TEST_ADMIN_PASSWORD).principal
+        admin_rt = rt.acting_as(admins[conf])
         with rt.platform_db.connect() as conn:
             exists = accounts.find(conn, username) is not None
         if username != "admin" and not exists:
@@ -191,6 +199,9 @@ def sign_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
             user_admin.add_user(admin_rt, new)
             for role in roles:
                 delegation.assign_role(admin_rt, username, role)
+        if not token:
+            with rt.platform_db.connect() as conn:
+                return accounts.principal(conn, accounts.existing(conn, username))
         password = TEST_ADMIN_PASSWORD if username == "admin" else TEST_PASSWORD
         session = authentication.login(rt, username, password)
         token_file.save(session.token)

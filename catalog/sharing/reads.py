@@ -76,8 +76,7 @@ def read(
 ) -> Page:
     """A page of resource ``code`` in ``mode``, as the acting principal's grant allows."""
     actor = acting(rt)
-    entry = _entry(rt, actor, code, mode)
-    grant = _grant(rt, actor, entry, mode, clock())
+    entry, grant = granted(rt, code, mode, clock=clock)
     _count_call(rt, grant, clock())
     keys = rt.config.dataset(entry.dataset).keys
     columns = _fields(grant, selection)
@@ -91,6 +90,18 @@ def read(
                "rows": rows.num_rows, "table": entry.dataset}  # fmt: skip
     trail.write(rt, actor, "data.read", f"catalog:{entry.code}", "success", details)
     return Page(rows, cursor, grant)
+
+
+def granted(
+    rt: Runtime, code: str, mode: ShareMode, *, clock: Clock = utc_now
+) -> tuple[CatalogEntry, ShareGrant]:
+    """Resource ``code`` and the acting principal's grant on it in ``mode``, or refused.
+
+    An unknown or unpublished code is refused as an ungranted one is, and audited alike.
+    """
+    actor = acting(rt)
+    entry = _entry(rt, actor, code, mode)
+    return entry, _grant(rt, actor, entry, mode, clock())
 
 
 def _entry(rt: Runtime, actor: Principal, code: str, mode: ShareMode) -> CatalogEntry:

@@ -37,9 +37,10 @@ pytestmark = pytest.mark.integration
 GOLD, SILVER = "gold.enterprise_directory", "silver.enterprise_registry"
 TAX = ["tax", "jinan", "shandong"]  # the tax bureau and its ancestors
 TODAY = datetime.now(UTC).date()
+SERVICE_COLUMNS = ["uscc", "registered_capital_10k_yuan", "established_on", "legal_representative"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def platform(
     request: pytest.FixtureRequest,
     conf_dir: Path,
@@ -47,8 +48,11 @@ def platform(
     monkeypatch: pytest.MonkeyPatch,
     sign_in: Callable[..., Principal],
 ) -> dict[str, Runtime]:
-    """The registry built and in the catalog, its directory published; the people, by name."""
-    if request.param == "postgresql":
+    """The registry built and in the catalog, its directory published; the people, by name.
+
+    The platform DB is SQLite, or PostgreSQL where a test parametrizes it so (indirectly).
+    """
+    if getattr(request, "param", "sqlite") == "postgresql":
         engine, schema = request.getfixturevalue("postgres_schema")
         url = engine.url.render_as_string(hide_password=False)
         monkeypatch.setenv(
@@ -68,9 +72,10 @@ def platform(
         "auditor": ("platform", ("auditor",)),
     }
     signed = {
-        name: sign_in(conf_dir, name, *roles, org=org) for name, (org, roles) in people.items()
+        name: sign_in(conf_dir, name, *roles, org=org, token=False)
+        for name, (org, roles) in people.items()
     }
-    admin = rt.acting_as(sign_in(conf_dir, "admin"))
+    admin = rt.acting_as(sign_in(conf_dir, "admin", token=False))
     import_stewards(admin)
     delegation.assign_role(admin, "wang.fang", "data_steward")
     as_ = {name: rt.acting_as(_fresh(rt, p)) for name, p in signed.items()}
@@ -106,6 +111,10 @@ def _gold(rt: Runtime) -> str:
     return Catalog(rt).resource(GOLD).code
 
 
+BOTH = pytest.mark.parametrize("platform", ["sqlite", "postgresql"], indirect=True)
+
+
+@BOTH
 def test_the_chain_from_application_to_grant_and_revocation(platform: dict[str, Runtime]) -> None:
     tax, owner, hub, other = (
         platform[n] for n in ("tax.analyst", "zhang.wei", "li.na", "wang.fang")
@@ -282,7 +291,8 @@ def shared(platform: dict[str, Runtime]) -> Iterator[tuple[str, dict[str, str]]]
             chain.Grant(
                 columns=["uscc", "name", "region_code", "status"], row_filter="status = 'active'"
             ),
-        ),  # fmt: skip
+        ),
+        ("service_api", chain.Grant(columns=SERVICE_COLUMNS)),
     ):
         made = chain.apply(tax, code, _request(mode=mode))
         chain.act(hub, made.code, "accept")
@@ -301,6 +311,7 @@ def _client(url: str, token: str | None) -> httpx.Client:
     return httpx.Client(base_url=url, headers=headers, timeout=30)
 
 
+@BOTH
 def test_a_single_record_by_key_with_the_granted_columns_only(
     shared: tuple[str, dict[str, str]], platform: dict[str, Runtime]
 ) -> None:
@@ -375,3 +386,31 @@ def test_composite_pages_hold_the_grants_filter_and_columns(
     chain.act(platform["li.na"], composite.code, "revoke", "用途结束")
     with _client(url, tokens["tax.analyst"]) as client:
         assert client.get(f"/v1/resources/{code}/records").status_code == 403
+
+
+def test_the_service_api_answers_as_its_own_document_says(
+    shared: tuple[str, dict[str, str]], platform: dict[str, Runtime]
+) -> None:
+    import jsonschema
+
+    url, tokens = shared
+    code = _gold(platform["tax.analyst"])
+    with _client(url, tokens["tax.analyst"]) as client:
+        document = client.get(f"/v1/resources/{code}/service/openapi.json")
+        assert document.status_code == 200, document.text
+        spec = document.json()
+        record = spec["components"]["schemas"]["Record"]
+        assert list(record["properties"]) == SERVICE_COLUMNS
+        assert record["properties"]["established_on"]["format"] == "date"
+        assert record["properties"]["registered_capital_10k_yuan"]["type"][0] == "string"
+        assert list(spec["paths"]) == [f"/v1/resources/{code}/service/records"]
+        page = client.get(f"/v1/resources/{code}/service/records", params={"limit": 200})
+        assert page.status_code == 200, page.text
+        rows = page.json()["rows"]
+        assert len(rows) == 200
+        for row in rows:
+            jsonschema.validate(row, record)
+        assert client.get(f"/v1/resources/{code}/records").status_code == 200  # its own grant
+    with _client(url, tokens["wang.fang"]) as client:
+        refused = client.get(f"/v1/resources/{code}/service/openapi.json")
+        assert refused.status_code == 403
