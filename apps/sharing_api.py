@@ -16,16 +16,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from catalog.sharing.reads import (
-    MAX_PAGE,
-    BadSelection,
-    QuotaExceeded,
-    Selection,
-    granted,
-    read,
-)
+from catalog.sharing.reads import MAX_PAGE, BadSelection, Selection, granted, read
 from catalog.sharing.service_schema import openapi, typed
 from catalog.sharing.terms import ShareMode
+from catalog.sharing.usage import QuotaExceeded
 from govlake.principal import Principal
 from govlake.runtime import Runtime
 from services.identity.policy import AccessDenied

@@ -5,7 +5,8 @@ mode asked (refused and audited when there is none), counts the call against the
 quota, and reads only the granted columns of the rows the grant's row filter lets through,
 further narrowed by the caller's own filter (parsed like the grant's, and over granted columns
 only, so that no condition probes a column the grant withholds), in key order, a page at a
-time. Each read is one ``data.read`` audit row with the mode, the grant and the rows returned.
+time. Each read is one ``data.read`` audit row with the mode, the grant and the rows returned,
+and counts against the grant's quota and usual volume (:mod:`catalog.sharing.usage`).
 """
 
 from __future__ import annotations
@@ -14,20 +15,18 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NoReturn
 
 import pyarrow as pa
-import sqlalchemy as sa
 
 from catalog.records import CatalogEntry
-from catalog.sharing import grants
+from catalog.sharing import grants, usage
 from catalog.sharing.grants import ShareGrant
 from catalog.sharing.terms import ShareMode
 from catalog.store import Catalog
 from govlake import row_filter
 from govlake.errors import GovlakeError
-from govlake.platform_db.schema import share_call
 from govlake.principal import Principal
 from govlake.runtime import Runtime
 from jobs.query import select
@@ -37,14 +36,6 @@ from services.identity.policy import AccessDenied, acting
 from services.identity.settings import Clock, utc_now
 
 MAX_PAGE = 1000
-
-
-class QuotaExceeded(GovlakeError):
-    """The grant's calls for this minute are used up; ``retry_after`` seconds until the next."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class BadSelection(GovlakeError):
@@ -77,7 +68,7 @@ def read(
     """A page of resource ``code`` in ``mode``, as the acting principal's grant allows."""
     actor = acting(rt)
     entry, grant = granted(rt, code, mode, clock=clock)
-    _count_call(rt, grant, clock())
+    usage.count_call(rt, grant, actor, clock())
     keys = rt.config.dataset(entry.dataset).keys
     columns = _fields(grant, selection)
     conditions, params = _conditions(entry, grant, selection, keys)
@@ -89,6 +80,7 @@ def read(
     details = {"mode": mode, "grant": grant.id, "application": grant.application,
                "rows": rows.num_rows, "table": entry.dataset}  # fmt: skip
     trail.write(rt, actor, "data.read", f"catalog:{entry.code}", "success", details)
+    usage.add_rows(rt, grant, actor, clock(), rows.num_rows)
     return Page(rows, cursor, grant)
 
 
@@ -128,26 +120,6 @@ def _refuse(rt: Runtime, actor: Principal, code: str, mode: ShareMode, why: str)
     trail.write(rt, actor, "access.denied", f"catalog:{code}", "refused",
                 {"verb": "read_data", "mode": mode, "reason": reason})  # fmt: skip
     raise AccessDenied(reason)
-
-
-def _count_call(rt: Runtime, grant: ShareGrant, now: datetime) -> None:
-    """One more call this minute; :class:`QuotaExceeded` past the grant's ``per_minute``."""
-    limit = grant.terms.per_minute
-    if limit is None:
-        return
-    minute = now.replace(second=0, microsecond=0)
-    this = sa.and_(share_call.c.grant_id == grant.id, share_call.c.minute == minute)
-    with rt.platform_db.begin() as conn:
-        calls = conn.execute(
-            share_call.update().where(this).values(calls=share_call.c.calls + 1)
-            .returning(share_call.c.calls)
-        ).scalar()  # fmt: skip
-        if calls is None:
-            conn.execute(share_call.insert().values(grant_id=grant.id, minute=minute, calls=1))
-            calls = 1
-    if calls > limit:
-        wait = int((minute + timedelta(minutes=1) - now).total_seconds()) + 1
-        raise QuotaExceeded(f"grant {grant.id} allows {limit} calls a minute: retry later", wait)
 
 
 def _fields(grant: ShareGrant, selection: Selection) -> list[str]:

@@ -236,11 +236,14 @@ share_grant = sa.Table(
     sa.Column("ended_at", sa.DateTime(timezone=True)),
 )
 
-# Calls per grant per minute, for the grant's quota.
+# Calls and rows per grant, principal and minute: the grant's quota and the usual volume.
 share_call = sa.Table(
     "share_call",
     metadata,
     sa.Column("grant_id", sa.Integer, sa.ForeignKey("share_grant.id"), primary_key=True),
+    sa.Column("principal", sa.String(128), primary_key=True),
     sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
     sa.Column("calls", sa.Integer, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("alerted", sa.Boolean, nullable=False),
 )

@@ -414,3 +414,36 @@ def test_the_service_api_answers_as_its_own_document_says(
     with _client(url, tokens["wang.fang"]) as client:
         refused = client.get(f"/v1/resources/{code}/service/openapi.json")
         assert refused.status_code == 403
+
+
+def test_a_volume_far_above_the_usual_raises_one_alert(platform: dict[str, Runtime]) -> None:
+    from catalog.sharing import usage
+
+    tax, owner, hub = (platform[n] for n in ("tax.analyst", "zhang.wei", "li.na"))
+    made = chain.apply(tax, _gold(tax), _request(mode="composite_query"))
+    chain.act(hub, made.code, "accept")
+    chain.act(owner, made.code, "approve")
+    grant = chain.authorize_application(hub, made.code, chain.Grant(per_minute=3))
+    caller = tax.principal
+    assert caller is not None
+    now = datetime.now(UTC).replace(second=30)
+    for hours in range(1, 8):  # a week of habit: 200 rows a minute, now and then
+        then = now - timedelta(hours=hours * 20)
+        usage.count_call(tax, grant, caller, then)
+        usage.add_rows(tax, grant, caller, then, 200)
+    usage.count_call(tax, grant, caller, now)
+    usage.add_rows(tax, grant, caller, now, 1_500)  # 7.5x: unusual, but below the floor
+    usage.add_rows(tax, grant, caller, now, 20_000)  # far above: one alert
+    usage.add_rows(tax, grant, caller, now, 20_000)  # the same minute: no second one
+    (alert,) = audit.events(tax, action="sharing.anomaly")
+    assert (alert.principal, alert.object) == ("tax.analyst", f"catalog:{grant.resource}")
+    assert (
+        alert.details["rows_this_minute"] == 21_500
+        and alert.details["usual_rows_per_minute"] == 200
+    )
+    usage.count_call(tax, grant, caller, now)
+    usage.count_call(tax, grant, caller, now)
+    with pytest.raises(usage.QuotaExceeded, match="allows 3 calls a minute") as refused:
+        usage.count_call(tax, grant, caller, now)
+    assert 1 <= refused.value.retry_after <= 31
+    usage.count_call(tax, grant, caller, now + timedelta(minutes=1))  # a new minute

@@ -70,8 +70,11 @@ def upgrade() -> None:
     op.create_table(
         "share_call",
         sa.Column("grant_id", sa.Integer, sa.ForeignKey("share_grant.id"), primary_key=True),
+        sa.Column("principal", sa.String(128), primary_key=True),
         sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
         sa.Column("calls", sa.Integer, nullable=False),
+        sa.Column("rows", sa.BigInteger, nullable=False),
+        sa.Column("alerted", sa.Boolean, nullable=False),
     )
 
 
