@@ -22,6 +22,7 @@ from govlake.config.catalog import (
     DEFAULT_CONDITIONS,
     OPEN_BY_CLASSIFICATION,
     SHARING_BY_CLASSIFICATION,
+    rule_for,
 )
 from govlake.config.project import ProjectConfig
 from govlake.lakehouse import Lakehouse
@@ -73,7 +74,7 @@ def build_definition(
     columns = []
     for delta_field in schema.fields:
         name = delta_field.name
-        sensitive = next((rule.label for rule in rules if rule.matches(name)), None)
+        rule = rule_for(name, rules)
         columns.append(
             Column(
                 name=name,
@@ -82,7 +83,7 @@ def build_definition(
                 comment=facts.columns.get(name)
                 or config.catalog.columns.get(name)
                 or SYSTEM_COLUMNS.get(name, ""),
-                sensitive=sensitive,
+                sensitive=rule.label if rule else None,
                 system=name in SYSTEM_COLUMNS,
             )
         )

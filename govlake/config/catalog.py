@@ -1,14 +1,16 @@
 """Pydantic model of ``conf/catalog.yaml``, and the defaults the catalog applies to datasets.
 
 The catalog is generated from pipeline metadata. Conf holds only what metadata cannot say: the
-resource categories, who publishes, which column names mark sensitive data, and (in each
-dataset's ``catalog:`` block) the category, sharing and column descriptions. Sharing and open
-types default from the dataset's classification.
+resource categories, who publishes, which column names mark sensitive data and how their values
+are masked, and (in each dataset's ``catalog:`` block) the category, sharing and column
+descriptions. Sharing and open types default from the dataset's classification.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -50,11 +52,22 @@ STANDARD_CATEGORIES = (
 )
 
 
+MaskKind = Literal["id_number", "phone", "name", "address", "token", "null"]
+"""How a sensitive value is shown when a grant does not give it in clear (see jobs.masking)."""
+
+
 class SensitiveRule(Strict):
-    """Columns whose name matches ``pattern`` hold sensitive data of kind ``label``."""
+    """Columns whose name matches ``pattern`` hold sensitive data of kind ``label``.
+
+    Where a grant does not give such a column in clear its values are masked by ``mask``;
+    without one, the column is shared as nulls.
+    """
 
     pattern: str = Field(description="Regular expression matched against the whole column name.")
     label: str
+    mask: MaskKind = Field(
+        default="null", description="How values are masked where not given in clear."
+    )
 
     @field_validator("pattern")
     @classmethod
@@ -68,6 +81,11 @@ class SensitiveRule(Strict):
     def matches(self, column: str) -> bool:
         """Whether ``column`` is covered by this rule."""
         return re.fullmatch(self.pattern, column) is not None
+
+
+def rule_for(column: str, rules: Iterable[SensitiveRule]) -> SensitiveRule | None:
+    """The first rule covering ``column``, ``None`` if it is not sensitive."""
+    return next((rule for rule in rules if rule.matches(column)), None)
 
 
 class CatalogConfig(Strict):

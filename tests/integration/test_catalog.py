@@ -133,7 +133,7 @@ def test_entries_are_generated_from_metadata(built: Path) -> None:
     comments = {c.name: c.comment for c in d.columns}
     assert comments["uscc"].startswith("统一社会信用代码")  # from the data elements
     assert comments["_ingested_at"] == "入湖时间（UTC）"
-    assert d.sensitive_columns == ["legal_representative"]
+    assert d.sensitive_columns == ["legal_representative", "address"]
     assert (d.owner, d.owner_name, d.category) == (
         "market_regulation",
         "市场监督管理局",
@@ -194,8 +194,8 @@ def test_a_new_source_column_makes_a_new_version_to_review(
     assert second.diff["columns"] == {"added": ["contact_phone"], "removed": [], "changed": {}}
     assert second.diff["fields"] == {
         "sensitive_columns": {
-            "from": ["legal_representative"],
-            "to": ["legal_representative", "contact_phone"],
+            "from": ["legal_representative", "address"],
+            "to": ["legal_representative", "address", "contact_phone"],
         }
     }
     # readers keep seeing the published version until the new one is reviewed and published

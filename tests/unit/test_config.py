@@ -186,7 +186,9 @@ def test_catalog_settings_are_checked(full_conf_dir: Path) -> None:
 
 
 def test_a_bad_catalog_file_is_reported_without_follow_on_errors(full_conf_dir: Path) -> None:
-    _edit(full_conf_dir / "catalog.yaml", '"legal_representative|party"', '"(unclosed"')
+    path = full_conf_dir / "catalog.yaml"
+    _edit(path, '"legal_representative|party"', '"(unclosed"')
     (error,) = _errors(full_conf_dir)
-    assert "catalog.yaml:18: sensitive_columns.0.pattern" in error
+    line = next(n for n, row in enumerate(path.read_text().splitlines(), 1) if "(unclosed" in row)
+    assert f"catalog.yaml:{line}: sensitive_columns.0.pattern" in error
     assert "not a regular expression" in error
