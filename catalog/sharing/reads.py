@@ -5,8 +5,9 @@ mode asked (refused and audited when there is none), counts the call against the
 quota, and reads only the granted columns of the rows the grant's row filter lets through,
 further narrowed by the caller's own filter (parsed like the grant's, and over granted columns
 only, so that no condition probes a column the grant withholds), in key order, a page at a
-time. Each read is one ``data.read`` audit row with the mode, the grant and the rows returned,
-and counts against the grant's quota and usual volume (:mod:`catalog.sharing.usage`).
+time, its sensitive columns masked unless the grant gives them in clear. Each read is one
+``data.read`` audit row with the mode, the grant and the rows returned, and counts against the
+grant's quota and usual volume (:mod:`catalog.sharing.usage`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from govlake import row_filter
 from govlake.errors import GovlakeError
 from govlake.principal import Principal
 from govlake.runtime import Runtime
+from jobs.masking import mask_key, mask_table, masks_for
 from jobs.query import select
 from services.identity import trail
 from services.identity.organisations import OrgTree
@@ -75,13 +77,24 @@ def read(
     rows = select(rt.lake, entry.dataset, columns, conditions, params,
                   order_by=keys, limit=selection.limit + 1)  # fmt: skip
     more = rows.num_rows > selection.limit
-    rows = rows.slice(0, selection.limit)
+    rows = masked(rt, rows.slice(0, selection.limit), grant)
     cursor = _cursor_after(rows, keys) if more and set(keys) <= set(columns) else None
     details = {"mode": mode, "grant": grant.id, "application": grant.application,
                "rows": rows.num_rows, "table": entry.dataset}  # fmt: skip
     trail.write(rt, actor, "data.read", f"catalog:{entry.code}", "success", details)
     usage.add_rows(rt, grant, actor, clock(), rows.num_rows)
     return Page(rows, cursor, grant)
+
+
+def masked(rt: Runtime, rows: pa.Table, grant: ShareGrant) -> pa.Table:
+    """``rows`` with the sensitive columns the grant does not give in clear masked.
+
+    The rules of ``conf/catalog.yaml`` say how (:mod:`jobs.masking`): the one masking of every
+    share path.
+    """
+    rules = rt.config.catalog.sensitive_columns
+    masks = masks_for(rows.column_names, rules, clear=grant.terms.clear)
+    return mask_table(rows, masks, token_key=mask_key()) if masks else rows
 
 
 def granted(

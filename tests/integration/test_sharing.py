@@ -410,6 +410,14 @@ def test_the_service_api_answers_as_its_own_document_says(
         assert len(rows) == 200
         for row in rows:
             jsonschema.validate(row, record)
+        clear = {r["uscc"]: r["legal_representative"]
+                 for r in platform["tax.analyst"].lake.read(GOLD).to_pylist()}  # fmt: skip
+        for row in rows:  # a natural person's name: its first character only
+            name = clear[row["uscc"]]
+            assert row["legal_representative"] == (
+                name[0] + "*" * (len(name) - 1) if name else name
+            )
+        assert any(clear[r["uscc"]] and len(clear[r["uscc"]]) > 1 for r in rows)
         assert client.get(f"/v1/resources/{code}/records").status_code == 200  # its own grant
     with _client(url, tokens["wang.fang"]) as client:
         refused = client.get(f"/v1/resources/{code}/service/openapi.json")
