@@ -1,12 +1,15 @@
 """What every ``govlake`` subcommand shares: consoles, ``--conf``, errors, who is logged in.
 
 Errors a user can fix (configuration, input, unreachable sources, a refusal) print as one clear
-line on stderr and exit with status 1; nothing is written when a run cannot start. A command
-that acts for someone builds its runtime with :func:`signed_in`, from the saved token.
+line on stderr and exit with status 1; nothing is written when a run cannot start. Any other
+failure is one line too, naming its type, with ``govlake --debug`` (or ``GOVLAKE_DEBUG=1``)
+showing its traceback. A command that acts for someone builds its runtime with
+:func:`signed_in`, from the saved token.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -25,6 +28,7 @@ from services.identity.authentication import verify
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
+DEBUG = "GOVLAKE_DEBUG"
 ConfOption = Annotated[
     Path | None,
     typer.Option("--conf", help="Configuration folder (default: $GOVLAKE_CONF or ./conf)."),
@@ -46,8 +50,23 @@ def reports_errors(command: F) -> F:
         except GovlakeError as exc:
             err.print(f"[red]error[/red]: {exc}", markup=True, highlight=False)
             raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if debugging():
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            err.print(f"[red]error[/red]: {type(exc).__name__}: {first} (govlake --debug "
+                      f"{command.__name__.replace('_', '-')} shows where)", markup=True,
+                      highlight=False)  # fmt: skip
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def debugging() -> bool:
+    """Whether ``--debug`` (or ``GOVLAKE_DEBUG=1``) asks for tracebacks."""
+    return os.environ.get(DEBUG, "") not in ("", "0")
 
 
 def runtime(conf: Path | None) -> Runtime:

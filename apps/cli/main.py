@@ -7,6 +7,7 @@ stderr and exit with status 1; nothing is written when a run cannot start.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +18,7 @@ from rich.table import Table
 from apps.cli.applications import applications_app, apply
 from apps.cli.audit import audit_app
 from apps.cli.catalog import catalog_app
-from apps.cli.common import ConfOption, err, out, reports_errors, runtime, signed_in
+from apps.cli.common import DEBUG, ConfOption, err, out, reports_errors, runtime, signed_in
 from apps.cli.demo_report import lakehouse_tables
 from apps.cli.exchange import exchange_app
 from apps.cli.grants import grants_app
@@ -33,6 +34,19 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of a failure.")
+    ] = False,
+) -> None:
+    """govlake: the data backbone of the application collaboration platform."""
+    if debug:
+        os.environ[DEBUG] = "1"
+
+
 conf_app = typer.Typer(help="Check the declarative configuration in conf/.", no_args_is_help=True)
 app.add_typer(conf_app, name="conf")
 app.add_typer(quality_app, name="quality")
@@ -193,8 +207,6 @@ def maintain(
 @reports_errors
 def ui(conf: ConfOption = None) -> None:
     """Start the Airflow UI (airflow standalone) on govlake's DAGs and the demo's data."""
-    import os
-
     from apps.airflow_home import activate
 
     config = load_config(conf)

@@ -128,9 +128,9 @@ def open_platform_db(config: ProjectConfig) -> sa.Engine:
             command.upgrade(alembic, "head")
         if not record.exists():
             _remember(record, shown)
-    except sa.exc.OperationalError as exc:
+    except sa.exc.DatabaseError as exc:  # unreachable, refused, or a file that is no database
         raise GovlakeError(
             f"platform database {engine.url.render_as_string(hide_password=True)} "
-            f"cannot be opened: {exc.orig}"
+            f"cannot be opened: {str(exc.orig).strip().splitlines()[0]}"
         ) from None
     return engine

@@ -194,3 +194,37 @@ def _new_events(rt: Runtime, before: int) -> list[AuditEvent]:
     """The audit events after the first ``before``, newest first."""
     every = events(rt, limit=10_000)
     return every[: len(every) - before]
+
+
+def test_an_unexpected_failure_is_one_line_and_debug_shows_where(
+    project: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jobs.query
+
+    def broken(*args: object) -> set[str]:
+        raise RuntimeError("the parser broke\nand said more")
+
+    monkeypatch.setattr(jobs.query, "tables_named", broken)
+    conf = ["--conf", str(project.conf_dir)]
+    done = CliRunner().invoke(app, ["sql", "SELECT 1", *conf])
+    assert done.exit_code == 1
+    assert done.stderr == (
+        "error: RuntimeError: the parser broke (govlake --debug sql shows where)\n"
+    )
+    debugged = CliRunner().invoke(app, ["--debug", "sql", "SELECT 1", *conf])
+    assert isinstance(debugged.exception, RuntimeError)
+    monkeypatch.delenv("GOVLAKE_DEBUG")
+
+
+def test_a_platform_db_that_is_no_database_is_named(
+    project: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = project.home
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "platform.db").write_text("not a database")
+    done = CliRunner().invoke(app, ["sql", "SELECT 1", "--conf", str(project.conf_dir)])
+    assert done.exit_code == 1
+    assert done.stderr.startswith("error: platform database sqlite:///") and (
+        "platform.db cannot be opened: file is not a database\n" in done.stderr
+    )
+    assert len(done.stderr.splitlines()) == 1
