@@ -74,5 +74,8 @@ def maintain_table(conf_dir: str, ref: str) -> list[dict[str, Any]]:
 
 
 def _as(conf: str | Runtime, service: str) -> Runtime:
-    """The runtime of conf folder ``conf`` acting as ``service``."""
+    """The runtime of conf folder ``conf`` acting as ``service``; files made owner-only."""
+    from apps.doctor import owner_only
+
+    owner_only()
     return acting_service(conf if isinstance(conf, Runtime) else Runtime.load(conf), service)

@@ -43,6 +43,9 @@ def _options(
     ] = False,
 ) -> None:
     """govlake: the data backbone of the application collaboration platform."""
+    from apps.doctor import owner_only
+
+    owner_only()
     if debug:
         os.environ[DEBUG] = "1"
 
@@ -200,6 +203,26 @@ def maintain(
             f"{r.files_vacuumed} vacuumed"
         )
     if any(r.problem for r in done):
+        raise typer.Exit(1)
+
+
+@app.command()
+@reports_errors
+def doctor(conf: ConfOption = None) -> None:
+    """Self-check: owner-only files, keys set, platform DB revision, audit ledger; exit 1 if not.
+
+    Needs ``administer`` on the platform department (a platform administrator).
+    """
+    from apps.doctor import checks
+    from services.identity.policy import acting, require
+
+    rt = signed_in(conf)
+    require(rt, acting(rt), "administer", f"organisation:{rt.config.catalog.platform_department}")
+    found = checks(rt)
+    for c in found:
+        mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
+        out.print(f"{mark} {c.name}: {c.detail}", highlight=False, soft_wrap=True)
+    if not all(c.ok for c in found):
         raise typer.Exit(1)
 
 

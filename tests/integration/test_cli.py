@@ -228,3 +228,34 @@ def test_a_platform_db_that_is_no_database_is_named(
         "platform.db cannot be opened: file is not a database\n" in done.stderr
     )
     assert len(done.stderr.splitlines()) == 1
+
+
+def test_files_are_owner_only_and_the_doctor_says_so(
+    project: ProjectConfig, registry_db: Path, sign_in: Callable[..., Principal]
+) -> None:
+    import os
+    import stat
+
+    runner = CliRunner()
+    conf = ["--conf", str(project.conf_dir)]
+    for path in [project.home, *project.home.rglob("*")]:  # made by the fixtures, not govlake
+        path.chmod(stat.S_IMODE(path.stat().st_mode) & 0o700)
+    assert runner.invoke(app, ["run", "market_registry_ingest", *conf]).exit_code == 0
+    lake = Path(Lakehouse(project.lakehouse).uri("bronze.enterprise_registry"))
+    made = [p for p in lake.rglob("*")]
+    assert made and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in made)
+    refused = runner.invoke(app, ["doctor", *conf])  # an engineer administers nothing
+    assert refused.exit_code == 1 and "engineer may not administer organisation:platform" in (
+        refused.output
+    )
+    sign_in(project.conf_dir, "admin")
+    done = runner.invoke(app, ["doctor", *conf])
+    assert "FAIL" not in done.output.replace("key for audit checkpoints", ""), done.output
+    assert f"ok   permissions {project.lakehouse.root}: owner only" in done.output
+    assert "ok   audit ledger:" in done.output and "events verify" in done.output
+    parquet = next(lake.glob("*.parquet"))
+    os.chmod(parquet, 0o644)
+    opened = runner.invoke(app, ["doctor", *conf])
+    assert opened.exit_code == 1
+    opened_line = f"FAIL permissions {project.lakehouse.root}: 1 path(s) open to others"
+    assert f"{opened_line}, e.g. {parquet} (0644)" in opened.output
