@@ -12,6 +12,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,12 @@ def services_ready(sign_in):  # noqa: ANN001, ANN201
         sync(rt.acting_as(authentication.login(rt, "admin", TEST_ADMIN_PASSWORD).principal))
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _umask_restored() -> Iterator[None]:
+    """Each govlake command run in this process sets the owner-only umask; undo it after."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
