@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from apps.demo import approve_nodes
+from apps.guarded import set_node_status
 from apps.local_servers import FtpServer
 from apps.tasks import deliver_subscription
 from govlake.config.loader import load_config
 from govlake.lakehouse import Lakehouse
 from govlake.platform_db.database import open_platform_db
+from govlake.principal import Principal
 from govlake.runtime import Runtime
 from jobs.exchange.ledger import Ledger
 from jobs.exchange.receipt import verify
@@ -36,6 +38,8 @@ def test_tax_sftp_credit_postgres_and_hr_ftp(
     ftp_server: FtpServer,
     postgres_schema: tuple[sa.Engine, str],
     monkeypatch: pytest.MonkeyPatch,
+    sign_in: Callable[..., Principal],
+    services_ready: Callable[[Path], None],
 ) -> None:
     conf = full_conf_dir
     for datasets in (conf / "datasets").glob("*.yaml"):  # Arrow keeps this test quick
@@ -62,7 +66,10 @@ def test_tax_sftp_credit_postgres_and_hr_ftp(
         "AIRFLOW_CONN_CREDIT_PLATFORM_DB", engine.url.render_as_string(hide_password=False)
     )
     project = load_config(conf)
-    approve_nodes(Runtime(project), lambda _: None)
+    services_ready(conf)  # the exchange DAGs' tasks act as the nodes' services
+    admin = Runtime(project).acting_as(sign_in(conf, "admin", token=False))
+    for node in project.nodes:
+        set_node_status(admin, node, "approved", "joined the platform")
     results = {name: deliver_subscription(str(conf), name) for name in project.subscriptions}
 
     lake = Lakehouse(project.lakehouse)
