@@ -40,17 +40,8 @@ def share_routes(rt: Runtime, signed_in: Callable[..., Principal]) -> APIRouter:
         return rows[0]
 
     @router.get("/{code}/records")
-    def records(
-        caller: Caller,
-        code: str,
-        filter: Annotated[str | None, Query(max_length=2000)] = None,
-        fields: Annotated[str | None, Query(description="Comma-separated granted columns.")] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-        cursor: Annotated[str | None, Query(max_length=4000)] = None,
-    ) -> Any:
+    def records(caller: Caller, code: str, selection: Paged) -> Any:
         """A page of records of resource ``code``, filtered, in key order."""
-        chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
-        selection = Selection(where=filter, fields=chosen, limit=limit, cursor=cursor)
         return _page(rt, caller, code, "composite_query", selection)
 
     @router.get("/{code}/service/openapi.json", include_in_schema=False)
@@ -63,22 +54,27 @@ def share_routes(rt: Runtime, signed_in: Callable[..., Principal]) -> APIRouter:
         return openapi(entry, grant, str(request.base_url).rstrip("/"))
 
     @router.get("/{code}/service/records")
-    def service_records(
-        caller: Caller,
-        code: str,
-        filter: Annotated[str | None, Query(max_length=2000)] = None,
-        fields: Annotated[str | None, Query(description="Comma-separated granted columns.")] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-        cursor: Annotated[str | None, Query(max_length=4000)] = None,
-    ) -> Any:
+    def service_records(caller: Caller, code: str, selection: Paged) -> Any:
         """The service API of resource ``code``: typed records (its schema: ``openapi.json``)."""
-        chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
-        selection = Selection(where=filter, fields=chosen, limit=limit, cursor=cursor)
         page = _page(rt, caller, code, "service_api", selection)
         page["rows"] = [{k: typed(v) for k, v in row.items()} for row in page["rows"]]
         return page
 
     return router
+
+
+def _paged(
+    filter: Annotated[str | None, Query(max_length=2000)] = None,
+    fields: Annotated[str | None, Query(description="Comma-separated granted columns.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(max_length=4000)] = None,
+) -> Selection:
+    """The page a request asks for: its filter, fields, size and cursor."""
+    chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
+    return Selection(where=filter, fields=chosen, limit=limit, cursor=cursor)
+
+
+Paged = Annotated[Selection, Depends(_paged)]
 
 
 def _page(rt: Runtime, caller: Principal, code: str, mode: ShareMode, selection: Selection) -> Any:
