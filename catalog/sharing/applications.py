@@ -144,7 +144,12 @@ def authorize_application(
 
 
 def expire(rt: Runtime, *, clock: Clock = utc_now) -> list[str]:
-    """Mark every application whose period has ended expired; their codes."""
+    """Mark every application whose period has ended expired; their codes.
+
+    The platform does it (``accept`` held in the platform department), as its clock says.
+    """
+    actor = acting(rt)
+    require(rt, actor, "accept", f"organisation:{rt.config.catalog.platform_department}")
     now = clock()
     ended = []
     with rt.platform_db.begin() as conn:

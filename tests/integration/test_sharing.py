@@ -231,6 +231,8 @@ def test_authorising_checks_the_terms(platform: dict[str, Runtime]) -> None:
     later = datetime.now(UTC) + timedelta(days=30)
     grant = chain.authorize_application(hub, made.code, chain.Grant(until=later))
     assert grant.valid_until == later and grant.terms.columns == ["uscc", "name", "status"]
+    with pytest.raises(AccessDenied, match="tax.analyst may not accept organisation:platform"):
+        chain.expire(tax, clock=lambda: later + timedelta(seconds=1))
     assert chain.expire(hub, clock=lambda: later + timedelta(seconds=1)) == [made.code]
     assert chain.show(tax, made.code)[0].status == "expired"
 
