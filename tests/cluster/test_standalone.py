@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ import pytest
 
 from govlake.config.loader import load_config
 from tests.conftest import REPO, collect_scenario, derived_tables, refining_pipelines
+
+SignIn = Callable[..., object]
 
 pytestmark = pytest.mark.cluster
 SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
@@ -118,10 +120,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def _derive(
-    conf: Path, home: Path, master: str, monkeypatch: pytest.MonkeyPatch
+    conf: Path, home: Path, master: str, monkeypatch: pytest.MonkeyPatch, sign_in: SignIn
 ) -> dict[str, list[str]]:
-    """Silver and gold built from ``home``'s bronze by ``govlake run``, with Spark at ``master``."""
+    """Silver and gold built from ``home``'s bronze by ``govlake run``, with Spark at ``master``,
+    as an engineer of the city (whose subtree owns every dataset)."""
     monkeypatch.setenv("GOVLAKE_HOME", str(home))
+    sign_in(conf, "engineer", "data_engineer", org="jinan")
     engine = conf / "engine.yaml"
     engine.write_text(
         engine.read_text(encoding="utf-8").replace("master: local[*]", f"master: {master}"),
@@ -143,7 +147,11 @@ def _derive(
 
 
 def test_scenario_on_the_cluster_equals_local_mode(
-    cluster: Cluster, full_conf_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster,
+    full_conf_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sign_in: SignIn,
 ) -> None:
     """The conf's master alone moves every silver and gold job onto the cluster."""
     collect_scenario(full_conf_dir, ROWS)
@@ -152,8 +160,8 @@ def test_scenario_on_the_cluster_equals_local_mode(
     shutil.copytree(home, local_home)
     shutil.copytree(full_conf_dir, local_conf)
 
-    on_cluster = _derive(full_conf_dir, home, cluster.master, monkeypatch)
-    local = _derive(local_conf, local_home, "local[2]", monkeypatch)
+    on_cluster = _derive(full_conf_dir, home, cluster.master, monkeypatch, sign_in)
+    local = _derive(local_conf, local_home, "local[2]", monkeypatch, sign_in)
     assert on_cluster == local
     assert len(on_cluster["gold.enterprise_credit_profile"]) > 250
     rejects = on_cluster["silver.enterprise_registry__quarantine"]
