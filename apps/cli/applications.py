@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
 
 from apps.cli.common import ConfOption, out, reports_errors, signed_in
+from apps.cli.listing import Format, FormatOption, Listing, emit
 from catalog.sharing import applications as chain
 from catalog.sharing.terms import SHARE_MODES, Request
 from govlake.errors import GovlakeError
@@ -73,17 +73,17 @@ def apply(
 @applications_app.command("list")
 @reports_errors
 def list_applications(
-    status: Annotated[str | None, typer.Option("--status")] = None, conf: ConfOption = None
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    fmt: FormatOption = Format.table,
+    conf: ConfOption = None,
 ) -> None:
     """The applications you may see: your organisation's and those you decide."""
-    view = Table(title="resource applications")
-    for column in ("code", "status", "resource", "dataset", "mode", "organisation", "applicant",
-                   "submitted (UTC)"):  # fmt: skip
-        view.add_column(column)
+    listing = Listing("resource applications", ("code", "status", "resource", "dataset", "mode",
+                      "organisation", "applicant", "submitted (UTC)"))  # fmt: skip
     for a in chain.listed(signed_in(conf), status):  # type: ignore[arg-type]
-        view.add_row(a.code, a.status, a.resource, a.dataset, a.request.mode, a.organisation,
-                     a.applicant, f"{a.submitted_at:%Y-%m-%d %H:%M}")  # fmt: skip
-    out.print(view)
+        listing.add(a.code, a.status, a.resource, a.dataset, a.request.mode, a.organisation,
+                    a.applicant, a.submitted_at)  # fmt: skip
+    emit(listing, fmt)
 
 
 @applications_app.command("show")

@@ -6,15 +6,14 @@ else's; a refusal is itself audited.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-from rich.table import Table
 
 from apps.cli.common import ConfOption, err, out, reports_errors, signed_in
+from apps.cli.listing import Format, FormatOption, Listing, emit
 from govlake.errors import GovlakeError
 from govlake.runtime import Runtime
 
@@ -66,6 +65,7 @@ def audit_log(
     ] = None,
     outcome: Annotated[str | None, typer.Option(help="success, refused or failed")] = None,
     limit: Annotated[int, typer.Option(help="Events shown, newest first.")] = 50,
+    fmt: FormatOption = Format.table,
     conf: ConfOption = None,
 ) -> None:
     """The latest events, newest first, filtered."""
@@ -81,17 +81,12 @@ def audit_log(
         _auditor(conf), user=user, action=action, object=object, since=start,
         outcome=cast("Outcome | None", outcome), limit=limit,
     )  # fmt: skip
-    view = Table(title="audit ledger")
-    for column in ("id", "at (UTC)", "user", "org.", "action", "object", "outcome", "client",
-                   "details"):  # fmt: skip
-        view.add_column(column)
+    listing = Listing("audit ledger", ("id", "at (UTC)", "user", "org.", "action", "object",
+                      "outcome", "client", "details"))  # fmt: skip
     for e in found:
-        view.add_row(
-            str(e.id), f"{e.at:%Y-%m-%d %H:%M:%S.%f}", e.principal, e.organisation or "",
-            e.action, e.object, e.outcome, e.client or "",
-            json.dumps(e.details, ensure_ascii=False) if e.details else "",
-        )  # fmt: skip
-    out.print(view)
+        listing.add(e.id, e.at, e.principal, e.organisation, e.action, e.object, e.outcome,
+                    e.client, e.details or None)  # fmt: skip
+    emit(listing, fmt)
 
 
 @audit_app.command("checkpoint")

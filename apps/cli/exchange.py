@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from apps.cli.common import ConfOption, out, reports_errors, signed_in
+from apps.cli.listing import Format, FormatOption, Listing, emit
 from govlake.errors import GovlakeError
 from services.identity.policy import acting, authorize, require
 
@@ -36,7 +36,7 @@ Reason = Annotated[str | None, typer.Option("--reason", help="Recorded in the le
 
 @nodes_app.command("list")
 @reports_errors
-def nodes_list(conf: ConfOption = None) -> None:
+def nodes_list(fmt: FormatOption = Format.table, conf: ConfOption = None) -> None:
     """Nodes with their department and status."""
     from jobs.exchange.ledger import Ledger
 
@@ -44,14 +44,10 @@ def nodes_list(conf: ConfOption = None) -> None:
     shown = set(_nodes(rt, "read_metadata", None))
     ledger = Ledger(rt.platform_db)
     ledger.sync_nodes(rt.config)
-    view = Table(title="exchange nodes")
-    for column in ("node", "department", "status", "since", "by"):
-        view.add_column(column)
+    listing = Listing("exchange nodes", ("node", "department", "status", "since (UTC)", "by"))
     for node in (n for n in ledger.nodes() if n.name in shown):
-        view.add_row(
-            node.name, node.department, node.status, str(node.changed_at)[:19], node.changed_by
-        )
-    out.print(view)
+        listing.add(node.name, node.department, node.status, node.changed_at, node.changed_by)
+    emit(listing, fmt)
 
 
 def _nodes(rt: Runtime, verb: str, name: str | None, *, every: bool = False) -> list[str]:
@@ -151,9 +147,13 @@ def verify(
 def report(
     node: Annotated[str | None, typer.Option("--node")] = None,
     since: Annotated[str | None, typer.Option("--since", help="YYYY-MM-DD")] = None,
+    fmt: FormatOption = Format.table,
     conf: ConfOption = None,
 ) -> None:
-    """Volume per node per day, then each failed or refused attempt with its reason."""
+    """Volume per node per day, then each failed or refused attempt with its reason.
+
+    In a format for programs, the attempts alone: one record per failed or refused attempt.
+    """
     from jobs.exchange.ledger import Ledger
 
     try:
@@ -163,20 +163,17 @@ def report(
     rt = signed_in(conf)
     _nodes(rt, "read_metadata", node, every=True)
     ledger = Ledger(rt.platform_db)
-    rows = ledger.report(node=node, since=start)
-    view = Table(title="exchange ledger")
-    for column in ("day", "node", "delivered", "rows", "bytes", "failed", "refused"):
-        view.add_column(column)
-    for r in rows:
-        view.add_row(r.day, r.node, *(str(n) for n in (r.delivered, r.rows, r.bytes, r.failed,
-                                                          r.refused)))  # fmt: skip
-    out.print(view)
-    failures = ledger.failures(node=node, since=start)
-    if failures:
-        why = Table(title="failed and refused attempts")
-        for column in ("started (UTC)", "subscription", "node", "batch", "status", "reason"):
-            why.add_column(column)
-        for a in failures:
-            why.add_row(str(a.started_at)[:19], a.subscription, a.node, a.batch_id, a.status,
-                        a.error or "")  # fmt: skip
-        out.print(why)
+    attempts = ("started (UTC)", "subscription", "node", "batch", "status", "reason")
+    why = Listing("failed and refused attempts", attempts)
+    for a in ledger.failures(node=node, since=start):
+        why.add(a.started_at, a.subscription, a.node, a.batch_id, a.status, a.error)
+    if fmt is not Format.table:
+        emit(why, fmt)
+        return
+    counts = ("delivered", "rows", "bytes", "failed", "refused")
+    volume = Listing("exchange ledger", ("day", "node", *counts), right=frozenset(counts))
+    for r in ledger.report(node=node, since=start):
+        volume.add(r.day, r.node, r.delivered, r.rows, r.bytes, r.failed, r.refused)
+    emit(volume, fmt)
+    if why.rows:
+        emit(why, fmt)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from apps.cli.common import ConfOption, out, reports_errors, signed_in
+from apps.cli.listing import Format, FormatOption, Listing, emit
 from services.identity import delegation
 
 grants_app = typer.Typer(help="Grants of verbs on securables.", no_args_is_help=True)
@@ -39,16 +39,14 @@ def add(
 @reports_errors
 def list_grants(
     securable: Annotated[str | None, typer.Option("--securable", help="One securable.")] = None,
+    fmt: FormatOption = Format.table,
     conf: ConfOption = None,
 ) -> None:
     """Grants on what the logged-in user administers."""
-    view = Table(title="grants")
-    for column in ("id", "verb", "securable", "grantee", "by", "at"):
-        view.add_column(column)
+    listing = Listing("grants", ("id", "verb", "securable", "grantee", "by", "at (UTC)"))
     for g in delegation.listed_grants(signed_in(conf), securable):
-        view.add_row(str(g.id), g.verb, g.securable, g.grantee, g.granted_by,
-                     f"{g.granted_at:%Y-%m-%d %H:%M}")  # fmt: skip
-    out.print(view)
+        listing.add(g.id, g.verb, g.securable, g.grantee, g.granted_by, g.granted_at)
+    emit(listing, fmt)
 
 
 @grants_app.command("revoke")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from apps.cli.common import ConfOption, out, reports_errors, signed_in
+from apps.cli.common import ConfOption, reports_errors, signed_in
+from apps.cli.listing import Format, FormatOption, Listing, emit
 from services.identity.organisations import OrgTree
 from services.identity.policy import AccessDenied, acting, authorize
 
@@ -14,7 +14,7 @@ orgs_app = typer.Typer(help="The organisation tree (conf/departments.yaml).", no
 
 @orgs_app.command("list")
 @reports_errors
-def list_organisations(conf: ConfOption = None) -> None:
+def list_organisations(fmt: FormatOption = Format.table, conf: ConfOption = None) -> None:
     """Organisations the logged-in user may read, parents before children."""
     rt = signed_in(conf)
     principal = acting(rt)
@@ -25,9 +25,7 @@ def list_organisations(conf: ConfOption = None) -> None:
     visible = [n for n, d in decisions if d.allowed]
     if not visible:
         raise AccessDenied(decisions[0][1].reason if decisions else "no organisation is declared")
-    view = Table(title="organisations")
-    for column in ("code", "name", "level", "parent"):
-        view.add_column(column)
+    listing = Listing("organisations", ("code", "name", "level", "parent"))
     for n in visible:
-        view.add_row(n.code, n.name, n.level, n.parent or "-")
-    out.print(view)
+        listing.add(n.code, n.name, n.level, n.parent)
+    emit(listing, fmt)

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from apps.cli.common import ConfOption, out, reports_errors, signed_in
+from apps.cli.listing import Format, FormatOption, Listing, emit
 from govlake.errors import GovlakeError
 
 quality_app = typer.Typer(
@@ -45,6 +46,7 @@ def quality_run(
 @reports_errors
 def quality_report(
     dataset: Annotated[str | None, typer.Argument(help="zone.table")] = None,
+    fmt: FormatOption = Format.table,
     conf: ConfOption = None,
 ) -> None:
     """Latest validation of each dataset (or of one): score, failures, action."""
@@ -58,22 +60,17 @@ def quality_report(
     rows = latest(rt.lake, dataset).to_pylist()
     if not rows:
         raise GovlakeError("no validation recorded yet" + (f" for {dataset}" if dataset else ""))
-    view = Table(title="Latest validations")
-    for column in ("dataset", "version", "score", "passed", "failed", "action", "validated at"):
-        view.add_column(column)
+    columns = ("dataset", "version", "score", "passed", "failed", "action", "validated at (UTC)")
+    listing = Listing("Latest validations", columns, right=frozenset({"version", "score"}))
     for ref in dict.fromkeys(r["dataset"] for r in rows):
         mine = [r for r in rows if r["dataset"] == ref]
         failed = [f"{r['expectation']}({r['column'] or ''})" for r in mine if not r["success"]]
-        view.add_row(
-            ref,
-            str(mine[0]["version"]),
-            f"{mine[0]['score']:.2f}",
-            str(len(mine) - len(failed)),
-            "\n".join(failed) or "-",
-            mine[0]["action"],
-            mine[0]["validated_at"].strftime("%Y-%m-%d %H:%M:%S UTC"),
-        )
-    out.print(view)
+        first = mine[0]
+        score = round(first["score"], 2)
+        listing.add(ref, first["version"], score, len(mine) - len(failed),
+                    "\n".join(failed) if fmt is Format.table else failed, first["action"],
+                    first["validated_at"])  # fmt: skip
+    emit(listing, fmt)
 
 
 @quality_app.command("quarantine")
@@ -81,9 +78,14 @@ def quality_report(
 def quality_quarantine(
     dataset: Annotated[str, typer.Argument(help="zone.table")],
     limit: int = 50,
+    fmt: FormatOption = Format.table,
     conf: ConfOption = None,
 ) -> None:
-    """List a table's quarantined rows with the reason and the step that rejected them."""
+    """A table's quarantined rows: keys, why, and where each came from.
+
+    Rows a cleaning step rejected show the step; lines a collector could not read show the
+    file, the line number and the raw text.
+    """
     from apps.guarded import permitted, record_reads
     from govlake.lakehouse import QUARANTINE_SUFFIX
 
@@ -94,16 +96,18 @@ def quality_quarantine(
     if not lake.exists(dataset + QUARANTINE_SUFFIX):
         out.print(f"{dataset}: nothing quarantined")
         return
-    held = lake.read(dataset + QUARANTINE_SUFFIX)
-    shown = min(limit, held.num_rows)
-    record_reads(rt, actor, [dataset + QUARANTINE_SUFFIX], "success", {"rows": shown})
-    keys = [k for k in config.dataset(dataset).keys if k in held.column_names]
-    view = Table(title=f"{dataset}__quarantine ({held.num_rows} rows)")
-    for column in (*keys, "_stage", "_reason"):
-        view.add_column(column)
-    for row in held.slice(0, limit).to_pylist():
-        view.add_row(*(str(row.get(c)) for c in (*keys, "_stage", "_reason")))
-    out.print(view)
+    table = lake.dataset(dataset + QUARANTINE_SUFFIX)
+    names = table.schema.names
+    columns = [k for k in config.dataset(dataset).keys if k in names]
+    columns += [c for c in ("_stage", "_file", "_line", "_reason", "_raw") if c in names]
+    held = table.head(limit, columns=columns)
+    total = table.count_rows()
+    record_reads(rt, actor, [dataset + QUARANTINE_SUFFIX], "success", {"rows": held.num_rows})
+    listing = Listing(f"{dataset}__quarantine ({held.num_rows} of {total} rows)",
+                      [c.removeprefix("_") for c in columns])  # fmt: skip
+    for row in held.to_pylist():
+        listing.add(*row.values())
+    emit(listing, fmt)
 
 
 @quality_app.command("reprocess")

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from apps.cli import token_file
 from apps.cli.common import ConfOption, out, password_input, reports_errors, signed_in
+from apps.cli.listing import Format, FormatOption, Listing, emit
 from services.identity import authentication, delegation, stewards, user_admin
 from services.identity.policy import acting
 from services.identity.user_admin import NewAccount
@@ -52,26 +52,17 @@ def add(
 @reports_errors
 def list_users(
     organisation: Annotated[str | None, typer.Option("--org", help="One organisation.")] = None,
+    fmt: FormatOption = Format.table,
     conf: ConfOption = None,
 ) -> None:
     """Users of the organisations the logged-in user administers."""
     rt = signed_in(conf)
-    view = Table(title="users")
-    for column in (
-        "username",
-        "name",
-        "kind",
-        "organisation",
-        "status",
-        "failures",
-        "password set",
-    ):
-        view.add_column(column)
+    columns = ("username", "name", "kind", "organisation", "status", "failures", "password set")
+    listing = Listing("users", columns, right=frozenset({"failures"}))
     for a in user_admin.users(rt, organisation):
-        changed = f"{a.password_changed_at:%Y-%m-%d %H:%M}" if a.password_changed_at else "-"
-        view.add_row(a.username, a.display_name, a.kind, a.organisation, a.status,
-                     str(a.failed_attempts), changed)  # fmt: skip
-    out.print(view)
+        listing.add(a.username, a.display_name, a.kind, a.organisation, a.status,
+                    a.failed_attempts, a.password_changed_at)  # fmt: skip
+    emit(listing, fmt)
 
 
 def _change(username: str, change: str, conf: ConfOption) -> None:
