@@ -2,8 +2,8 @@
 
 Nothing here is typed by hand: the schema comes from the table's Delta log, ownership and
 grading from the dataset's conf, the update cycle and lineage from the DAG graph, quality from
-the latest validation run, freshness from the last commit. Conf adds only descriptions (of the
-dataset and its columns) and how the dataset is shared.
+the latest validation run, freshness as the quality gate measures it (jobs.quality.freshness).
+Conf adds only descriptions (of the dataset and its columns) and how the dataset is shared.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pyarrow.compute as pc
 from deltalake import Schema
@@ -26,6 +26,7 @@ from govlake.config.catalog import (
 )
 from govlake.config.project import ProjectConfig
 from govlake.lakehouse import Lakehouse
+from jobs.quality import freshness
 from jobs.quality.results import latest
 
 # Columns the platform adds to every table, and what they mean.
@@ -125,7 +126,8 @@ def _state(
 ) -> State:
     info = lake.describe(ref)
     limit = config.dataset(ref).quality.freshness_hours
-    fresh = now - info.last_commit <= timedelta(hours=limit)
+    seen = freshness.last_seen(lake, config.expectations_dir, ref, info.last_commit)
+    fresh = seen >= freshness.cutoff(limit, now)
     return State(
         rows=info.rows,
         size_bytes=info.size_bytes,

@@ -3,7 +3,8 @@
 - ``min_row_count``: the fewest rows a write may carry. For ``overwrite`` datasets, the previous
   version's row count less ``max_row_drop``; for incremental ones, the input rows less
   ``max_row_drop`` (a cleaning step that suddenly rejects most rows is caught).
-- ``fresh_since``: now less ``freshness_hours``, for ``expect_column_max_to_be_between``.
+- ``fresh_since``: now less ``freshness_hours``, for ``expect_column_max_to_be_between``
+  (the one definition of freshness: :mod:`jobs.quality.freshness`).
 - ``values_of__<zone>__<table>__<column>``: the distinct values of another table's column, for
   referential checks with ``expect_column_values_to_be_in_set`` (Great Expectations parses
   parameter names as expressions, hence no dots).
@@ -12,7 +13,6 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow.compute as pc
@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from govlake.config.models import Dataset
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Lakehouse
+from jobs.quality import freshness
 
 
 def resolve(
@@ -30,9 +31,9 @@ def resolve(
     for name in sorted(names):
         if name == "min_row_count":
             values[name] = _min_row_count(dataset, input_rows, lake)
-        elif name == "fresh_since":
-            cutoff = datetime.now(UTC) - timedelta(hours=dataset.quality.freshness_hours)
-            values[name] = cutoff.replace(tzinfo=None).isoformat()
+        elif name == freshness.PARAMETER:
+            oldest = freshness.cutoff(dataset.quality.freshness_hours)
+            values[name] = oldest.replace(tzinfo=None).isoformat()
         elif name.startswith("values_of__"):
             values[name] = _values_of(name.removeprefix("values_of__"), lake)
         else:

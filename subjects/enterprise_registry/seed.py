@@ -3,13 +3,14 @@
 Shaped like a real registry export: codes with the odd full-width
 digit or space, capital written as ``500万元`` or ``三百万元``, dates in several forms, a few
 superseded versions of the same enterprise, and a few rows that must be quarantined (bad check
-digits, unreadable dates). The same seed always gives the same rows.
+digits, unreadable dates). The same seed and start always give the same rows; by default
+the last record is stamped a minute before the seeding, so freshly seeded data is current.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,8 +22,8 @@ DIVISIONS = ["110105", "110108", "310115", "330106", "440305", "510107", "420111
 STATUSES = ["存续"] * 12 + ["在业"] * 4 + ["注销", "吊销", "迁出"]
 CN_AMOUNTS = ["三百万元", "五十万元", "一千万元", "伍佰万元", "二百万元人民币"]
 ORG_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-# The registry stores local wall-clock times without a zone, as such exports usually do.
-EPOCH = datetime(2024, 1, 1, 8, 0, 0)  # noqa: DTZ001
+# The registry stores wall-clock times without a zone, as such exports usually do.
+FOUNDING = datetime(1995, 1, 1, 8, 0, 0)  # noqa: DTZ001
 
 metadata = sa.MetaData()
 enterprise = sa.Table(
@@ -72,15 +73,22 @@ def _noisy(rng: random.Random, code: str) -> str:
     return code
 
 
-def generate(rows: int, seed: int, start: datetime = EPOCH) -> list[dict[str, object]]:
+def recent_start(rows: int) -> datetime:
+    """The first record's time when ``rows`` records a minute apart end a minute ago."""
+    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    return now - timedelta(minutes=rows)
+
+
+def generate(rows: int, seed: int, start: datetime | None = None) -> list[dict[str, object]]:
     """``rows`` registry records (about 4% superseded versions, 2% to quarantine)."""
+    start = start or recent_start(rows)
     rng = random.Random(seed)
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     records: list[dict[str, object]] = []
     for i in range(rows):
         updated = start + timedelta(minutes=i)
-        founded = EPOCH.replace(year=1995) + timedelta(days=rng.randint(0, 10_000))
+        founded = FOUNDING + timedelta(days=rng.randint(0, 10_000))
         code = make_uscc(rng)
         record: dict[str, object] = {
             "uscc": _noisy(rng, code),
@@ -127,6 +135,6 @@ def append_updates(path: Path, rows: int, seed_value: int) -> None:
     engine = sa.create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
         latest = conn.execute(sa.select(sa.func.max(enterprise.c.updated_at))).scalar()
-        start = (latest or EPOCH) + timedelta(minutes=1)
+        start = latest + timedelta(minutes=1) if latest else None
         conn.execute(enterprise.insert(), generate(rows, seed_value, start))
     engine.dispose()
