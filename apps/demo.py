@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -39,7 +39,6 @@ from subjects.social_insurance import seed as social_insurance
 
 DEMO_SOURCE = "market_registry"
 REGISTRY_SEED = 42
-FIRST_DROP = date(2024, 6, 3)
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,7 @@ class DemoReport:
     """What the demo did and where everything is."""
 
     seeded: bool
+    began: datetime
     source: Path
     runs: list[DagRunSummary]
     tables: list[TableInfo]
@@ -115,8 +115,9 @@ def seed_departments(sources: Path, rows: int, days: int = 5) -> bool:
     registry = scenario.generate(rows, REGISTRY_SEED)
     employers = sorted({(str(r["uscc"]), str(r["name"])) for r in registry})
     drop.mkdir(parents=True, exist_ok=True)
+    first_drop = datetime.now(UTC).date() - timedelta(days=days)
     for offset in range(days):
-        day = FIRST_DROP + timedelta(days=offset)
+        day = first_drop + timedelta(days=offset)
         records = social_insurance.rows(employers, day, seed=REGISTRY_SEED)
         data = social_insurance.csv_bytes(records, malformed=3 if offset == 1 else 0, seed=offset)
         (drop / f"social_insurance_{day:%Y%m%d}.csv").write_bytes(data)
@@ -148,7 +149,7 @@ def department_servers(config: ProjectConfig, progress: Callable[[str], None]) -
 
 def run_demo(rt: Runtime, rows: int = 2000, progress: Callable[[str], None] = print) -> DemoReport:
     """Seed the sources if needed, run every pipeline's DAG once in order, and report."""
-    started = time.perf_counter()
+    started, began = time.perf_counter(), datetime.now(UTC)
     config = rt.config
     keys = demo_people.keys(config.home)
     made = demo_people.people(rt)
@@ -168,6 +169,7 @@ def run_demo(rt: Runtime, rows: int = 2000, progress: Callable[[str], None] = pr
     scores = {ref: latest_score(lake, ref) for ref in config.datasets}
     return DemoReport(
         seeded,
+        began,
         source,
         runs,
         tables,

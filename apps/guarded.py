@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from govlake.errors import GovlakeError
@@ -75,16 +76,48 @@ def build_dataset(rt: Runtime, ref: str, *, pipeline: str, run_id: str) -> list[
                      pipeline=pipeline, run_id=run_id)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class PipelineRun:
+    """How one pipeline of a run ended: its writes, or why it failed or was skipped."""
+
+    name: str
+    results: list[WriteResult]
+    error: Exception | None = None
+    skipped_for: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every dataset of the pipeline was built."""
+        return self.error is None and self.skipped_for is None
+
+
 def run_pipelines(
     rt: Runtime, names: list[str], *, run_id: str, progress: Progress
-) -> Iterator[WriteResult]:
-    """Build every dataset of the pipelines ``names`` in order, once all may be built."""
+) -> Iterator[PipelineRun]:
+    """Build every dataset of the pipelines ``names`` in order, once all may be built.
+
+    A pipeline that fails does not stop the others: the ones that read what it builds are
+    skipped, the independent ones still run.
+    """
     pipelines = [rt.config.pipeline(name) for name in names]
     permitted(rt, "build", [ref for p in pipelines for ref in p.builds])
+    stopped: set[str] = set()
     for pipeline in pipelines:
-        for ref in pipeline.builds:
-            progress(f"{pipeline.name}: building {ref}")
-            yield from build_dataset(rt, ref, pipeline=pipeline.name, run_id=run_id)
+        blocked = sorted(rt.config.graph.upstream(pipeline.name) & stopped)
+        if blocked:
+            stopped.add(pipeline.name)
+            yield PipelineRun(pipeline.name, [], skipped_for=blocked[0])
+            continue
+        results: list[WriteResult] = []
+        try:
+            for ref in pipeline.builds:
+                progress(f"{pipeline.name}: building {ref}")
+                results += build_dataset(rt, ref, pipeline=pipeline.name, run_id=run_id)
+        except Exception as exc:  # one pipeline's failure, reported by the caller
+            stopped.add(pipeline.name)
+            yield PipelineRun(pipeline.name, results, error=exc)
+            continue
+        yield PipelineRun(pipeline.name, results)
 
 
 def maintain(

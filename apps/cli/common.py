@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -55,13 +56,23 @@ def reports_errors(command: F) -> F:
         except Exception as exc:
             if debugging():
                 raise
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            err.print(f"[red]error[/red]: {type(exc).__name__}: {first} (govlake --debug "
+            err.print(f"[red]error[/red]: {one_line(exc)} (govlake --debug "
                       f"{command.__name__.replace('_', '-')} shows where)", markup=True,
                       highlight=False)  # fmt: skip
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def one_line(exc: Exception) -> str:
+    """A failure as one line: a GovlakeError's message, else its type and first line.
+
+    With ``--debug`` the traceback goes to stderr first.
+    """
+    if debugging():
+        traceback.print_exception(exc)
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return first if isinstance(exc, GovlakeError) else f"{type(exc).__name__}: {first}"
 
 
 def debugging() -> bool:

@@ -1,14 +1,19 @@
-"""What ``govlake demo`` prints: its people (once), runs, tables, deliveries, catalog, audit."""
+"""What ``govlake demo`` prints: its people (once), runs, tables, deliveries, catalog, audit.
+
+The summary fits an 80-column terminal: names are folded, never cut, and every table says what
+this run did ("new") apart from what an earlier run left ("earlier").
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from apps.cli.common import err, out
+from apps.cli.listing import Format, Listing, emit
+from catalog.labels import STATUS_NAMES
 
 if TYPE_CHECKING:
     from apps.demo import DemoReport
@@ -18,61 +23,75 @@ if TYPE_CHECKING:
 def show(report: DemoReport) -> None:
     """Print the demo's report; exit 1 when the audit ledger does not verify."""
     if report.people:
-        people = [(p.username, p.organisation, p.role, p.password) for p in report.people]
-        _table("Demo users: passwords shown this once, stored nowhere",
-               ("username", "organisation", "role", "password"), people)  # fmt: skip
-    _table("DAG runs (Airflow, in process)", ("DAG", "state", "seconds"),
-           [(r.dag_id, r.state, f"{r.seconds:.1f}") for r in report.runs])  # fmt: skip
-    lakehouse_tables(report.tables)
-    if report.deliveries:
-        _table("Exchange deliveries (ledger: govlake exchange report)",
-               ("subscription", "batch", "status", "rows", "bytes", "to"),
-               [(d.subscription, d.batch_id, d.status, str(d.rows), str(d.bytes or ""), d.target)
-                for d in report.deliveries])  # fmt: skip
-    _table("Data catalog (govlake catalog list|show|search|review|publish)",
-           ("code", "dataset", "title", "version", "status", "update cycle"),
-           [(e.code, e.dataset, e.definition.title, str(e.version), e.status,
-             e.definition.update_cycle.label) for e in report.catalog])  # fmt: skip
+        columns = ("username", "organisation", "role", "password")
+        people = Listing("Demo users: passwords shown this once, stored nowhere", columns,
+                         whole=frozenset({"username", "password"}), compact=True)  # fmt: skip
+        for p in report.people:
+            people.add(p.username, p.organisation, p.role, p.password)
+        emit(people, Format.table)
+    runs = Listing("DAG runs (Airflow, in process)", ("DAG", "state", "seconds"),
+                   right=frozenset({"seconds"}), compact=True)  # fmt: skip
+    for r in report.runs:
+        runs.add(r.dag_id, r.state, f"{r.seconds:.1f}")
+    emit(runs, Format.table)
+    _tables(report)
+    _deliveries(report)
+    catalog = Listing("Data catalog (govlake catalog list|show|search)",
+                      ("code", "dataset", "title", "status"), whole=frozenset({"dataset"}),
+                      compact=True)  # fmt: skip
+    for e in report.catalog:
+        catalog.add(e.code, e.dataset, e.definition.title, STATUS_NAMES[e.status])
+    emit(catalog, Format.table)
     _places(report)
     _audit(report)
 
 
-def lakehouse_tables(tables: list[TableInfo]) -> None:
+def lakehouse_tables(tables: list[TableInfo], fmt: Format = Format.table) -> None:
     """The tables with rows, version, files, size and last commit."""
-    view = Table(title="Lakehouse tables")
-    for column in ("table", "rows", "version", "files", "size", "last commit", "operation"):
-        view.add_column(
-            column, justify="right" if column in {"rows", "version", "files"} else "left"
-        )
+    human = fmt is Format.table
+    counts = ("rows", "version", "files")
+    columns = ("table", *counts, "size" if human else "bytes", "last commit (UTC)", "operation")
+    listing = Listing("Lakehouse tables", columns, right=frozenset(counts))
     for t in tables:
-        view.add_row(
-            t.ref,
-            str(t.rows),
-            str(t.version),
-            str(t.files),
-            f"{t.size_bytes / 1024:.0f} KiB",
-            t.last_commit.strftime("%Y-%m-%d %H:%M:%S UTC"),
-            t.last_operation,
-        )
-    out.print(view)
+        size = f"{t.size_bytes / 1024:.0f} KiB" if human else t.size_bytes
+        listing.add(t.ref, t.rows, t.version, t.files, size, t.last_commit, t.last_operation)
+    emit(listing, fmt)
 
 
-def _table(title: str, columns: tuple[str, ...], rows: Sequence[Sequence[str]]) -> None:
-    view = Table(title=title)
-    for column in columns:
-        view.add_column(column)
-    for row in rows:
-        view.add_row(*row)
-    out.print(view)
+def _tables(report: DemoReport) -> None:
+    """Each table's rows, version, quality score and whether this run committed to it."""
+    numbers = ("rows", "v", "quality")
+    columns = ("table", *numbers, "this run")
+    listing = Listing(
+        "Lakehouse tables (govlake tables)", columns, right=frozenset(numbers), compact=True
+    )
+    for t in report.tables:
+        score = report.quality.get(t.ref)
+        listing.add(t.ref, t.rows, t.version, "" if score is None else f"{score:.1f}",
+                    "new" if t.last_commit >= report.began else "earlier")  # fmt: skip
+    emit(listing, Format.table)
+
+
+def _deliveries(report: DemoReport) -> None:
+    """Each subscription's last delivery, and whether this run made it."""
+    if not report.deliveries:
+        return
+    listing = Listing("Exchange deliveries (govlake exchange report)",
+                      ("subscription", "node", "status", "rows", "this run"),
+                      right=frozenset({"rows"}), whole=frozenset({"subscription"}),
+                      compact=True)  # fmt: skip
+    for d in report.deliveries:
+        started = d.started_at if d.started_at.tzinfo else d.started_at.replace(tzinfo=UTC)
+        listing.add(d.subscription, d.node, d.status, d.rows,
+                    "new" if started >= report.began else "earlier")  # fmt: skip
+    emit(listing, Format.table)
 
 
 def _places(report: DemoReport) -> None:
-    scores = ", ".join(f"{ref} {score:.1f}" for ref, score in report.quality.items())
-    out.print(f"quality:      {scores}", soft_wrap=True)
-    out.print(f"data docs:    {report.data_docs}  (govlake quality report)")
-    out.print(f"lakehouse:    {report.lakehouse}")
-    out.print(f"airflow home: {report.airflow_home}  (Airflow log: {report.log})")
-    out.print(f"keys:         {report.keys}  (the embedded default's keys)")
+    out.print(f"data docs:    {report.data_docs}  (govlake quality report)", soft_wrap=True)
+    out.print(f"lakehouse:    {report.lakehouse}", soft_wrap=True)
+    out.print(f"airflow home: {report.airflow_home}  (log: {report.log})", soft_wrap=True)
+    out.print(f"keys:         {report.keys}", soft_wrap=True)
     for code in report.waiting:
         out.print(f"[yellow]waiting[/yellow]: {code} is registered: its steward reviews it "
                   f"(govlake catalog review {code} --approve)")  # fmt: skip
@@ -84,11 +103,12 @@ def _audit(report: DemoReport) -> None:
         err.print(f"[red]tampered[/red]: {problem}", markup=True, highlight=False)
     if not audit.ok:
         raise typer.Exit(1)
-    out.print(f"audit:        OK, {audit.events} events verified and checkpointed "
-              "(govlake audit verify, as the auditor)")  # fmt: skip
-    out.print(
-        f"took {report.seconds:.1f} s. Try: set -a; . {report.keys}; set +a; "
-        '.venv/bin/govlake login platform.analyst; .venv/bin/govlake sql "SELECT risk_level, '
-        'count(*) FROM gold.enterprise_credit_profile GROUP BY risk_level"',
-        soft_wrap=True,
-    )
+    out.print(f"audit:        OK, {audit.events} events verified and checkpointed")
+    out.print(f"took {report.seconds:.1f} s. Next, as an analyst:")
+    for line in (
+        f"set -a; . {report.keys}; set +a",
+        ".venv/bin/govlake login platform.analyst",
+        '.venv/bin/govlake sql "SELECT risk_level, count(*) AS n FROM '
+        'gold.enterprise_credit_profile GROUP BY risk_level"',
+    ):
+        out.print(f"  {line}", soft_wrap=True, highlight=False)

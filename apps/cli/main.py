@@ -6,23 +6,31 @@ stderr and exit with status 1; nothing is written when a run cannot start.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from apps.cli.applications import applications_app, apply
 from apps.cli.audit import audit_app
 from apps.cli.catalog import catalog_app
-from apps.cli.common import DEBUG, ConfOption, err, out, reports_errors, runtime, signed_in
+from apps.cli.common import (
+    DEBUG,
+    ConfOption,
+    err,
+    one_line,
+    out,
+    reports_errors,
+    runtime,
+    signed_in,
+)
 from apps.cli.demo_report import lakehouse_tables
 from apps.cli.exchange import exchange_app
 from apps.cli.grants import grants_app
 from apps.cli.identity import admin_app, login, logout, whoami
+from apps.cli.listing import Format, FormatOption, Listing, emit, identifiers
 from apps.cli.orgs import orgs_app
 from apps.cli.quality import quality_app
 from apps.cli.users import users_app
@@ -36,10 +44,23 @@ app = typer.Typer(
 )
 
 
+def _version(asked: bool) -> None:
+    """Print the installed version and stop."""
+    if asked:
+        from importlib.metadata import version
+
+        out.print(f"govlake {version('govlake')}")
+        raise typer.Exit
+
+
 @app.callback()
 def _options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the traceback of a failure.")
+    ] = False,
+    _: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """govlake: the data backbone of the application collaboration platform."""
@@ -93,8 +114,23 @@ def run(
 
     rt = signed_in(conf)
     names = pipelines or [p.name for p in rt.config.pipeline_order()]
-    for result in run_pipelines(rt, names, run_id=manual_run_id(), progress=out.print):
-        out.print(f"  {result.ref}: {result.status}, {result.rows} rows, version {result.version}")
+    failed = []
+    for done in run_pipelines(rt, names, run_id=manual_run_id(), progress=out.print):
+        for r in done.results:
+            out.print(f"  {r.ref}: {r.status}, {r.rows} rows, version {r.version}")
+        if done.skipped_for:
+            err.print(f"[yellow]skipped[/yellow]: {done.name}: it reads what {done.skipped_for} "
+                      "builds, which failed", markup=True, highlight=False)  # fmt: skip
+        elif done.error is not None:
+            err.print(f"[red]error[/red]: {done.name}: {one_line(done.error)}", markup=True,
+                      highlight=False)  # fmt: skip
+        if not done.ok:
+            failed.append(done.name)
+    if failed:
+        if len(names) > 1:
+            err.print(f"{len(failed)} of {len(names)} pipeline(s) did not finish: "
+                      f"{', '.join(failed)}")  # fmt: skip
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -112,7 +148,7 @@ def demo(
 
 @app.command()
 @reports_errors
-def tables(conf: ConfOption = None) -> None:
+def tables(fmt: FormatOption = Format.table, conf: ConfOption = None) -> None:
     """List lakehouse tables with rows, version and last commit; exit 1 if one is broken."""
     from apps.guarded import readable
     from govlake.lakehouse import BrokenTableError
@@ -128,7 +164,7 @@ def tables(conf: ConfOption = None) -> None:
         shown.append(info)
         broken += [f"table {ref}: file {f} is in the Delta log but missing from storage"
                    for f in info.missing_files]  # fmt: skip
-    lakehouse_tables(shown)
+    lakehouse_tables(shown, fmt)
     for problem in broken:
         err.print(f"[red]error[/red]: {problem}", markup=True, highlight=False)
     if broken:
@@ -139,24 +175,19 @@ def tables(conf: ConfOption = None) -> None:
 @reports_errors
 def sql(
     statement: Annotated[str, typer.Argument(help="SQL over tables named zone.table.")],
-    output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    fmt: FormatOption = Format.table,
     limit: Annotated[int, typer.Option(help="Rows shown in table format.")] = 50,
     conf: ConfOption = None,
 ) -> None:
     """Query lakehouse tables by name, e.g. SELECT count(*) FROM silver.enterprise_registry.
 
-    Needs ``read_data`` on every table the query reads; each read is in the audit.
+    Needs ``read_data`` on every table the query reads; each read is in the audit. Column
+    names become identifiers in json, jsonl, yaml and csv (``count_star()`` -> ``count_star``).
     """
     from apps.guarded import query
 
-    if output not in {"table", "csv", "json"}:
-        raise GovlakeError(f"--format must be table, csv or json, not {output!r}")
     result = query(signed_in(conf), statement)
-    if output == "json":
-        for row in result.to_pylist():
-            sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        return
-    if output == "csv":
+    if fmt is Format.csv:
         import pyarrow.csv as pacsv
 
         nested = [f"{f.name} ({f.type})" for f in result.schema if f.type.num_fields]
@@ -165,15 +196,14 @@ def sql(
                 f"--format csv cannot hold nested columns: {', '.join(nested)}; "
                 "use --format json, or select their fields"
             )
-        pacsv.write_csv(result, sys.stdout.buffer)
+        pacsv.write_csv(result.rename_columns(identifiers(result.column_names)), sys.stdout.buffer)
         return
-    view = Table()
-    for name in result.column_names:
-        view.add_column(name)
-    for row in result.slice(0, limit).to_pylist():
-        view.add_row(*("" if v is None else str(v) for v in row.values()))
-    out.print(view)
-    if result.num_rows > limit:
+    shown = result.slice(0, limit) if fmt is Format.table else result
+    listing = Listing("", result.column_names)
+    for row in shown.to_pylist():
+        listing.add(*row.values())
+    emit(listing, fmt)
+    if fmt is Format.table and result.num_rows > limit:
         out.print(f"({result.num_rows} rows, {limit} shown; use --limit or --format csv)")
 
 

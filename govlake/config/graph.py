@@ -63,16 +63,19 @@ class DatasetGraph:
         own = self.builds[pipeline]
         return sorted({up for ref in own for up in self.inputs.get(ref, ()) if up not in own})
 
+    def upstream(self, pipeline: str) -> set[str]:
+        """The pipelines that build the inputs ``pipeline`` reads from others."""
+        return {
+            self.builders[ref] for ref in self.external_inputs(pipeline) if ref in self.builders
+        }
+
     def pipeline_order(self) -> list[str]:
         """Pipeline names, each after the pipelines that build its inputs, else declaration order.
 
         Raises:
             GovlakeError: some pipelines depend on each other in a cycle (they are named).
         """
-        upstream = {
-            name: {self.builders[ref] for ref in self.external_inputs(name) if ref in self.builders}
-            for name in self.builds
-        }
+        upstream = {name: self.upstream(name) for name in self.builds}
         order: list[str] = []
         pending = list(self.builds)
         while pending:

@@ -6,6 +6,7 @@ subtree owns every dataset), unless a test signs in someone else.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,7 +59,8 @@ def test_unreachable_source_is_one_line_and_writes_nothing(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(
-        "error: source market_registry: cannot connect to mysql+pymysql://etl:***@127.0.0.1:1"
+        "error: market_registry_ingest: source market_registry: cannot connect to "
+        "mysql+pymysql://etl:***@127.0.0.1:1"
     )
     assert not Lakehouse(project.lakehouse).exists("bronze.enterprise_registry")
 
@@ -116,7 +118,9 @@ def test_csv_of_a_nested_column_is_one_line(project: ProjectConfig) -> None:
         "json, or select their fields\n"
     )
     flat = runner.invoke(app, ["sql", "SELECT [1, 2] AS l", "--format", "json", *conf])
-    assert flat.exit_code == 0 and flat.stdout == '{"l": [1, 2]}\n'
+    assert flat.exit_code == 0 and json.loads(flat.stdout) == [{"l": [1, 2]}]
+    lines = runner.invoke(app, ["sql", "SELECT [1, 2] AS l, 3 AS n", "-o", "jsonl", *conf])
+    assert lines.exit_code == 0 and lines.stdout == '{"l": [1, 2], "n": 3}\n'
 
 
 def test_each_command_acts_as_a_user_allowed_to(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -10,12 +11,15 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from typer.testing import CliRunner
 
+from apps.cli.main import app
 from apps.local_servers import LOOPBACK, FtpServer
 from connectors.files import FileFormatError
 from connectors.folders.base import DropFolderError
 from govlake.config.loader import load_config
 from govlake.lakehouse import Lakehouse
+from govlake.principal import Principal
 from govlake.runtime import Runtime
 from jobs.collect.ingest import ingest
 from subjects.social_insurance import seed as si
@@ -80,7 +84,7 @@ def bronze(conf: Path, ref: str = "bronze.hr"):  # noqa: ANN201
 
 
 def test_local_drop_quarantines_malformed_lines_and_loads_each_file_once(
-    source_conf: Callable[..., Path], tmp_path: Path
+    source_conf: Callable[..., Path], tmp_path: Path, sign_in: Callable[..., Principal]
 ) -> None:
     drop = tmp_path / "drop"
     drop.mkdir()
@@ -97,6 +101,15 @@ def test_local_drop_quarantines_malformed_lines_and_loads_each_file_once(
     assert len(quarantine) == 4
     assert all(q["_file"] == "social_insurance_20240601.csv" for q in quarantine)
     assert all(q["_line"] > 1 and "fields, found" in q["_reason"] for q in quarantine)
+    sign_in(conf, "engineer", "data_engineer", org="platform")
+    listed = CliRunner().invoke(app, ["quality", "quarantine", "bronze.hr", "-o", "json",
+                                      "--conf", str(conf)])  # fmt: skip
+    assert listed.exit_code == 0, listed.output
+    shown = json.loads(listed.stdout)
+    assert [(r["file"], r["line"], r["reason"], r["raw"]) for r in shown] == [
+        (q["_file"], q["_line"], q["_reason"], q["_raw"]) for q in quarantine
+    ]
+    assert all(r["raw"] for r in shown)  # the unreadable line itself, to fix at the source
 
     # Nothing new: nothing loaded. The same content under another name: registered, not loaded.
     collect(conf, "r2")
