@@ -13,22 +13,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from catalog.labels import CLASSIFICATION_NAMES, OPEN_NAMES, SHARING_NAMES, STATUS_NAMES
 from catalog.records import CatalogEntry
 
 SCHEMA_FILE = Path(__file__).with_name("export.schema.json")
 FORMAT_VERSION = "govlake-catalogue/1"
-SHARING_NAMES = {
-    "unconditional": "无条件共享",
-    "conditional": "有条件共享",
-    "not_shared": "不予共享",
-}
-OPEN_NAMES = {"open": "普遍开放", "conditional_open": "依申请开放", "not_open": "不予开放"}
-CLASSIFICATION_NAMES = {
-    "public": "公开",
-    "internal": "内部",
-    "sensitive": "敏感",
-    "restricted": "涉密",
-}
 
 
 @cache
@@ -89,6 +78,7 @@ def resource_record(entry: CatalogEntry) -> dict[str, Any]:
         "entry": {
             "version": entry.version,
             "status": entry.status,
+            "status_name": STATUS_NAMES[entry.status],
             "registered_at": _iso(entry.registered_at),
         },
         "statistics": {

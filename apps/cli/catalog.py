@@ -17,6 +17,8 @@ import typer
 from rich.table import Table
 
 from apps.cli.common import ConfOption, out, reports_errors, runtime, signed_in
+from apps.cli.listing import Format, FormatOption, Listing, emit
+from catalog.labels import CLASSIFICATION_NAMES, OPEN_NAMES, SHARING_NAMES, STATUS_NAMES
 from services.identity.policy import acting
 
 if TYPE_CHECKING:
@@ -48,16 +50,18 @@ def _signed_in(conf: Path | None) -> tuple[Catalog, Principal]:
     return Catalog(rt), acting(rt)
 
 
-def _entries_table(entries: list[CatalogEntry], title: str) -> Table:
-    view = Table(title=title)
+def _entries(entries: list[CatalogEntry], title: str, fmt: Format) -> None:
+    """The entries; a table names grades, sharing and status in Chinese, other formats by code."""
     columns = ("code", "dataset", "title", "owner", "category", "class.", "sharing", "v", "status")
-    for column in columns:
-        view.add_column(column)
+    listing = Listing(title, columns)
+    named = fmt is Format.table
     for e in entries:
         d = e.definition
-        view.add_row(e.code, e.dataset, d.title, d.owner, d.category, d.classification,
-                     d.sharing.type, str(e.version), e.status)  # fmt: skip
-    return view
+        listing.add(e.code, e.dataset, d.title, d.owner, d.category,
+                    CLASSIFICATION_NAMES[d.classification] if named else d.classification,
+                    SHARING_NAMES[d.sharing.type] if named else d.sharing.type, e.version,
+                    STATUS_NAMES[e.status] if named else e.status)  # fmt: skip
+    emit(listing, fmt)
 
 
 @catalog_app.command("build")
@@ -86,13 +90,14 @@ def list_entries(
     classification: Annotated[str | None, typer.Option("--classification")] = None,
     sharing: Annotated[str | None, typer.Option("--sharing")] = None,
     status: Annotated[str | None, typer.Option("--status")] = None,
+    fmt: FormatOption = Format.table,
     conf: ConfOption = None,
 ) -> None:
     """Entries (the published version, else the latest), filtered."""
     from catalog.store import Filters
 
     chosen = Filters(department, category, classification, sharing, status, published_only=False)
-    out.print(_entries_table(_view(conf).entries(chosen), "data catalog"))
+    _entries(_view(conf).entries(chosen), "data catalog", fmt)
 
 
 @catalog_app.command("show")
@@ -128,15 +133,17 @@ def _show(entry: CatalogEntry, versions: list[EntryVersion], events: list[Catalo
     out.print(f"[bold]{entry.code}[/bold] {d.title} ({entry.dataset})")
     out.print(d.description, highlight=False)
     out.print(
-        f"owner {d.owner_name} · category {d.category_name} · {d.classification} · "
-        f"sharing {d.sharing.type} · open {d.sharing.open} · "
+        f"owner {d.owner_name} · category {d.category_name} · "
+        f"{CLASSIFICATION_NAMES[d.classification]} ({d.classification}) · "
+        f"{SHARING_NAMES[d.sharing.type]} ({d.sharing.type}) · "
+        f"{OPEN_NAMES[d.sharing.open]} ({d.sharing.open}) · "
         f"update {d.update_cycle.label} · keys {', '.join(d.keys) or '-'}",
         highlight=False,
     )
     updated = state.model_dump(mode="json")["last_updated"]
     out.print(
-        f"version {entry.version} {entry.status} · published version "
-        f"{entry.published_version or '-'} · rows {state.rows} · Delta version "
+        f"version {entry.version} {STATUS_NAMES[entry.status]} ({entry.status}) · published "
+        f"version {entry.published_version or '-'} · rows {state.rows} · Delta version "
         f"{state.delta_version} · updated {updated} ({state.freshness}) · "
         f"quality {state.quality_score if state.quality_score is not None else '-'}",
         highlight=False,
@@ -176,13 +183,14 @@ def _show(entry: CatalogEntry, versions: list[EntryVersion], events: list[Catalo
 def search(
     words: Annotated[str, typer.Argument(help="Words to find, Chinese or not.")],
     limit: Annotated[int, typer.Option("--limit")] = 20,
+    fmt: FormatOption = Format.table,
     conf: ConfOption = None,
 ) -> None:
     """Full-text search over names, descriptions and column names and descriptions."""
     from catalog.store import Filters
 
     found = _view(conf).search(words, Filters(published_only=False), limit)
-    out.print(_entries_table(found, f"search: {words}"))
+    _entries(found, f"search: {words}", fmt)
 
 
 @catalog_app.command("review")
