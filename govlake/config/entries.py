@@ -126,7 +126,12 @@ class _Reader:
                 loc = error["loc"]
                 if tag is not None and loc and loc[0] == tag and tag not in data:
                     loc = loc[1:]  # a tagged union names the variant first
-                self.issues.append(doc.issue((*path, *loc), error["msg"]))
+                if error["type"] == "union_tag_invalid":  # name the field that picks the variant
+                    loc = (*loc, str(error["ctx"]["discriminator"]).strip("'"))
+                message = (
+                    error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+                )
+                self.issues.append(doc.issue((*path, *loc), message))
             return None
 
     def single(self, name: str, model: Any, *, required: bool) -> Any:
