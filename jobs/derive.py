@@ -86,7 +86,9 @@ def validated(
     A blocked build is recorded (action ``blocked``) and raises
     :class:`~jobs.quality.gate.QualityGateError`.
     """
-    decision = decide(dataset, rows, run_suite(rt, dataset, rows, input_rows))
+    current = rt.lake.version(dataset.ref)
+    name = f"{run_id}.{dataset.ref}.v{0 if current is None else current + 1}"
+    decision = decide(dataset, rows, run_suite(rt, dataset, rows, input_rows, run_name=name))
     if decision.blocking:
         _record(rt, dataset, decision, None, "blocked", pipeline=pipeline, run_id=run_id)
         raise decision.refusal(dataset)

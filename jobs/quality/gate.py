@@ -55,9 +55,12 @@ class Decision:
 
 
 def run_suite(
-    rt: Runtime, dataset: Dataset, rows: pa.Table, input_rows: int | None
+    rt: Runtime, dataset: Dataset, rows: pa.Table, input_rows: int | None, *, run_name: str
 ) -> Validation | None:
-    """Validate ``rows`` with the dataset's suite; ``None`` when it has no suite."""
+    """Validate ``rows`` with the dataset's suite; ``None`` when it has no suite.
+
+    ``run_name`` names the validation in Data Docs: the pipeline run and the table version.
+    """
     path = suite_file(rt.config.expectations_dir, dataset.ref)
     if not path.exists():
         return None
@@ -65,7 +68,7 @@ def run_suite(
     values = parameters.resolve(
         parameter_names(suite), dataset=dataset, input_rows=input_rows, lake=rt.lake
     )
-    return validate(rows, path, suite, values, rt.config.home / "quality")
+    return validate(rows, path, suite, values, rt.config.home / "quality", run_name=run_name)
 
 
 def decide(dataset: Dataset, rows: pa.Table, validation: Validation | None) -> Decision:

@@ -21,7 +21,8 @@ def validate_table(rt: Runtime, ref: str, *, run_id: str) -> Validation:
     version = lake.table(ref).version()
     table = lake.read(ref, version)
     table = table.drop_columns([c for c in LINEAGE_COLUMNS if c in table.column_names])
-    validation = run_suite(rt, dataset, table, input_rows=None)
+    name = f"{run_id}.{ref}.v{version}"
+    validation = run_suite(rt, dataset, table, input_rows=None, run_name=name)
     assert validation is not None
     results.record(
         lake,

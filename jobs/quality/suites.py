@@ -21,6 +21,7 @@ import pyarrow as pa
 from govlake.errors import GovlakeError
 
 WEIGHTS = {"critical": 3, "major": 2, "minor": 1}
+ADVISORY = "__advisory"  # the suffix of the suite of expectations whose miss only warns
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,19 @@ def validate(
     suite: dict[str, Any],
     parameters: dict[str, Any],
     output: Path,
+    *,
+    run_name: str,
 ) -> Validation:
-    """Validate ``table`` with ``suite``, read from ``suite_path``; Data Docs go to ``output``."""
+    """Validate ``table`` with ``suite``, read from ``suite_path``; Data Docs go to ``output``.
+
+    The run is listed in Data Docs as ``run_name`` (run id, table and version). Expectations
+    whose miss only warns (``meta.on_failure: warn``) are validated as a second suite,
+    ``<name>__advisory``, so a warning never shows as a failed validation of the suite.
+    """
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core import ExpectationSuite
+    from great_expectations.core.run_identifier import RunIdentifier
 
     started = time.perf_counter()
     name = suite_path.stem
@@ -160,17 +169,23 @@ def validate(
         if asset.batch_definitions
         else asset.add_batch_definition_whole_dataframe("whole")
     )
-    try:
-        registered = context.suites.add_or_update(ExpectationSuite(**{**suite, "name": name}))
-    except Exception as exc:  # GX raises many types for a bad expectation; name the file
-        raise GovlakeError(f"suite {suite_path}: {exc}") from None
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=name, data=batch, suite=registered)
-    )
+    definitions = []
+    for part, expectations in _parts(name, suite["expectations"]):
+        try:
+            registered = context.suites.add_or_update(
+                ExpectationSuite(**{**suite, "name": part, "expectations": expectations})
+            )
+        except Exception as exc:  # GX raises many types for a bad expectation; name the file
+            raise GovlakeError(f"suite {suite_path}: {exc}") from None
+        definitions.append(
+            context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=part, data=batch, suite=registered)
+            )
+        )
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
             name=name,
-            validation_definitions=[definition],
+            validation_definitions=definitions,
             actions=[UpdateDataDocsAction(name="data_docs")],
             # Row indices for the quarantine, not the failing values: GX 1.24 serialises each
             # value and walks the call stack for every Decimal it converts (two thirds of a
@@ -183,13 +198,24 @@ def validate(
         )
     )
     frame = table.to_pandas()
-    run = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters)
-    (result,) = run.run_results.values()
-    outcomes = [_outcome(r) for r in result.results]
+    run = checkpoint.run(
+        batch_parameters={"dataframe": frame},
+        expectation_parameters=parameters,
+        run_id=RunIdentifier(run_name=run_name),
+    )
+    outcomes = [_outcome(r) for result in run.run_results.values() for r in result.results]
     docs = output / "data_docs" / "index.html"
     return Validation(
         name, outcomes, time.perf_counter() - started, docs if docs.exists() else None, parameters
     )
+
+
+def _parts(name: str, expectations: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
+    """The suite's blocking expectations under ``name``, its warning ones under the advisory."""
+    warns = [e for e in expectations if (e.get("meta") or {}).get("on_failure") == "warn"]
+    blocks = [e for e in expectations if e not in warns]
+    parts = [(name, blocks), (name + ADVISORY, warns)]
+    return [(part, chosen) for part, chosen in parts if chosen] or [(name, [])]
 
 
 def _outcome(result: Any) -> Outcome:

@@ -24,7 +24,7 @@ from govlake.runtime import Runtime
 from jobs.derive import validated
 from jobs.quality.gate import Decision, QualityGateError
 from jobs.quality.results import RESULTS, latest
-from jobs.quality.suites import load_suite
+from jobs.quality.suites import load_suite, validate
 from jobs.reprocess import reprocess
 from jobs.runner import run_pipeline
 from subjects.enterprise_registry import transform as enterprise_registry
@@ -302,3 +302,32 @@ def test_a_crash_right_after_the_commit_keeps_its_validation(
     assert recovered.num_rows == expectations
     run_pipeline(Runtime(project), "enterprise_registry_refine")
     assert lake.read(RESULTS).filter(pc.field("dataset") == SILVER).num_rows == expectations
+
+
+def test_data_docs_name_the_run_and_say_what_an_identifier_check_asks(tmp_path: Path) -> None:
+    suite = {"expectations": [
+        {"type": "expect_column_values_to_be_valid_uscc",
+         "kwargs": {"column": "uscc", "mostly": 0.9}},
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "uscc"}},
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 5},
+         "meta": {"on_failure": "warn"}},
+    ]}  # fmt: skip
+    rows = pa.table({"uscc": ["91350100M000100Y43", "91350100M000100Y44"]})
+    done = validate(
+        rows, tmp_path / "silver__x.json", suite, {}, tmp_path, run_name="r7.silver.x.v3"
+    )
+    assert not done.success  # one check digit is wrong
+    docs = tmp_path / "data_docs"
+    [page] = (docs / "validations" / "silver__x" / "r7.silver.x.v3").glob("*/*.html")
+    html = page.read_text(encoding="utf-8")
+    assert "valid per GB 32100-2015" in html and "at least" in html
+    assert "expect_column_values_to_be_valid_uscc(" not in html  # no raw call
+    assert "r7.silver.x.v3" in (docs / "index.html").read_text(encoding="utf-8")
+    # A miss that only warns is in its own advisory suite: it never fails the suite itself.
+    advisory = docs / "validations" / "silver__x__advisory" / "r7.silver.x.v3"
+    assert len(list(advisory.glob("*/*.html"))) == 1 and "expect_table_row_count" not in html
+    assert [o.expectation for o in done.outcomes] == [
+        "expect_column_values_to_be_valid_uscc", "expect_column_values_to_be_unique",
+        "expect_table_row_count_to_be_between",
+    ]  # fmt: skip
+    assert [o.blocking for o in done.outcomes] == [True, True, False]
