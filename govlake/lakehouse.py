@@ -26,6 +26,7 @@ from deltalake.exceptions import DeltaError
 
 from govlake.config.models import LakehouseConfig, WriteMode
 from govlake.errors import GovlakeError, UnknownDatasetError
+from govlake.progress import tracked
 
 LINEAGE_COLUMNS = ("_batch_id", "_source", "_ingested_at")
 META_PREFIX = "govlake."
@@ -277,7 +278,7 @@ class Lakehouse:
         if self.is_committed(ref, commit.batch_id):
             return WriteResult(ref, 0, self.version(ref), "already_committed")
         reader = data if isinstance(data, pa.RecordBatchReader) else data.to_reader()
-        counted = _CountingReader(_with_lineage(reader, commit))
+        counted = _CountingReader(_with_lineage(reader, commit), label=f"{ref}: writing")
         first = counted.peek()
         if first is None and mode in {"append", "merge"}:
             if not commit_empty:
@@ -501,10 +502,11 @@ def _with_lineage(reader: pa.RecordBatchReader, commit: Commit) -> pa.RecordBatc
 
 
 class _CountingReader:
-    """Counts rows as they stream by and lets the writer peek at whether there are any."""
+    """Counts rows as they stream by, reports progress, and lets the writer peek at the first."""
 
-    def __init__(self, reader: pa.RecordBatchReader) -> None:
+    def __init__(self, reader: pa.RecordBatchReader, label: str) -> None:
         self._reader = reader
+        self._label = label
         self._head: list[pa.RecordBatch] = []
         self.rows = 0
         self.error: Exception | None = None
@@ -522,7 +524,7 @@ class _CountingReader:
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
-                for batch in chain(self._head, self._reader):
+                for batch in tracked(chain(self._head, self._reader), self._label):
                     self.rows += batch.num_rows
                     yield batch
             except Exception as exc:  # kept: delta-rs wraps it in a DeltaError
