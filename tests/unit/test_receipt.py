@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from govlake.config.exchange import FileSettings
+from govlake.digest import file_sha256
 from jobs.exchange import files
 from jobs.exchange.receipt import verify
 
@@ -22,8 +23,9 @@ def _deliver(folder: Path, fmt: str, encoding: str = "utf-8", table: pa.Table = 
     rows = files.write(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()),
                        path, settings)  # fmt: skip
     manifest = files.manifest_for(
-        path, rows=rows, schema=table.schema, settings=settings, subscription="to_dept",
+        path.name, rows=rows, schema=table.schema, settings=settings, subscription="to_dept",
         dataset="gold.x", batch_id="to_dept@full-3", from_version=None, to_version=3,
+        bytes=path.stat().st_size, sha256=file_sha256(path),
     )  # fmt: skip
     path.with_name(path.name + files.MANIFEST_SUFFIX).write_text(manifest.to_json(), "utf-8")
     return path
@@ -66,8 +68,6 @@ def test_a_rewritten_file_with_a_recomputed_hash_still_fails_on_its_rows(tmp_pat
     path = _deliver(tmp_path, "csv")
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[:-5]), encoding="utf-8")  # five rows dropped
-    from govlake.digest import file_sha256
-
     _lie(path, bytes=path.stat().st_size, sha256=file_sha256(path))
     assert verify(path) == [f"{path}: rows: 45, the manifest says 50"]
 
