@@ -152,7 +152,7 @@ def test_sftp_gbk_file_with_manifest_once_then_resend(
 
     delivered.write_bytes(delivered.read_bytes()[:-10])
     (problem,) = verify(delivered)
-    assert "bytes, the manifest says" in problem
+    assert ": bytes: " in problem and ", the manifest says" in problem
 
 
 def test_sftp_server_killed_mid_upload_then_retry_leaves_one_complete_file(
