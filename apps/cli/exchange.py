@@ -156,7 +156,7 @@ def report(
     since: Annotated[str | None, typer.Option("--since", help="YYYY-MM-DD")] = None,
     conf: ConfOption = None,
 ) -> None:
-    """Volume per node per day, then each failed or refused attempt with its reason."""
+    """Volume per node per day, then each failed or refused attempt: who, and the reason."""
     from jobs.exchange.ledger import Ledger
 
     try:
@@ -177,9 +177,10 @@ def report(
     failures = ledger.failures(node=node, since=start)
     if failures:
         why = Table(title="failed and refused attempts")
-        for column in ("started (UTC)", "subscription", "node", "batch", "status", "reason"):
+        for column in ("started (UTC)", "subscription", "node", "batch", "by", "status",
+                       "reason"):  # fmt: skip
             why.add_column(column)
         for a in failures:
-            why.add_row(str(a.started_at)[:19], a.subscription, a.node, a.batch_id, a.status,
-                        a.error or "")  # fmt: skip
+            why.add_row(str(a.started_at)[:19], a.subscription, a.node, a.batch_id,
+                        a.actor or "", a.status, a.error or "")  # fmt: skip
         out.print(why)

@@ -126,14 +126,20 @@ def _next_batch(ledger: Ledger, lake: Lakehouse, sub: Subscription) -> Batch | D
 
 
 def _past_batch(ledger: Ledger, sub: Subscription, batch_id: str) -> Batch:
+    """The delivered batch ``batch_id`` names (``last``: the latest); refused for any other."""
     past = ledger.delivered(sub.name)
+    if not past:
+        raise GovlakeError(f"subscription {sub.name}: nothing was delivered yet to resend")
     if batch_id == "last":
-        if not past:
-            raise GovlakeError(f"subscription {sub.name}: nothing was delivered yet to resend")
-        batch_id = past[0].batch_id
+        return Batch.parse(past[0].batch_id)
     batch = Batch.parse(batch_id)
     if batch.subscription != sub.name:
         raise GovlakeError(f"batch {batch_id} belongs to subscription {batch.subscription}")
+    if batch_id not in {p.batch_id for p in past}:
+        raise GovlakeError(
+            f"subscription {sub.name}: batch {batch_id} was never delivered; resend takes a "
+            f"delivered batch (the last is {past[0].batch_id})"
+        )
     return batch
 
 
