@@ -27,6 +27,7 @@ from govlake.principal import Principal
 from govlake.runtime import Runtime
 from jobs.exchange.ledger import DeliveryRecord, Ledger
 from jobs.exchange.receipt import verify
+from services import audit
 from tests.conftest import REPO
 from tests.integration.test_exchange import NODES, SOURCE, SUBSCRIPTION, _append, _rows
 from tests.sshd import SshServer
@@ -145,6 +146,9 @@ def test_two_resends_at_once_never_share_working_files(
     assert corrupt == 0, f"{corrupt} of {TRIALS} trials left a corrupt file"
     assert _visible(sftp_drop) == ["to_dept__v0.csv", "to_dept__v0.csv.manifest.json"]
     assert {(a.status, a.actor) for a in _attempts(conf)} == {("delivered", "operator")}
+    refused = audit.events(Runtime.load(conf), action="exchange.resend", outcome="refused")
+    assert len(refused) == lost, "each loser is audited, with its reason"
+    assert all("another delivery holds it" in e.details["reason"] for e in refused)
     print(f"resend twice at once: {TRIALS} trials, {lost} lost the lease, 0 corrupt")
 
 
