@@ -15,6 +15,7 @@ sent, read once as they went out.
 from __future__ import annotations
 
 import fnmatch
+import glob
 import hashlib
 import secrets
 from abc import ABC, abstractmethod
@@ -85,6 +86,10 @@ class DropFolder(Protocol):
 
     def size_of(self, name: str) -> int | None:
         """The size of file ``name`` in the folder, ``None`` when there is none."""
+        ...
+
+    def discard_parts(self, name: str) -> int:
+        """Delete what interrupted uploads of ``name`` left; returns how many files went."""
         ...
 
 
@@ -210,6 +215,10 @@ class FolderBase(ABC):
     def _size(self, path: str) -> int | None:
         """The size of the file ``path``, ``None`` when there is none."""
 
+    @abstractmethod
+    def _delete(self, path: str) -> None:
+        """Delete the file ``path``."""
+
     def __enter__(self) -> Self:
         """Connect and check that the folder exists."""
         self._connect()
@@ -295,3 +304,17 @@ class FolderBase(ABC):
             return self._size(self._path(name))
         except self.errors as exc:
             raise self._fail(f"cannot stat {name} on", exc) from None
+
+    def discard_parts(self, name: str) -> int:
+        """Delete the temporary files (:func:`part_name`) interrupted uploads of ``name`` left.
+
+        Only for a caller that knows no upload of ``name`` is running (one holding its lease).
+        """
+        pattern = f".{glob.escape(name)}.*.part"
+        try:
+            parts = [n for n, _, _ in self._entries() if fnmatch.fnmatchcase(n, pattern)]
+            for part in parts:
+                self._delete(self._path(part))
+        except self.errors as exc:
+            raise self._fail(f"cannot delete the parts of {name} on", exc) from None
+        return len(parts)

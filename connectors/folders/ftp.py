@@ -100,6 +100,9 @@ class FtpFolder(FolderBase):
             self.ftp.delete(target)  # not every server renames over an existing file
         self._rename(source, target)
 
+    def _delete(self, path: str) -> None:
+        self.ftp.delete(path)
+
     def _size(self, path: str) -> int | None:
         try:
             self.ftp.voidcmd("TYPE I")  # SIZE counts bytes in binary mode only

@@ -55,6 +55,9 @@ class LocalFolder(FolderBase):
     def _rename(self, source: str, target: str) -> None:
         shutil.move(source, target)  # an archive folder may be on another file system
 
+    def _delete(self, path: str) -> None:
+        Path(path).unlink()
+
     def _size(self, path: str) -> int | None:
         file = Path(path)
         return file.stat().st_size if file.is_file() else None

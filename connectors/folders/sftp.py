@@ -148,6 +148,9 @@ class SftpFolder(FolderBase):
     def _rename(self, source: str, target: str) -> None:
         self.sftp.posix_rename(source, target)
 
+    def _delete(self, path: str) -> None:
+        self.sftp.remove(path)
+
     def _size(self, path: str) -> int | None:
         try:
             return self.sftp.stat(path).st_size

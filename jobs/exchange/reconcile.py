@@ -13,7 +13,8 @@ still running on this home:
   push, one transaction of upserts by key, which the next attempt repeats without doubling.
 
 A target that cannot be reached leaves the attempt as it is, and the delivery fails: a batch is
-never sent again on a guess. Working files that crashed attempts left on this machine go too.
+never sent again on a guess. The temporary files a crashed attempt left on the target, and the
+working files it left on this machine, are deleted.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from connectors.folders import DropFolder
 from govlake.config.exchange import FileEndpoint, Subscription
 from govlake.config.project import ProjectConfig
 from jobs.exchange.files import MANIFEST_SUFFIX
@@ -52,10 +54,10 @@ def reconcile(config: ProjectConfig, ledger: Ledger, sub: Subscription) -> list[
     point = config.node(sub.node).endpoint(sub.endpoint)
     done = []
     for record in ledger.unfinished(sub.name):
-        if isinstance(point, FileEndpoint) and record.path and record.checksum:
-            delivered, why = _on_target(point, sub, record)
+        if isinstance(point, FileEndpoint) and record.path:
+            delivered, why = _file_attempt(point, sub, record)
         elif isinstance(point, FileEndpoint):
-            delivered, why = False, f"before {_name(record) or 'its file'} was sent whole"
+            delivered, why = False, "before its file was written"
         else:
             delivered, why = False, "during the table push, which repeats without doubling a row"
         if delivered:
@@ -73,17 +75,28 @@ def _name(record: DeliveryRecord) -> str:
     return PurePosixPath(record.path).name if record.path else ""
 
 
-def _on_target(point: FileEndpoint, sub: Subscription, record: DeliveryRecord) -> tuple[bool, str]:
-    """Whether the attempt's file and manifest reached the target as sent, and why (not)."""
+def _file_attempt(
+    point: FileEndpoint, sub: Subscription, record: DeliveryRecord
+) -> tuple[bool, str]:
+    """Whether the attempt's file reached the target whole, and why (not); its parts go."""
     name = _name(record)
+    with open_delivery_folder(point, sub.name) as folder:
+        found = _on_target(folder, name, record) if record.checksum else None
+        folder.discard_parts(name)
+        folder.discard_parts(name + MANIFEST_SUFFIX)
+    return found or (False, f"before {name} was sent whole")
+
+
+def _on_target(folder: DropFolder, name: str, record: DeliveryRecord) -> tuple[bool, str]:
+    """Whether the file sent (and renamed: its size is recorded) is announced by its manifest."""
     manifest = name + MANIFEST_SUFFIX
-    with open_delivery_folder(point, sub.name) as folder, tempfile.TemporaryDirectory() as tmp:
-        size = folder.size_of(name)
-        found = [f for f in folder.list(glob.escape(manifest)) if f.name == manifest]
-        if not found:
-            if size is None:  # it was there whole (its size was recorded after the rename)
-                return True, f"{name} and its manifest were taken by the receiver"
-            return False, f"before the manifest of {name} was sent"
+    size = folder.size_of(name)
+    found = [f for f in folder.list(glob.escape(manifest)) if f.name == manifest]
+    if not found:
+        if size is None:  # it was there whole, so the receiver took it, and took it announced
+            return True, f"{name} and its manifest were taken by the receiver"
+        return False, f"before the manifest of {name} was sent"
+    with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / manifest
         folder.fetch(found[0], local)
         try:

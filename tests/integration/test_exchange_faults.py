@@ -10,6 +10,7 @@ the server is not sent again.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -181,10 +182,11 @@ def test_killed_before_the_manifest_the_next_run_sends_the_batch_whole(
     assert "to_dept__v0.csv.manifest.json" not in _visible(sftp_drop)
     if step != "before-manifest":
         assert _visible(sftp_drop) == [], "no partial file under a final name"
+        assert len(list(sftp_drop.glob(".to_dept__v0.csv.*.part"))) == 1
 
     again = govlake("exchange", "deliver", "to_dept", "--conf", str(conf))
     assert again.returncode == 0, again.stderr
-    assert _visible(sftp_drop) == ["to_dept__v0.csv", "to_dept__v0.csv.manifest.json"]
+    assert sorted(os.listdir(sftp_drop)) == ["to_dept__v0.csv", "to_dept__v0.csv.manifest.json"]
     assert verify(sftp_drop) == [] and _data_rows(sftp_drop / "to_dept__v0.csv") == ROWS
     first, second = _attempts(conf)
     assert (first.status, second.status) == ("failed", "delivered")

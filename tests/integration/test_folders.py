@@ -234,6 +234,16 @@ def test_upload_of_a_new_file(drop: Drop, tmp_path: Path) -> None:
     assert sorted(os.listdir(drop.disk)) == ["new.bin"]
 
 
+def test_discard_parts_deletes_only_the_temporary_files_of_that_name(drop: Drop) -> None:
+    for name in (".out.bin.0a1b2c.part", ".out.bin.3d4e5f.part", ".other.bin.0a1b2c.part",
+                 "out.bin", ".out.bin"):  # fmt: skip
+        drop.put(name, b"x")
+    with drop.open() as folder:
+        assert folder.discard_parts("out.bin") == 2
+        assert folder.discard_parts("out.bin") == 0
+    assert sorted(os.listdir(drop.disk)) == [".other.bin.0a1b2c.part", ".out.bin", "out.bin"]
+
+
 def test_move_into_a_relative_archive_folder_creates_it(drop: Drop) -> None:
     drop.put("a.csv", b"a,1\n", EPOCH)
     drop.put("b.csv", b"b,2\n", EPOCH + 1)
