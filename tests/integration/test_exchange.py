@@ -232,6 +232,9 @@ def test_ftp_incremental_jsonl_sends_only_new_rows(
     assert [json.loads(line)["id"] for line in lines] == [10, 12, 14, 16, 18]
     assert verify(root / "inbox") == []
     assert deliver(Runtime.load(conf), "changes").status == "already_delivered"
+    assert deliver(Runtime.load(conf), "changes", resend="changes@full-0").rows == 5
+    again = deliver(Runtime.load(conf), "changes")  # the older batch resent moves nothing back
+    assert (again.status, again.batch_id) == ("already_delivered", "changes@0-1")
 
 
 def test_postgres_push_fails_whole_then_upserts_every_row_once(
