@@ -8,7 +8,8 @@ still running on this home:
   attempt's batch and checksum, and the file has the recorded size, or when file and manifest
   are both gone (a receiver takes a file once its manifest is there), the batch reached the
   receiver whole and the attempt is marked ``delivered``, so the batch is not sent again;
-- any other unfinished attempt is marked ``failed`` (``interrupted ...``): its manifest never
+- any other unfinished attempt is marked ``failed`` (``interrupted ...``), and the batch goes
+  again (the next scheduled delivery sends it; a resend only when resent): its manifest never
   went (it goes last, so a receiver that waits for manifests saw nothing), or it was a table
   push, one transaction of upserts by key, which the next attempt repeats without doubling.
 
@@ -64,7 +65,8 @@ def reconcile(config: ProjectConfig, ledger: Ledger, sub: Subscription) -> list[
             ledger.finish(record, "delivered")
             done.append(Reconciled(record.id, record.batch_id, "delivered", why))
         else:
-            reason = f"interrupted {why}; the batch is sent again"
+            again = "sent again" if record.trigger == "schedule" else "sent again by a resend"
+            reason = f"interrupted {why}; the batch is {again}"
             ledger.finish(record, "failed", error=reason)
             done.append(Reconciled(record.id, record.batch_id, "failed", reason))
     shutil.rmtree(working_root(config, sub.name), ignore_errors=True)
