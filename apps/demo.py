@@ -218,7 +218,7 @@ def _last_deliveries(rt: Runtime) -> list[DeliveryRecord]:
 def approve_nodes(rt: Runtime, made: list[Person], progress: Callable[[str], None]) -> None:
     """Approve the registered exchange nodes as the demo's platform administrator."""
     from apps.guarded import set_node_status
-    from jobs.exchange.deliver import describe_target
+    from jobs.exchange.targets import describe_target
 
     config = rt.config
     ledger = Ledger(rt.platform_db)

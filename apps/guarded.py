@@ -211,6 +211,8 @@ def deliver(
         require(rt, actor, "deliver", f"node:{node}")
         done = run_delivery(rt, subscription, resend=resend, progress=progress)
         noted.update(status=done.status, batch=done.batch_id, rows=done.rows, bytes=done.bytes)
+        if done.reconciled:  # what a crashed attempt left, closed by this one
+            noted["reconciled"] = [[r.attempt, r.batch_id, r.status] for r in done.reconciled]
         if done.status == "refused":
             raise DeliveryRefused(f"{subscription}: nothing sent ({done.batch_id}): {done.reason}")
     return done

@@ -131,7 +131,10 @@ def resend(
 def verify(
     path: Annotated[Path, typer.Argument(help="A delivered file, its manifest, or a folder.")],
 ) -> None:
-    """Check delivered files against their manifests (size and SHA-256); exit 1 on a mismatch."""
+    """Check delivered files against every field of their manifests; exit 1 naming what fails.
+
+    The file name, batch id, bytes, SHA-256, format and encoding, columns and types, and rows.
+    """
     from jobs.exchange.receipt import verify as check
 
     problems = check(path)
@@ -150,7 +153,7 @@ def report(
     fmt: FormatOption = Format.table,
     conf: ConfOption = None,
 ) -> None:
-    """Volume per node per day, then each failed or refused attempt with its reason.
+    """Volume per node per day, then each failed or refused attempt: who, and the reason.
 
     In a format for programs, the attempts alone: one record per failed or refused attempt.
     """
@@ -163,10 +166,10 @@ def report(
     rt = signed_in(conf)
     _nodes(rt, "read_metadata", node, every=True)
     ledger = Ledger(rt.platform_db)
-    attempts = ("started (UTC)", "subscription", "node", "batch", "status", "reason")
+    attempts = ("started (UTC)", "subscription", "node", "batch", "by", "status", "reason")
     why = Listing("failed and refused attempts", attempts)
     for a in ledger.failures(node=node, since=start):
-        why.add(a.started_at, a.subscription, a.node, a.batch_id, a.status, a.error)
+        why.add(a.started_at, a.subscription, a.node, a.batch_id, a.actor, a.status, a.error)
     if fmt is not Format.table:
         emit(why, fmt)
         return

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.folders.base import DropFolder, DropFolderError, RemoteFile
+from connectors.folders.base import DropFolder, DropFolderError, RemoteFile, Sent
 from connectors.folders.local import LocalFolder
 from govlake.connections import Endpoint
 
 TRANSPORTS = ("local", "ftp", "ftps", "sftp")
 
-__all__ = ["TRANSPORTS", "DropFolder", "DropFolderError", "RemoteFile", "open_folder"]
+__all__ = ["TRANSPORTS", "DropFolder", "DropFolderError", "RemoteFile", "Sent", "open_folder"]
 
 
 def open_folder(

@@ -2,8 +2,10 @@
 
 A :class:`DropFolder` lists the files matching a glob, downloads one to a local path (resuming a
 partial download left by an earlier attempt), moves a file to an archive folder, and uploads a
-file atomically: under a temporary ``.<name>.part`` name first, renamed when complete, so a
-receiver never sees a partial file under the final name.
+file atomically: under a temporary ``.<name>.<token>.part`` name of its own first, renamed when
+complete, so a receiver never sees a partial file under the final name and two uploads of one
+name never write the same temporary file. An upload returns the size and SHA-256 of the bytes it
+sent, read once as they went out.
 
 :class:`FolderBase` keeps these guarantees once, on top of a few protocol verbs that
 :mod:`~connectors.folders.local`, :mod:`~connectors.folders.ftp` and
@@ -13,6 +15,9 @@ receiver never sees a partial file under the final name.
 from __future__ import annotations
 
 import fnmatch
+import glob
+import hashlib
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -75,13 +80,49 @@ class DropFolder(Protocol):
         """Move ``file`` into ``folder`` (created if missing)."""
         ...
 
-    def upload(self, local: Path, name: str) -> None:
+    def upload(self, local: Path, name: str) -> Sent:
         """Send ``local`` as ``name``: to a temporary name, then renamed over ``name``."""
         ...
 
     def size_of(self, name: str) -> int | None:
         """The size of file ``name`` in the folder, ``None`` when there is none."""
         ...
+
+    def discard_parts(self, name: str) -> int:
+        """Delete what interrupted uploads of ``name`` left; returns how many files went."""
+        ...
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What an upload sent: its size and SHA-256, of the bytes as they were read and sent."""
+
+    bytes: int
+    sha256: str
+
+
+class Readable(Protocol):
+    """What an upload reads from: a binary file, or one read through a digest."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (all that is left when negative); empty at the end."""
+        ...
+
+
+class _Digesting:
+    """A binary file read through a SHA-256 and a byte count."""
+
+    def __init__(self, data: BinaryIO) -> None:
+        self.data = data
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Read from the file, counting and digesting what was read."""
+        chunk = self.data.read(size)
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        return chunk
 
 
 class DropFolderError(GovlakeError):
@@ -99,8 +140,8 @@ def matching(names: list[tuple[str, int, int]], folder: str, pattern: str) -> li
 
 
 def part_name(name: str) -> str:
-    """The temporary name a file is uploaded under (hidden, never matched by ``*.csv``)."""
-    return f".{name}.part"
+    """A temporary name for one upload of ``name`` (hidden, never matched by ``*.csv``)."""
+    return f".{name}.{secrets.token_hex(6)}.part"
 
 
 def archive_path(folder: str, archive: str) -> str:
@@ -155,7 +196,7 @@ class FolderBase(ABC):
         """Pass the bytes of ``file`` from ``offset`` on to ``sink``, chunk by chunk."""
 
     @abstractmethod
-    def _write(self, data: BinaryIO, path: str) -> None:
+    def _write(self, data: Readable, path: str) -> None:
         """Write ``data`` to the file ``path``, replacing it."""
 
     @abstractmethod
@@ -173,6 +214,10 @@ class FolderBase(ABC):
     @abstractmethod
     def _size(self, path: str) -> int | None:
         """The size of the file ``path``, ``None`` when there is none."""
+
+    @abstractmethod
+    def _delete(self, path: str) -> None:
+        """Delete the file ``path``."""
 
     def __enter__(self) -> Self:
         """Connect and check that the folder exists."""
@@ -241,15 +286,17 @@ class FolderBase(ABC):
         except self.errors as exc:
             raise self._fail(f"cannot archive {file.name} on", exc) from None
 
-    def upload(self, local: Path, name: str) -> None:
-        """Send ``local`` as ``name``: to the temporary :func:`part_name`, then renamed over it."""
+    def upload(self, local: Path, name: str) -> Sent:
+        """Send ``local`` as ``name``: to a :func:`part_name` of its own, then renamed over it."""
         part = self._path(part_name(name))
         try:
             with local.open("rb") as data:
-                self._write(data, part)
+                sending = _Digesting(data)
+                self._write(sending, part)
             self._replace(part, self._path(name))
         except self.errors as exc:
             raise self._fail(f"upload of {name} to", exc) from None
+        return Sent(sending.size, sending.digest.hexdigest())
 
     def size_of(self, name: str) -> int | None:
         """The size of file ``name`` in the folder, ``None`` when there is none."""
@@ -257,3 +304,17 @@ class FolderBase(ABC):
             return self._size(self._path(name))
         except self.errors as exc:
             raise self._fail(f"cannot stat {name} on", exc) from None
+
+    def discard_parts(self, name: str) -> int:
+        """Delete the temporary files (:func:`part_name`) interrupted uploads of ``name`` left.
+
+        Only for a caller that knows no upload of ``name`` is running (one holding its lease).
+        """
+        pattern = f".{glob.escape(name)}.*.part"
+        try:
+            parts = [n for n, _, _ in self._entries() if fnmatch.fnmatchcase(n, pattern)]
+            for part in parts:
+                self._delete(self._path(part))
+        except self.errors as exc:
+            raise self._fail(f"cannot delete the parts of {name} on", exc) from None
+        return len(parts)

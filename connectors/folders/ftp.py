@@ -1,7 +1,7 @@
 """FTP and FTPS drop folders (ftplib, passive mode).
 
-Uploads are atomic (``STOR`` as ``.<name>.part``, then ``RNFR``/``RNTO`` over the final name)
-and downloads resume with ``REST`` from the end of a partial local file.
+Uploads are atomic (``STOR`` as ``.<name>.<token>.part``, then ``RNFR``/``RNTO`` over the final
+name) and downloads resume with ``REST`` from the end of a partial local file.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import ftplib
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import BinaryIO
 
-from connectors.folders.base import CHUNK, FolderBase, RemoteFile, Sink
+from connectors.folders.base import CHUNK, FolderBase, Readable, RemoteFile, Sink
 from govlake.connections import Endpoint
 
 TIMEOUT_SECONDS = 30.0
@@ -84,7 +83,7 @@ class FtpFolder(FolderBase):
     def _read(self, file: RemoteFile, offset: int, sink: Sink) -> None:
         self.ftp.retrbinary(f"RETR {file.path}", sink, rest=offset or None)
 
-    def _write(self, data: BinaryIO, path: str) -> None:
+    def _write(self, data: Readable, path: str) -> None:
         self.ftp.storbinary(f"STOR {path}", data, blocksize=CHUNK)
 
     def _make_folder(self, path: str) -> None:
@@ -100,6 +99,9 @@ class FtpFolder(FolderBase):
         if self._size(target) is not None:
             self.ftp.delete(target)  # not every server renames over an existing file
         self._rename(source, target)
+
+    def _delete(self, path: str) -> None:
+        self.ftp.delete(path)
 
     def _size(self, path: str) -> int | None:
         try:

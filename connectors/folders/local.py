@@ -1,7 +1,7 @@
 """A drop folder on a local or mounted file system.
 
-Uploads are atomic (written and flushed to disk as ``.<name>.part``, then renamed over the final
-name) and downloads resume from the end of a partial copy.
+Uploads are atomic (written and flushed to disk as ``.<name>.<token>.part``, then renamed over
+the final name) and downloads resume from the end of a partial copy.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
 
-from connectors.folders.base import CHUNK, FolderBase, RemoteFile, Sink
+from connectors.folders.base import CHUNK, FolderBase, Readable, RemoteFile, Sink
 
 
 class LocalFolder(FolderBase):
@@ -44,7 +43,7 @@ class LocalFolder(FolderBase):
             while chunk := src.read(CHUNK):
                 sink(chunk)
 
-    def _write(self, data: BinaryIO, path: str) -> None:
+    def _write(self, data: Readable, path: str) -> None:
         with open(path, "wb") as out:
             shutil.copyfileobj(data, out, CHUNK)
             out.flush()
@@ -55,6 +54,9 @@ class LocalFolder(FolderBase):
 
     def _rename(self, source: str, target: str) -> None:
         shutil.move(source, target)  # an archive folder may be on another file system
+
+    def _delete(self, path: str) -> None:
+        Path(path).unlink()
 
     def _size(self, path: str) -> int | None:
         file = Path(path)

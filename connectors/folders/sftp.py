@@ -1,7 +1,7 @@
 """SFTP drop folders (paramiko): key or password login, host keys checked.
 
-Uploads are atomic (written as ``.<name>.part``, then ``posix-rename`` over the final name) and
-downloads resume from the end of a partial local file.
+Uploads are atomic (written as ``.<name>.<token>.part``, then ``posix-rename`` over the final
+name) and downloads resume from the end of a partial local file.
 
 The Connection's extra fields follow Airflow's SFTP provider: ``key_file`` or ``private_key``
 for key login, ``host_key`` (``ssh-ed25519 AAAA...``) or ``known_hosts`` (a file) to pin the
@@ -16,11 +16,10 @@ import io
 import shutil
 import stat
 from collections.abc import Iterable
-from typing import BinaryIO
 
 import paramiko
 
-from connectors.folders.base import CHUNK, FolderBase, RemoteFile, Sink
+from connectors.folders.base import CHUNK, FolderBase, Readable, RemoteFile, Sink
 from govlake.connections import Endpoint
 
 TIMEOUT_SECONDS = 30.0
@@ -135,7 +134,7 @@ class SftpFolder(FolderBase):
             while chunk := remote.read(CHUNK):
                 sink(chunk)
 
-    def _write(self, data: BinaryIO, path: str) -> None:
+    def _write(self, data: Readable, path: str) -> None:
         with self.sftp.open(path, "wb") as remote:
             remote.set_pipelined(True)
             shutil.copyfileobj(data, remote, CHUNK)
@@ -148,6 +147,9 @@ class SftpFolder(FolderBase):
 
     def _rename(self, source: str, target: str) -> None:
         self.sftp.posix_rename(source, target)
+
+    def _delete(self, path: str) -> None:
+        self.sftp.remove(path)
 
     def _size(self, path: str) -> int | None:
         try:

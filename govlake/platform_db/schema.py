@@ -29,6 +29,8 @@ node_event = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# One row per delivery attempt. ``actor`` is the principal that delivered or resent; ``path``
+# the delivered file's path on the target, recorded (status ``uploading``) before it is sent.
 delivery = sa.Table(
     "exchange_delivery",
     metadata,
@@ -50,6 +52,8 @@ delivery = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("error", sa.Text),
+    sa.Column("actor", sa.String(128)),
+    sa.Column("path", sa.Text),
 )
 
 catalog_resource = sa.Table(

@@ -2,27 +2,36 @@
 
 The batch is the dataset's current version: whole for a full subscription, the changes since
 the last delivered version for an incremental one. A batch already delivered is not sent again
-unless resent. A node that is not approved gets nothing, and the ledger says why. Every attempt
-is a ledger row: started, then delivered (rows, bytes, SHA-256) or failed (the error).
+unless resent. A node that is not approved gets nothing, and the ledger says why.
+
+One delivery of a subscription runs at a time (:mod:`~jobs.exchange.lease`); it first closes
+what a crashed one left (:mod:`~jobs.exchange.reconcile`). Every attempt is a ledger row naming
+the principal that acts: started; for a file, ``uploading`` with the file's path before a byte
+goes, its size and SHA-256 as uploaded (read from the bytes sent) before the manifest goes;
+then delivered (rows, bytes, SHA-256) or failed (the error). Each attempt writes its files in a
+working folder of its own and uploads them under temporary names of their own.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from connectors.folders import DropFolder, open_folder
+import pyarrow as pa
+
 from govlake.config.exchange import DatabaseEndpoint, FileEndpoint, FileSettings, Subscription
 from govlake.config.project import ProjectConfig
-from govlake.connections import database_url, endpoint
+from govlake.connections import database_url
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Lakehouse
 from govlake.runtime import Runtime
-from jobs.exchange import extract, files
+from jobs.exchange import extract, files, lease
 from jobs.exchange.extract import Batch
 from jobs.exchange.ledger import Attempt, Ledger
+from jobs.exchange.reconcile import Reconciled, reconcile, working_root
+from jobs.exchange.targets import describe_target, open_delivery_folder, target_table
 
 Progress = Callable[[str], None]
 
@@ -39,6 +48,8 @@ class Delivery:
     target: str = ""
     reason: str = ""
     """Why nothing was sent, for a refusal."""
+    reconciled: list[Reconciled] = field(default_factory=list)
+    """The attempts a crash had left unfinished, closed first."""
 
 
 def deliver(
@@ -48,29 +59,52 @@ def deliver(
     resend: str | None = None,
     progress: Progress = lambda _: None,
 ) -> Delivery:
-    """Send the subscription's next batch; ``resend`` a past batch id (or ``"last"``) instead."""
+    """Send the subscription's next batch; ``resend`` a past batch id (or ``"last"``) instead.
+
+    Raises:
+        DeliveryBusy: Another delivery of the subscription is running; nothing was sent.
+    """
     config, lake = rt.config, rt.lake
     sub = config.subscription(name)
     ledger = Ledger(rt.platform_db)
     ledger.sync_nodes(config)
     if not lake.exists(sub.dataset):
         raise GovlakeError(f"subscription {name}: dataset {sub.dataset} does not exist yet")
+    actor = rt.principal.username if rt.principal else None
+    with lease.held(config.home, sub.name):
+        closed = reconcile(config, ledger, sub)
+        for r in closed:
+            progress(f"{name}: attempt {r.attempt} ({r.batch_id}) {r.status}: {r.reason}")
+        done = _deliver(config, lake, ledger, sub, resend, actor, progress)
+    return replace(done, reconciled=closed)
+
+
+def _deliver(
+    config: ProjectConfig,
+    lake: Lakehouse,
+    ledger: Ledger,
+    sub: Subscription,
+    resend: str | None,
+    actor: str | None,
+    progress: Progress,
+) -> Delivery:
+    name = sub.name
     batch = _past_batch(ledger, sub, resend) if resend else _next_batch(ledger, lake, sub)
     if isinstance(batch, Delivery):
         progress(f"{name}: {batch.status.replace('_', ' ')} ({batch.batch_id})")
         return batch
     status = ledger.node_status(sub.node)
     target = describe_target(config, sub)
+    trigger = "resend" if resend else "schedule"
+    attempt = _start(ledger, sub, batch, target, trigger=trigger, actor=actor)
     if status != "approved":
-        attempt = _start(ledger, sub, batch, target, trigger="resend" if resend else "schedule")
         why = f"node {sub.node} is {status}" + ("" if status == "disabled" else ", not approved")
         ledger.finish(attempt, "refused", error=why)
         progress(f"{name}: refused: {why}")
         return Delivery(name, batch.batch_id, "refused", target=target, reason=why)
-    attempt = _start(ledger, sub, batch, target, trigger="resend" if resend else "schedule")
     progress(f"{name}: batch {batch.batch_id} to {target} (attempt {attempt.attempt})")
     try:
-        done = _send(config, lake, sub, batch, target)
+        done = _send(config, lake, ledger, attempt, sub, batch)
     except Exception as exc:
         ledger.finish(attempt, "failed", error=f"{type(exc).__name__}: {exc}"[:4000])
         raise
@@ -82,27 +116,41 @@ def deliver(
 def _next_batch(ledger: Ledger, lake: Lakehouse, sub: Subscription) -> Batch | Delivery:
     current = lake.table(sub.dataset).version()
     past = ledger.delivered(sub.name)
-    last = past[0].to_version if past else None
-    if last is not None and last >= current:
-        return Delivery(sub.name, past[0].batch_id, "already_delivered")
+    # the furthest version delivered: a resend of an older batch does not move it back
+    latest = max(past, key=lambda a: a.to_version, default=None)
+    last = latest.to_version if latest else None
+    if latest is not None and latest.to_version >= current:
+        return Delivery(sub.name, latest.batch_id, "already_delivered")
     start = last if sub.mode == "incremental" else None
     return Batch(sub.name, start, current)
 
 
 def _past_batch(ledger: Ledger, sub: Subscription, batch_id: str) -> Batch:
+    """The delivered batch ``batch_id`` names (``last``: the latest); refused for any other."""
     past = ledger.delivered(sub.name)
+    if not past:
+        raise GovlakeError(f"subscription {sub.name}: nothing was delivered yet to resend")
     if batch_id == "last":
-        if not past:
-            raise GovlakeError(f"subscription {sub.name}: nothing was delivered yet to resend")
-        batch_id = past[0].batch_id
+        return Batch.parse(past[0].batch_id)
     batch = Batch.parse(batch_id)
     if batch.subscription != sub.name:
         raise GovlakeError(f"batch {batch_id} belongs to subscription {batch.subscription}")
+    if batch_id not in {p.batch_id for p in past}:
+        raise GovlakeError(
+            f"subscription {sub.name}: batch {batch_id} was never delivered; resend takes a "
+            f"delivered batch (the last is {past[0].batch_id})"
+        )
     return batch
 
 
 def _start(
-    ledger: Ledger, sub: Subscription, batch: Batch, target: str, *, trigger: str
+    ledger: Ledger,
+    sub: Subscription,
+    batch: Batch,
+    target: str,
+    *,
+    trigger: str,
+    actor: str | None,
 ) -> Attempt:
     return ledger.start(
         subscription=sub.name,
@@ -114,6 +162,7 @@ def _start(
         to_version=batch.to_version,
         target=target,
         trigger=trigger,
+        actor=actor,
     )
 
 
@@ -124,23 +173,13 @@ class _Sent:
     checksum: str | None
 
 
-def describe_target(config: ProjectConfig, sub: Subscription) -> str:
-    """Where the subscription's batches go, without secrets."""
-    point = config.node(sub.node).endpoint(sub.endpoint)
-    if isinstance(point, FileEndpoint):
-        return f"{endpoint(point.conn_id, point.default_url)}{point.folder}"
-    url = database_url(point.conn_id, point.default_url)
-    from sqlalchemy.engine import make_url
-
-    return f"{make_url(url).render_as_string(hide_password=True)}#{sub.table or _table(sub)}"
-
-
-def _table(sub: Subscription) -> str:
-    return sub.dataset.partition(".")[2]
-
-
 def _send(
-    config: ProjectConfig, lake: Lakehouse, sub: Subscription, batch: Batch, target: str
+    config: ProjectConfig,
+    lake: Lakehouse,
+    ledger: Ledger,
+    attempt: Attempt,
+    sub: Subscription,
+    batch: Batch,
 ) -> _Sent:
     point = config.node(sub.node).endpoint(sub.endpoint)
     reader = extract.rows(lake, sub, batch)
@@ -154,21 +193,39 @@ def _send(
             rows = push(
                 reader,
                 engine,
-                sub.table or _table(sub),
+                target_table(sub),
                 config.dataset(sub.dataset).keys,
                 schema=point.database_schema,
             )
         finally:
             engine.dispose()
         return _Sent(rows, 0, None)
-    settings = sub.file or FileSettings()
-    outgoing = config.home / "exchange" / "outgoing" / sub.name
-    outgoing.mkdir(parents=True, exist_ok=True)
-    path = outgoing / files.file_name(sub.name, batch.from_version, batch.to_version, settings)
+    work = working_root(config, sub.name) / str(attempt.id)  # this attempt's own
+    work.mkdir(parents=True)
     try:
-        rows = files.write(reader, path, settings)
+        return _send_file(config, ledger, attempt, point, sub, batch, reader, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _send_file(
+    config: ProjectConfig,
+    ledger: Ledger,
+    attempt: Attempt,
+    point: FileEndpoint,
+    sub: Subscription,
+    batch: Batch,
+    reader: pa.RecordBatchReader,
+    work: Path,
+) -> _Sent:
+    settings = sub.file or FileSettings()
+    path = work / files.file_name(sub.name, batch.from_version, batch.to_version, settings)
+    rows = files.write(reader, path, settings)
+    ledger.uploading(attempt, f"{point.folder.rstrip('/')}/{path.name}")
+    with open_delivery_folder(point, sub.name) as folder:
+        sent = folder.upload(path, path.name)
         manifest = files.manifest_for(
-            path,
+            path.name,
             rows=rows,
             schema=reader.schema,
             settings=settings,
@@ -177,22 +234,11 @@ def _send(
             batch_id=batch.batch_id,
             from_version=batch.from_version,
             to_version=batch.to_version,
+            bytes=sent.bytes,
+            sha256=sent.sha256,
         )
-        manifest_path = path.with_name(path.name + files.MANIFEST_SUFFIX)
+        ledger.sent(attempt, rows=rows, bytes=sent.bytes, checksum=sent.sha256)
+        manifest_path = work / (path.name + files.MANIFEST_SUFFIX)
         manifest_path.write_text(manifest.to_json(), encoding="utf-8")
-        with open_delivery_folder(point, sub.name) as folder:
-            folder.upload(path, path.name)
-            folder.upload(manifest_path, manifest_path.name)  # last: the file is complete
-    finally:
-        shutil.rmtree(outgoing, ignore_errors=True)
-    return _Sent(rows, manifest.bytes, manifest.sha256)
-
-
-def open_delivery_folder(point: FileEndpoint, subscription: str) -> DropFolder:
-    """The endpoint's folder: SFTP, FTP(S), or a local folder for ``file://`` (created)."""
-    server = endpoint(point.conn_id, point.default_url)
-    label = f"subscription {subscription}"
-    if server.scheme == "file":
-        local = Path(server.path) / point.folder.lstrip("/")
-        return open_folder("local", str(local), label=label, create=True)
-    return open_folder(server.scheme, point.folder, server=server, label=label)
+        folder.upload(manifest_path, manifest_path.name)  # last: the file is complete
+    return _Sent(rows, sent.bytes, sent.sha256)

@@ -1,9 +1,10 @@
 """Delivery files and their manifests, and the receiver's check of one against the other.
 
 Each file goes with ``<file>.manifest.json``: the subscription and dataset, the version range,
-rows, columns and types, byte size, SHA-256, batch id and production time. The manifest is
-uploaded after the file, so a receiver that waits for manifests only ever sees complete files,
-and ``govlake exchange verify`` (:mod:`jobs.exchange.receipt`) checks a file against it.
+rows, columns and types, byte size, SHA-256 (of the bytes as uploaded), batch id and production
+time. The manifest is uploaded after the file, so a receiver that waits for manifests only ever
+sees complete files, and ``govlake exchange verify`` (:mod:`jobs.exchange.receipt`) checks a
+file against it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from govlake.config.exchange import FileSettings
-from govlake.digest import file_sha256
 from govlake.errors import GovlakeError
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -142,7 +142,7 @@ def _excel_value(value: Any) -> Any:
 
 
 def manifest_for(
-    path: Path,
+    name: str,
     *,
     rows: int,
     schema: pa.Schema,
@@ -152,10 +152,12 @@ def manifest_for(
     batch_id: str,
     from_version: int | None,
     to_version: int,
+    bytes: int,
+    sha256: str,
 ) -> Manifest:
-    """The manifest of a written file."""
+    """The manifest of file ``name``, with the size and SHA-256 of the bytes uploaded."""
     return Manifest(
-        file=path.name,
+        file=name,
         subscription=subscription,
         dataset=dataset,
         batch_id=batch_id,
@@ -165,7 +167,7 @@ def manifest_for(
         columns=[{"name": f.name, "type": str(f.type)} for f in schema],
         format=settings.format,
         encoding=settings.encoding if settings.format == "csv" else "utf-8",
-        bytes=path.stat().st_size,
-        sha256=file_sha256(path),
+        bytes=bytes,
+        sha256=sha256,
         produced_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )

@@ -10,7 +10,7 @@ from govlake.config.exchange import FileEndpoint
 from govlake.config.project import ProjectConfig
 from govlake.connections import database_url
 from govlake.errors import GovlakeError
-from jobs.exchange.deliver import open_delivery_folder
+from jobs.exchange.targets import open_delivery_folder
 
 
 @dataclass(frozen=True)

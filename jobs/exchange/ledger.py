@@ -1,4 +1,11 @@
-"""The exchange ledger: node status and one row per delivery attempt, in the platform DB."""
+"""The exchange ledger: node status and one row per delivery attempt, in the platform DB.
+
+An attempt is ``started`` (with the principal that acts), then, for a file, ``uploading`` with
+the file's path on the target, recorded before a byte is sent, and with its rows, bytes and
+SHA-256 once the file is sent and before its manifest goes; it ends ``delivered``, ``failed``
+(the error) or ``refused`` (the reason). An attempt left ``started`` or ``uploading`` by a
+crash is :meth:`Ledger.unfinished` until the next delivery reconciles it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from govlake.errors import GovlakeError
 from govlake.platform_db.schema import delivery, exchange_node, node_event
 
 COUNTS = ("delivered", "rows", "bytes", "failed", "refused")
+UNFINISHED = ("started", "uploading")
 # Allowed node status changes: (from, to) -> the event recorded.
 TRANSITIONS = {
     ("registered", "approved"): "approved",
@@ -77,6 +85,10 @@ class DeliveryRecord:
     started_at: datetime
     finished_at: datetime | None
     error: str | None
+    actor: str | None
+    """The principal that delivered or resent (``node.<name>`` for a node's DAG)."""
+    path: str | None
+    """The file's path on the target, recorded before the upload (``None`` for a table)."""
 
 
 @dataclass(frozen=True)
@@ -178,14 +190,25 @@ class Ledger:
         assert row_id is not None
         return Attempt(int(row_id[0]), values["batch_id"], "started", number)
 
-    def finish(self, attempt: Attempt, status: str, **values: Any) -> None:
+    def uploading(self, attempt: Attempt, path: str) -> None:
+        """Record, before the upload, that the attempt sends its file to ``path``."""
+        self._update(attempt.id, status="uploading", path=path)
+
+    def sent(self, attempt: Attempt, *, rows: int, bytes: int, checksum: str) -> None:
+        """Record what the file upload sent, before the manifest goes."""
+        self._update(attempt.id, rows=rows, bytes=bytes, checksum=checksum)
+
+    def finish(self, attempt: Attempt | DeliveryRecord, status: str, **values: Any) -> None:
         """Close an attempt: ``delivered``, ``failed`` or ``refused``, with counts or error."""
+        self._update(attempt.id, status=status, finished_at=datetime.now(UTC), **values)
+
+    def _update(self, attempt_id: int, **values: Any) -> None:
         with self.engine.begin() as db:
-            db.execute(
-                delivery.update()
-                .where(delivery.c.id == attempt.id)
-                .values(status=status, finished_at=datetime.now(UTC), **values)
-            )
+            db.execute(delivery.update().where(delivery.c.id == attempt_id).values(**values))
+
+    def unfinished(self, subscription: str) -> list[DeliveryRecord]:
+        """The subscription's attempts still ``started`` or ``uploading``, oldest first."""
+        return [a for a in self.attempts(subscription) if a.status in UNFINISHED]
 
     def attempts(self, subscription: str) -> list[DeliveryRecord]:
         """Every attempt of the subscription, oldest first."""

@@ -152,7 +152,7 @@ def test_sftp_gbk_file_with_manifest_once_then_resend(
 
     delivered.write_bytes(delivered.read_bytes()[:-10])
     (problem,) = verify(delivered)
-    assert "bytes, the manifest says" in problem
+    assert ": bytes: " in problem and ", the manifest says" in problem
 
 
 def test_sftp_server_killed_mid_upload_then_retry_leaves_one_complete_file(
@@ -232,6 +232,9 @@ def test_ftp_incremental_jsonl_sends_only_new_rows(
     assert [json.loads(line)["id"] for line in lines] == [10, 12, 14, 16, 18]
     assert verify(root / "inbox") == []
     assert deliver(Runtime.load(conf), "changes").status == "already_delivered"
+    assert deliver(Runtime.load(conf), "changes", resend="changes@full-0").rows == 5
+    again = deliver(Runtime.load(conf), "changes")  # the older batch resent moves nothing back
+    assert (again.status, again.batch_id) == ("already_delivered", "changes@0-1")
 
 
 def test_postgres_push_fails_whole_then_upserts_every_row_once(
@@ -474,3 +477,49 @@ def test_parquet_and_excel_files_carry_every_row(
     book.close()  # read-only workbooks keep the file open until closed
     assert values[0] == ("id", "name", "amount", "day", "at")
     assert len(values) == 301 and values[8][:3] == (7, "企业7有限公司", "1.75")
+
+
+def test_refused_resends_exit_1_and_the_report_names_each_reason_and_who(
+    exchange_conf: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_FILES", f"file://{tmp_path / 'dept'}")
+    conf = exchange_conf([{"name": "to_dept", "endpoint": "inbox", "mode": "full"}])
+    _append(conf, _rows(0, 10), "b1")
+    _sign_in(conf, monkeypatch, "operator", "exchange_operator")
+    runner = CliRunner()
+
+    def govlake(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, [*args, "--conf", str(conf)])
+        return result.exit_code, result.output
+
+    code, output = govlake("exchange", "resend", "to_dept")
+    assert (code, output) == (1, "error: subscription to_dept: nothing was delivered yet to "
+                                 "resend\n")  # fmt: skip
+    assert govlake("exchange", "nodes", "approve", "dept")[0] == 0
+    assert govlake("exchange", "deliver", "to_dept")[0] == 0
+    for batch, why in (
+        ("to_dept@full-7", "batch to_dept@full-7 was never delivered; resend takes a delivered "
+                           "batch (the last is to_dept@full-0)"),
+        ("to_dept@3-1", "batch to_dept@3-1 was never delivered"),
+        ("other@full-0", "batch other@full-0 belongs to subscription other"),
+        ("to_dept", "not a batch id: 'to_dept' (expected name@from-to)"),
+    ):  # fmt: skip
+        code, output = govlake("exchange", "resend", "to_dept", "--batch", batch)
+        assert code == 1 and len(output.splitlines()) == 1 and why in output, output
+    assert govlake("exchange", "nodes", "disable", "dept", "--reason", "audit")[0] == 0
+    code, output = govlake("exchange", "resend", "to_dept")
+    assert code == 1
+    assert output.splitlines()[-1] == (
+        "error: to_dept: nothing sent (to_dept@full-0): node dept is disabled"
+    )
+    code, output = govlake("exchange", "report")
+    assert code == 0, output
+    (refused,) = [row for row in output.partition("failed and refused")[2].splitlines()
+                  if " refused " in row]  # fmt: skip
+    cells = [c.strip() for c in refused.strip("│ ").split("│")]
+    assert cells[1:] == ["to_dept", "dept", "to_dept@full-0", "operator", "refused",
+                         "node dept is disabled"]  # fmt: skip
+    rt = Runtime.load(conf)
+    resends = audit.events(rt, action="exchange.resend", user="operator")
+    assert [e.outcome for e in resends] == ["refused"] * 6
+    assert [a.actor for a in Ledger(rt.platform_db).attempts("to_dept")] == ["operator"] * 2

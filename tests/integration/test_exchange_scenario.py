@@ -92,3 +92,7 @@ def test_tax_sftp_credit_postgres_and_hr_ftp(
         ("tax_bureau", 1), ("credit_platform", 1), ("human_resources", 1)
     }  # fmt: skip
     assert sum(r.rows for r in report) == 2 * profiles + notices
+    ledger = Ledger(open_platform_db(project))
+    actors = {(s.node, a.actor) for s in project.subscriptions.values()
+              for a in ledger.attempts(s.name)}  # fmt: skip
+    assert actors == {(node, f"node.{node}") for node in project.nodes}, "each as its node"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
@@ -17,7 +18,7 @@ import pytest
 
 from apps.local_servers import FtpServer
 from connectors.folders import DropFolder, DropFolderError, RemoteFile, open_folder
-from connectors.folders.base import CHUNK
+from connectors.folders.base import CHUNK, Sent
 from govlake.connections import Endpoint, endpoint
 
 pytestmark = pytest.mark.integration
@@ -194,25 +195,29 @@ def test_upload_shows_under_its_name_only_when_complete_and_replaces(
 ) -> None:
     old, new = _bytes(100, seed=3), _bytes(2 * CHUNK + 99, seed=4)
     final = drop.put("out.bin", old)
-    part = drop.disk / ".out.bin.part"
+
+    def parts() -> list[Path]:
+        return list(drop.disk.glob(".out.bin.*.part"))
+
     fifo = tmp_path / "out.bin"  # the upload reads it while the test writes it
     os.mkfifo(fifo)
     pipe = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
 
-    def send() -> None:
+    def send() -> Sent:
         with drop.open() as folder:
-            folder.upload(fifo, "out.bin")
+            return folder.upload(fifo, "out.bin")
 
     with ThreadPoolExecutor(1) as pool:
         sending = pool.submit(send)
         try:
             _feed(pipe, new[:CHUNK])
-            _until(lambda: part.exists() or final.stat().st_size != len(old), sending)
+            _until(lambda: bool(parts()) or final.stat().st_size != len(old), sending)
             midway = final.read_bytes()
             _feed(pipe, new[CHUNK:])
         finally:
             os.close(pipe)
-        sending.result(timeout=60)
+        sent = sending.result(timeout=60)
+    assert sent == Sent(len(new), hashlib.sha256(new).hexdigest()), "what went out, digested"
     assert midway == old, "the final name kept the old file while the new one was in transit"
     assert final.read_bytes() == new
     assert sorted(os.listdir(drop.disk)) == ["out.bin"], "no .part left behind"
@@ -227,6 +232,16 @@ def test_upload_of_a_new_file(drop: Drop, tmp_path: Path) -> None:
         assert folder.size_of("new.bin") == len(data)
     assert (drop.disk / "new.bin").read_bytes() == data
     assert sorted(os.listdir(drop.disk)) == ["new.bin"]
+
+
+def test_discard_parts_deletes_only_the_temporary_files_of_that_name(drop: Drop) -> None:
+    for name in (".out.bin.0a1b2c.part", ".out.bin.3d4e5f.part", ".other.bin.0a1b2c.part",
+                 "out.bin", ".out.bin"):  # fmt: skip
+        drop.put(name, b"x")
+    with drop.open() as folder:
+        assert folder.discard_parts("out.bin") == 2
+        assert folder.discard_parts("out.bin") == 0
+    assert sorted(os.listdir(drop.disk)) == [".other.bin.0a1b2c.part", ".out.bin", "out.bin"]
 
 
 def test_move_into_a_relative_archive_folder_creates_it(drop: Drop) -> None:

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from govlake.config.exchange import FileSettings
+from govlake.digest import file_sha256
 from jobs.exchange import files
 from jobs.exchange.receipt import verify
 
@@ -22,8 +23,9 @@ def _deliver(folder: Path, fmt: str, encoding: str = "utf-8", table: pa.Table = 
     rows = files.write(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()),
                        path, settings)  # fmt: skip
     manifest = files.manifest_for(
-        path, rows=rows, schema=table.schema, settings=settings, subscription="to_dept",
+        path.name, rows=rows, schema=table.schema, settings=settings, subscription="to_dept",
         dataset="gold.x", batch_id="to_dept@full-3", from_version=None, to_version=3,
+        bytes=path.stat().st_size, sha256=file_sha256(path),
     )  # fmt: skip
     path.with_name(path.name + files.MANIFEST_SUFFIX).write_text(manifest.to_json(), "utf-8")
     return path
@@ -66,8 +68,6 @@ def test_a_rewritten_file_with_a_recomputed_hash_still_fails_on_its_rows(tmp_pat
     path = _deliver(tmp_path, "csv")
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[:-5]), encoding="utf-8")  # five rows dropped
-    from govlake.digest import file_sha256
-
     _lie(path, bytes=path.stat().st_size, sha256=file_sha256(path))
     assert verify(path) == [f"{path}: rows: 45, the manifest says 50"]
 
@@ -78,13 +78,39 @@ def test_size_hash_format_and_name_are_each_named(tmp_path: Path) -> None:
     path.write_bytes(data.replace(b"1", b"7", 1))
     assert verify(path) == [f"{path}: sha256: differs from the manifest's"]
     path.write_bytes(data + b"\n")
-    assert verify(path)[0].startswith(f"{path}: {len(data) + 1} bytes, the manifest says")
+    assert verify(path)[0] == f"{path}: bytes: {len(data) + 1}, the manifest says {len(data)}"
     path.write_bytes(data)
     _lie(path, format="parquet")
     assert verify(path) == [f"{path}: format: 'parquet' does not fit a .csv file"]
     for other in ("../../etc/passwd", "other.csv"):
         _lie(path, format="csv", file=other)
         assert verify(path)[0].endswith(f"file: names {other!r}, not {path.name!r} beside it")
+
+
+def test_batch_id_and_file_name_must_be_those_of_the_stated_versions(tmp_path: Path) -> None:
+    path = _deliver(tmp_path, "csv")
+    _lie(path, batch_id="to_dept@full-2")
+    assert verify(path) == [
+        f"{path}: batch_id: 'to_dept@full-2', its subscription and versions say 'to_dept@full-3'"
+    ]
+    _lie(path, batch_id="to_dept@full-4", to_version=4)
+    assert verify(path) == [
+        f"{path}: file: 'to_dept__v3.csv', its subscription and versions say 'to_dept__v4.csv'"
+    ]
+
+
+def test_csv_values_must_read_as_their_stated_types(tmp_path: Path) -> None:
+    path = _deliver(tmp_path, "csv")
+    _lie(path, columns=[{"name": "id", "type": "date32[day]"}, {"name": "name", "type": "string"}])
+    (problem,) = verify(path)
+    assert problem.startswith(f"{path}: columns: column id does not read as date32[day]: ")
+    _lie(path, columns=[{"name": "id", "type": "int64"}, {"name": "name", "type": "string"}])
+    text = path.read_text(encoding="utf-8").replace("\n7,", "\nseven,")  # a forged value
+    path.write_text(text, encoding="utf-8")
+    _lie(path, bytes=path.stat().st_size, sha256=file_sha256(path))  # and a recomputed hash
+    (problem,) = verify(path)
+    assert problem.startswith(f"{path}: columns: column id does not read as int64: ")
+    assert "seven" in problem
 
 
 def test_a_file_in_another_encoding_or_format_does_not_read(tmp_path: Path) -> None:
