@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from govlake.platform_db.schema import user
 from govlake.principal import Principal
 from govlake.runtime import Runtime
 from services.notifications import contacts
 
-# username: (organisation, roles, e-mail address)
+# username: (organisation, roles, e-mail address, name)
 PEOPLE = {
-    "li.na": ("platform", ("data_steward",), "li.na@platform.gov.cn"),
-    "zhang.wei": ("market_regulation", ("data_steward",), "zhang.wei@amr.gov.cn"),
-    "tax.admin": ("tax", ("org_admin",), "admin@tax.gov.cn"),
-    "tax.analyst": ("tax", ("analyst",), None),
+    "li.na": ("platform", ("data_steward",), "li.na@platform.gov.cn", "李娜"),
+    "zhang.wei": ("market_regulation", ("data_steward",), "zhang.wei@amr.gov.cn", "张伟"),
+    "tax.admin": ("tax", ("org_admin",), "admin@tax.gov.cn", "税务局管理员"),
+    "tax.analyst": ("tax", ("analyst",), None, "刘洋"),
 }
 
 
@@ -37,10 +39,25 @@ def people(conf: Path, sign_in: Callable[..., Principal]) -> dict[str, Runtime]:
     rt = Runtime.load(conf)
     admin = rt.acting_as(sign_in(conf, "admin", token=False))
     acting = {"admin": admin}
-    for name, (org, roles, _) in PEOPLE.items():
+    for name, (org, roles, _, _) in PEOPLE.items():
         acting[name] = rt.acting_as(sign_in(conf, name, *roles, org=org, token=False))
-    for name, (_, _, email) in PEOPLE.items():
+    for name, (_, _, email, shown) in PEOPLE.items():
         if email:
             contacts.set_email(admin, name, email)
+        with rt.platform_db.begin() as conn:  # the names people are known by
+            conn.execute(user.update().where(user.c.username == name).values(display_name=shown))
     contacts.set_email(admin, "admin", "admin@platform.gov.cn")
     return acting
+
+
+class Clock:
+    """A clock from now that the test moves."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
