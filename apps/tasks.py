@@ -16,6 +16,7 @@ from typing import Any
 from govlake.runtime import Runtime
 from services.identity.service_accounts import (
     MAINTENANCE,
+    MESSENGER,
     acting_service,
     node_service,
     pipeline_service,
@@ -71,6 +72,13 @@ def maintain_table(conf_dir: str, ref: str) -> list[dict[str, Any]]:
     if problems:
         raise GovlakeError("; ".join(problems))
     return [asdict(r) for r in done]
+
+
+def send_messages(conf_dir: str) -> dict[str, int]:
+    """Send the deliveries that are due, as the message worker's service."""
+    from services.notifications.worker import work
+
+    return work(_as(conf_dir, MESSENGER)).as_details()
 
 
 def _as(conf: str | Runtime, service: str) -> Runtime:

@@ -2,9 +2,9 @@
 
 The SMTP server speaks plain SMTP, STARTTLS or SMTPS with a self-signed certificate made for
 127.0.0.1, optionally requires a login, keeps every message it accepted (parsed, with its
-envelope), and can hold each DATA until released, as a slow server would. It is stopped with
-a timeout. The webhook receiver keeps every POST whose ``X-Govlake-Signature`` matches its
-key and answers 401 to the others, or the status it is told to answer.
+envelope), and can hold its answer to each DATA until released, as a slow server would. It is
+stopped with a timeout. The webhook receiver keeps every POST whose ``X-Govlake-Signature``
+matches its key and answers 401 to the others, or the status it is told to answer.
 """
 
 from __future__ import annotations
@@ -85,13 +85,13 @@ class _Handler:
     held: threading.Event
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.held.set()
-        while not self.hold.is_set():  # a slow server: DATA waits until released
-            await _sleep(0.02)
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed,
                                       envelope.content))  # fmt: skip
+        self.held.set()
+        while not self.hold.is_set():  # a slow server: accepted, the answer waits
+            await _sleep(0.02)
         return "250 OK"
 
 

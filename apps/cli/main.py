@@ -23,6 +23,7 @@ from apps.cli.demo_report import lakehouse_tables
 from apps.cli.exchange import exchange_app
 from apps.cli.grants import grants_app
 from apps.cli.identity import admin_app, login, logout, whoami
+from apps.cli.notify import notify_app
 from apps.cli.orgs import orgs_app
 from apps.cli.quality import quality_app
 from apps.cli.users import users_app
@@ -61,6 +62,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(grants_app, name="grants")
 app.add_typer(audit_app, name="audit")
 app.add_typer(applications_app, name="applications")
+app.add_typer(notify_app, name="notify")
 app.command("apply")(apply)
 
 

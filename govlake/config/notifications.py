@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from govlake.config.models import Identifier, Strict
 
@@ -50,3 +50,12 @@ class PlatformNotifications(Strict):
         default=300, ge=1, description="A delivery left sending this long is taken back."
     )
     timeout_seconds: float = Field(default=10, gt=0, description="Per SMTP or HTTP exchange.")
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> PlatformNotifications:
+        if self.lease_seconds < 2 * self.timeout_seconds:
+            raise ValueError(
+                "lease_seconds must be at least twice timeout_seconds, or a live worker's "
+                "deliveries could be taken back while it waits for a server"
+            )
+        return self

@@ -8,8 +8,9 @@ Certificates are checked against the system's CA bundle (``SSL_CERT_FILE`` to us
 One SMTP session serves a whole batch; a server that cannot be reached fails every delivery
 of the batch at once, to be tried again later.
 
-Each message is UTF-8 text with RFC 2047 encoded headers; its ``Message-ID`` is made from the
-delivery's idempotency key, so a receiver can drop a repeat.
+Each message is UTF-8 text, base64 in the body and RFC 2047 in the headers (7-bit clean, for
+any server); its ``Message-ID`` is made from the delivery's idempotency key, so a receiver can
+drop a repeat.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def compose(item: Outgoing, sender: str) -> EmailMessage:
     message["Auto-Submitted"] = "auto-generated"
     message["X-Govlake-Event"] = item.event
     message["X-Govlake-Object"] = item.object
-    message.set_content(item.body, charset="utf-8")
+    message.set_content(item.body, charset="utf-8", cte="base64")  # 7-bit safe on any server
     return message
 
 
