@@ -81,6 +81,28 @@ def send_messages(conf_dir: str) -> dict[str, int]:
     return work(_as(conf_dir, MESSENGER)).as_details()
 
 
+def task_failed(conf_dir: str, *, dag: str, task: str, run: str, attempt: int, error: str) -> int:
+    """Tell who may fix it that a task of a govlake DAG failed; the message's id.
+
+    A pipeline's failure goes to whoever may build its tables, an exchange DAG's to whoever may
+    approve its node (the policy's answer, people only).
+    """
+    from services.notifications import Notice, notify
+
+    rt = Runtime.load(conf_dir)
+    pipeline = rt.config.pipelines.get(dag)
+    if pipeline is not None:
+        recipients = [f"may:build@dataset:{ref}" for ref in pipeline.builds]
+    else:
+        sub = rt.config.subscriptions.get(dag.removeprefix("exchange__"))
+        node = sub.node if sub else None
+        recipients = [f"may:approve_node@node:{node}"] if node else []
+    platform = rt.config.catalog.platform_department
+    recipients = recipients or [f"role:platform_admin@{platform}"]
+    context = {"dag": dag, "task": task, "run": run, "attempt": attempt, "error": error[:500]}
+    return notify(rt, Notice("task.failed", f"dag:{dag}", recipients, context), by=f"dag:{dag}")
+
+
 def _as(conf: str | Runtime, service: str) -> Runtime:
     """The runtime of conf folder ``conf`` acting as ``service``; files made owner-only."""
     from apps.doctor import owner_only

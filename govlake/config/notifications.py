@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from govlake.config.models import Identifier, Strict
+from govlake.config.models import Identifier, Strict, known_schedule
 
 WebhookFormat = Literal["generic", "dingtalk", "wecom", "feishu"]
 
@@ -50,6 +50,12 @@ class PlatformNotifications(Strict):
         default=300, ge=1, description="A delivery left sending this long is taken back."
     )
     timeout_seconds: float = Field(default=10, gt=0, description="Per SMTP or HTTP exchange.")
+    schedule: str = Field(default="*/5 * * * *", description="When the worker's DAG runs.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _known_schedule(cls, value: str) -> str:
+        return known_schedule(value)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> PlatformNotifications:

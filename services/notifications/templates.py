@@ -44,6 +44,11 @@ TEMPLATES: dict[str, Template] = {
         "订阅 {subscription} 的批次 {batch} 未送达节点 {node}：{reason}\n"
         "请核查节点状态与连接后重发。",
     ),
+    "task.failed": Template(
+        "【告警】任务 {dag}.{task} 运行失败",
+        "流程 {dag} 的任务 {task}（运行 {run}，第 {attempt} 次尝试）失败：{error}\n"
+        "请在 Airflow 中查看该任务的日志，处理后重跑。",
+    ),
     "notify.test": Template(
         "【测试】消息服务测试（{channel}）",
         "这是一条测试消息，由 {actor} 发出，用于检查{channel}通道是否可用。",

@@ -155,3 +155,33 @@ def test_the_worker_task_acts_as_the_message_service(
     assert tasks.send_messages(str(conf_dir)) == {"recovered": 0, "sent": 1}
     [done] = audit.events(acting["admin"], action="notify.work")
     assert done.principal == "notify.worker" and len(server.received) == 1
+
+
+def test_a_failed_task_tells_who_may_fix_it(
+    platform: tuple[dict[str, Runtime], SmtpServer], conf_dir: Path,
+    sign_in: Callable[..., Principal],
+) -> None:  # fmt: skip
+    from apps import tasks
+    from services.notifications import contacts, worker
+
+    acting, server = platform
+    admin = acting["admin"]
+    sign_in(conf_dir, "ma.jun", "data_engineer", org="market_regulation", token=False)
+    contacts.set_email(admin, "ma.jun", "ma.jun@amr.gov.cn")
+    ingest, bronze = "market_registry_ingest", "bronze__enterprise_registry"
+    tasks.task_failed(str(conf_dir), dag=ingest, task=bronze, run="scheduled__2030-03-01",
+                      attempt=2, error="OperationalError: 连接超时")  # fmt: skip
+    tasks.task_failed(str(conf_dir), dag="unknown_dag", task="t", run="r", attempt=1, error="x")
+    worker.work(admin)
+    got = {r.recipients[0]: r.message for r in server.received}
+    assert sorted(got) == ["admin@platform.gov.cn", "ma.jun@amr.gov.cn"]
+    failed = got["ma.jun@amr.gov.cn"]
+    assert (
+        failed["Subject"]
+        == "【告警】任务 market_registry_ingest.bronze__enterprise_registry 运行失败"
+    )
+    assert failed.get_content().startswith(
+        "流程 market_registry_ingest 的任务 bronze__enterprise_registry（运行 "
+        "scheduled__2030-03-01，第 2 次尝试）失败：OperationalError: 连接超时\n"
+    )
+    assert got["admin@platform.gov.cn"]["Subject"] == "【告警】任务 unknown_dag.t 运行失败"
