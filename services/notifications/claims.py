@@ -7,9 +7,10 @@ transaction, so concurrent workers take disjoint rows without waiting; on SQLite
 one writer at a time, the claim runs under ``BEGIN IMMEDIATE`` and each row's update repeats
 the due condition (``WHERE id = ? AND status IN ('pending', 'failed')``), so a row another
 worker took first is skipped. Settling an attempt updates the row only if it is still this
-worker's ``sending`` row. A delivery left ``sending`` past its lease (the worker died
-mid-send) is taken back: due again, or dead once its attempts are spent. Delivery is at least
-once: a receiver drops repeats by the idempotency key.
+worker's ``sending`` row; a batch is settled in one transaction once it is sent, so a worker
+that dies mid-batch sends at most that batch again. A delivery left ``sending`` past its lease
+(the worker died mid-send) is taken back: due again, or dead once its attempts are spent.
+Delivery is at least once: a receiver drops repeats by the idempotency key.
 """
 
 from __future__ import annotations
@@ -82,28 +83,25 @@ def claim(
         ]  # fmt: skip
 
 
-def sent(db: sa.Engine, claimed: Claimed, worker: str, *, now: datetime) -> bool:
-    """Record the attempt as delivered; ``False`` when the row is no longer this worker's."""
-    return _settle(db, claimed, worker, status="sent", sent_at=now, last_error=None)
+@dataclass(frozen=True)
+class Attempt:
+    """What sending a claimed delivery did: delivered (no ``error``), or why not."""
+
+    claimed: Claimed
+    error: str | None = None
+    permanent: bool = False
 
 
-def failed(
-    db: sa.Engine,
-    claimed: Claimed,
-    worker: str,
-    error: str,
-    *,
-    now: datetime,
-    retry: Retry,
-    permanent: bool = False,
-) -> str:
-    """Record a failed attempt: ``failed`` with its next attempt, or ``dead``; the status."""
-    if permanent or claimed.attempts >= retry.attempts:
-        _settle(db, claimed, worker, status="dead", next_attempt_at=None, last_error=error)
-        return "dead"
-    wait = backoff(claimed.attempts, retry)
-    _settle(db, claimed, worker, status="failed", next_attempt_at=now + wait, last_error=error)
-    return "failed"
+def settle(
+    db: sa.Engine, worker: str, attempts: list[Attempt], *, now: datetime, retry: Retry
+) -> list[str]:
+    """Record a batch's attempts in one transaction; each one's new status.
+
+    ``sent``, ``failed`` (with its next attempt) or ``dead``; ``overtaken`` when the row is no
+    longer this worker's (its lease ran out and it was taken back).
+    """
+    with db.begin() as conn:
+        return [_settle(conn, worker, attempt, now, retry) for attempt in attempts]
 
 
 def backoff(attempts: int, retry: Retry) -> timedelta:
@@ -129,11 +127,20 @@ def recover(db: sa.Engine, *, now: datetime, retry: Retry) -> int:
     return int(dead + again)
 
 
-def _settle(db: sa.Engine, claimed: Claimed, worker: str, **values: object) -> bool:
-    with db.begin() as conn:
-        done = conn.execute(
-            notify_delivery.update()
-            .where(t.id == claimed.id, t.status == "sending", t.worker == worker)
-            .values(lease_until=None, **values)
-        )
-    return done.rowcount == 1
+def _settle(conn: sa.Connection, worker: str, attempt: Attempt, now: datetime, retry: Retry) -> str:
+    claimed = attempt.claimed
+    values: dict[str, object]
+    if attempt.error is None:
+        status, values = "sent", {"sent_at": now, "last_error": None}
+    elif attempt.permanent or claimed.attempts >= retry.attempts:
+        status, values = "dead", {"next_attempt_at": None, "last_error": attempt.error}
+    else:
+        status = "failed"
+        values = {"next_attempt_at": now + backoff(claimed.attempts, retry),
+                  "last_error": attempt.error}  # fmt: skip
+    done = conn.execute(
+        notify_delivery.update()
+        .where(t.id == claimed.id, t.status == "sending", t.worker == worker)
+        .values(status=status, lease_until=None, **values)
+    )
+    return status if done.rowcount == 1 else "overtaken"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,7 +32,7 @@ from services.notifications import claims
 from services.notifications.channels import Channel, Outgoing, SendFailed
 from services.notifications.channels.email import EmailChannel
 from services.notifications.channels.webhook import WebhookChannel
-from services.notifications.claims import Claimed
+from services.notifications.claims import Attempt, Claimed
 from services.notifications.outbox import EMAIL, WEBHOOK
 
 
@@ -94,31 +94,32 @@ def run(
     return report
 
 
-def _send(rt: Runtime, batch: list[Claimed], worker: str, clock: Clock) -> Iterable[str]:
-    settings = rt.config.platform.notifications
+def _send(rt: Runtime, batch: list[Claimed], worker: str, clock: Clock) -> list[str]:
+    """Send a batch, each delivery through its channel (opened once), then settle it."""
     items = _outgoing(rt, batch)
     opened: dict[str, Channel | SendFailed] = {}
+    attempts = []
     with ExitStack() as closing:
         for claimed in batch:
-            channel = opened.get(_channel_key(claimed))
+            key = _channel_key(claimed)
+            channel = opened.get(key)
             if channel is None:
-                channel = opened.setdefault(_channel_key(claimed), _open(rt, claimed))
+                channel = opened[key] = _open(rt, claimed)
                 if not isinstance(channel, SendFailed):
                     closing.callback(channel.close)
-            try:
-                if isinstance(channel, SendFailed):
-                    raise channel
-                channel.send(items[claimed.id])
-            except SendFailed as exc:
-                yield claims.failed(rt.platform_db, claimed, worker, str(exc)[:1000],
-                                    now=clock(), retry=settings.retry,
-                                    permanent=exc.permanent)  # fmt: skip
-                continue
-            yield (
-                "sent"
-                if claims.sent(rt.platform_db, claimed, worker, now=clock())
-                else ("overtaken")
-            )
+            attempts.append(_attempt(channel, claimed, items[claimed.id]))
+    retry = rt.config.platform.notifications.retry
+    return claims.settle(rt.platform_db, worker, attempts, now=clock(), retry=retry)
+
+
+def _attempt(channel: Channel | SendFailed, claimed: Claimed, item: Outgoing) -> Attempt:
+    try:
+        if isinstance(channel, SendFailed):
+            raise channel
+        channel.send(item)
+    except SendFailed as exc:
+        return Attempt(claimed, str(exc)[:1000] or type(exc).__name__, exc.permanent)
+    return Attempt(claimed)
 
 
 def _channel_key(claimed: Claimed) -> str:

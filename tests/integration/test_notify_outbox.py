@@ -23,6 +23,7 @@ from govlake.runtime import Runtime
 from services import audit
 from services.identity.policy import AccessDenied
 from services.notifications import Notice, claims, contacts, inbox, notify
+from services.notifications.claims import Attempt
 from services.notifications.outbox import delivery_row
 from services.notifications.recipients import resolve
 from tests.integration.notify_fixtures import people, platform_db_on
@@ -190,7 +191,7 @@ def test_failures_back_off_then_die_and_a_lost_worker_s_claims_come_back(
     waits = []
     for _ in range(RETRY.attempts):
         [claimed] = claims.claim(db, "w1", now=now, lease=LEASE, limit=1, only=[one])
-        status = claims.failed(db, claimed, "w1", "421 busy", now=now, retry=RETRY)
+        [status] = claims.settle(db, "w1", [Attempt(claimed, "421 busy")], now=now, retry=RETRY)
         row = next(r for r in _rows(platform["admin"]) if r["id"] == one)
         if status == "failed":
             due = row["next_attempt_at"].replace(tzinfo=UTC)  # type: ignore[union-attr]
@@ -206,7 +207,8 @@ def test_failures_back_off_then_die_and_a_lost_worker_s_claims_come_back(
     assert claims.recover(db, now=NOW + LEASE + timedelta(seconds=1), retry=RETRY) == 1
     [again] = claims.claim(db, "w2", now=NOW + LEASE * 2, lease=LEASE, limit=1)
     assert (again.id, again.attempts) == (two, 2)
-    assert not claims.sent(db, lost, "gone", now=NOW), "the lost worker no longer settles it"
-    assert claims.sent(db, again, "w2", now=NOW + LEASE * 2)
+    late = claims.settle(db, "gone", [Attempt(lost)], now=NOW, retry=RETRY)
+    assert late == ["overtaken"], "the lost worker no longer settles it"
+    assert claims.settle(db, "w2", [Attempt(again)], now=NOW + LEASE * 2, retry=RETRY) == ["sent"]
     row = next(r for r in _rows(platform["admin"]) if r["id"] == two)
     assert (row["status"], row["worker"], row["last_error"]) == ("sent", "w2", None)
