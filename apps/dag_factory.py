@@ -7,7 +7,8 @@ of its inputs built by another pipeline is updated, so producers and consumers a
 Assets rather than by timetables. The last task of every pipeline DAG registers the tables it
 built in the data catalog. Heavy imports happen inside the task, at run time.
 ``GOVLAKE_RETRIES`` overrides every pipeline's retries (the demo and the tests set 0, so that a
-failure fails at once instead of waiting for a retry).
+failure fails at once instead of waiting for a retry). A task that fails tells who may fix it,
+through the message service; the ``notify_worker`` DAG sends the messages.
 """
 
 from __future__ import annotations
@@ -33,6 +34,25 @@ START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 def asset_for(dataset: Dataset) -> Asset:
     """The Airflow Asset of a lakehouse table: ``delta://<zone>/<table>``."""
     return Asset(name=dataset.ref, uri=dataset.asset_uri, group="lakehouse")
+
+
+def _failed(conf_dir: str, context: Any) -> None:
+    """``on_failure_callback``: the message service tells who may fix it (apps.tasks)."""
+    from apps import tasks
+
+    ti = context["ti"]
+    tasks.task_failed(conf_dir, dag=ti.dag_id, task=ti.task_id, run=str(context["run_id"]),
+                      attempt=int(ti.try_number), error=str(context.get("exception")))  # fmt: skip
+
+
+def _default_args(owner: str, retries: int, delay: timedelta, conf_dir: str) -> dict[str, Any]:
+    """Owner, retries (``GOVLAKE_RETRIES`` first) and the failure message of every task."""
+    return {
+        "owner": owner,
+        "retries": int(os.environ.get("GOVLAKE_RETRIES", retries)),
+        "retry_delay": delay,
+        "on_failure_callback": functools.partial(_failed, conf_dir),
+    }
 
 
 @task
@@ -88,11 +108,12 @@ def build_dag(pipeline: Pipeline, config: ProjectConfig, fileloc: str | None = N
         catchup=False,
         max_active_runs=1,
         tags=["govlake", *pipeline.tags],
-        default_args={
-            "owner": pipeline.owner,
-            "retries": int(os.environ.get("GOVLAKE_RETRIES", pipeline.retries)),
-            "retry_delay": timedelta(minutes=pipeline.retry_delay_minutes),
-        },
+        default_args=_default_args(
+            pipeline.owner,
+            pipeline.retries,
+            timedelta(minutes=pipeline.retry_delay_minutes),
+            str(config.conf_dir),
+        ),  # fmt: skip
     ) as dag:
         tasks: dict[str, Any] = {}
         for ref in pipeline.builds:
@@ -135,11 +156,7 @@ def build_maintenance_dag(config: ProjectConfig, fileloc: str | None = None) -> 
         catchup=False,
         max_active_runs=1,
         tags=["govlake", "maintenance"],
-        default_args={
-            "owner": "platform",
-            "retries": int(os.environ.get("GOVLAKE_RETRIES", 1)),
-            "retry_delay": timedelta(minutes=10),
-        },
+        default_args=_default_args("platform", 1, timedelta(minutes=10), str(config.conf_dir)),
     ) as dag:
         for ref in config.datasets:
             maintain_table.override(task_id=ref.replace(".", "__"))(str(config.conf_dir), ref)
@@ -176,11 +193,14 @@ def build_exchange_dag(sub: Subscription, config: ProjectConfig, fileloc: str | 
         max_active_runs=1,
         tags=["govlake", "exchange", node.department],
         default_args={
-            "owner": "platform",
-            "retries": int(os.environ.get("GOVLAKE_RETRIES", sub.retries)),
-            "retry_delay": timedelta(minutes=sub.retry_delay_minutes),
+            **_default_args(
+                "platform",
+                sub.retries,
+                timedelta(minutes=sub.retry_delay_minutes),
+                str(config.conf_dir),
+            ),
             "retry_exponential_backoff": 2.0,
-        },
+        },  # fmt: skip
     ) as dag:
         deliver.override(task_id="deliver")(str(config.conf_dir), sub.name)
     if fileloc:
@@ -188,11 +208,45 @@ def build_exchange_dag(sub: Subscription, config: ProjectConfig, fileloc: str | 
     return dag
 
 
+@task
+def send_messages(conf_dir: str) -> dict[str, int]:
+    """Send the deliveries that are due (see apps.tasks.send_messages)."""
+    from apps import tasks
+
+    return tasks.send_messages(conf_dir)
+
+
+def build_notify_dag(config: ProjectConfig, fileloc: str | None = None) -> DAG:
+    """The message worker: sends what is due, on the schedule of ``conf/platform.yaml``."""
+    settings = config.platform.notifications
+    with DAG(
+        dag_id="notify_worker",
+        description="Send the messages that are due",
+        doc_md=(
+            "## Message worker\n\nSends every e-mail and webhook delivery that is due, tries "
+            "failed ones again later and takes back those a stopped worker left sending, as "
+            "the service `notify.worker`. The send log: `govlake notify log`. Schedule: "
+            "`notifications.schedule` in `conf/platform.yaml`."
+        ),
+        schedule=settings.schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["govlake", "notifications"],
+        default_args=_default_args("platform", 1, timedelta(minutes=1), str(config.conf_dir)),
+    ) as dag:
+        send_messages.override(task_id="send")(str(config.conf_dir))
+    if fileloc:
+        dag.fileloc = fileloc
+    return dag
+
+
 def build_dags(conf_dir: str | Path | None = None, fileloc: str | None = None) -> Iterator[DAG]:
-    """Every pipeline's DAG, producers first, the exchange DAGs, then the maintenance DAG."""
+    """Every pipeline's DAG, producers first, the exchange DAGs, maintenance, the worker."""
     config = load_config(conf_dir)
     for pipeline in config.pipeline_order():
         yield build_dag(pipeline, config, fileloc)
     for sub in config.subscriptions.values():
         yield build_exchange_dag(sub, config, fileloc)
     yield build_maintenance_dag(config, fileloc)
+    yield build_notify_dag(config, fileloc)

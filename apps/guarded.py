@@ -9,7 +9,9 @@ of :func:`~services.identity.policy.require` for the runtime's principal:
   recorded as ``data.read``, one row per dataset, with the SQL's digest and the rows returned;
 - listing tables needs ``read_metadata``.
 
-The platform's own tables (``platform.*``) belong to the platform department. Every refusal
+Approving or disabling a node tells its operators, and so does a delivery refused or failed
+(the message service). The platform's own tables (``platform.*``) belong to the platform
+department. Every refusal
 is audited before it is raised (``access.denied``), and nothing runs until every check of a
 command has passed.
 """
@@ -28,6 +30,7 @@ from govlake.runtime import Runtime
 from services.audit.records import Outcome
 from services.identity import trail
 from services.identity.policy import acting, authorize, require
+from services.notifications import Notice, notify
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -187,6 +190,14 @@ def set_node_status(rt: Runtime, name: str, status: str, reason: str | None) -> 
         ledger = Ledger(rt.platform_db)
         ledger.sync_nodes(rt.config)
         noted["result"] = ledger.set_status(name, status, actor=actor.username, reason=reason)
+        node = rt.config.node(name)
+        department = rt.config.departments.get(node.department)
+        noted["message"] = notify(rt, Notice("node.status", f"node:{name}", [
+            f"may:approve_node@node:{name}"], {
+            "node": name, "department": department.name if department else node.department,
+            "outcome": "已批准" if status == "approved" else "已停用", "actor": actor.username,
+            "reason": reason,
+        }), by=actor.username)  # fmt: skip
     return str(noted["result"])
 
 
@@ -209,13 +220,36 @@ def deliver(
         node = rt.config.subscription(subscription).node
         noted.update(node=node, resend=resend)
         require(rt, actor, "deliver", f"node:{node}")
-        done = run_delivery(rt, subscription, resend=resend, progress=progress)
+        try:
+            done = run_delivery(rt, subscription, resend=resend, progress=progress)
+        except Exception as exc:
+            why = f"{type(exc).__name__}: {exc}"
+            _delivery_failed(rt, actor, subscription, node, None, why, "失败")
+            raise
         noted.update(status=done.status, batch=done.batch_id, rows=done.rows, bytes=done.bytes)
         if done.reconciled:  # what a crashed attempt left, closed by this one
             noted["reconciled"] = [[r.attempt, r.batch_id, r.status] for r in done.reconciled]
         if done.status == "refused":
+            _delivery_failed(rt, actor, subscription, node, done.batch_id, done.reason, "被拒绝")
             raise DeliveryRefused(f"{subscription}: nothing sent ({done.batch_id}): {done.reason}")
     return done
+
+
+def _delivery_failed(
+    rt: Runtime,
+    actor: Principal,
+    subscription: str,
+    node: str,
+    batch: str | None,
+    why: str,
+    outcome: str,
+) -> None:
+    """Tell the node's operators (and the platform administrators) a delivery did not arrive."""
+    context = {"subscription": subscription, "node": node, "batch": batch or "（未生成）",
+               "reason": why[:500], "outcome": outcome}  # fmt: skip
+    notice = Notice("exchange.failed", f"subscription:{subscription}",
+                    [f"may:approve_node@node:{node}"], context)  # fmt: skip
+    notify(rt, notice, by=actor.username)
 
 
 def query(rt: Runtime, statement: str) -> pa.Table:

@@ -16,6 +16,7 @@ from typing import Any
 from govlake.runtime import Runtime
 from services.identity.service_accounts import (
     MAINTENANCE,
+    MESSENGER,
     acting_service,
     node_service,
     pipeline_service,
@@ -71,6 +72,35 @@ def maintain_table(conf_dir: str, ref: str) -> list[dict[str, Any]]:
     if problems:
         raise GovlakeError("; ".join(problems))
     return [asdict(r) for r in done]
+
+
+def send_messages(conf_dir: str) -> dict[str, int]:
+    """Send the deliveries that are due, as the message worker's service."""
+    from services.notifications.worker import work
+
+    return work(_as(conf_dir, MESSENGER)).as_details()
+
+
+def task_failed(conf_dir: str, *, dag: str, task: str, run: str, attempt: int, error: str) -> int:
+    """Tell who may fix it that a task of a govlake DAG failed; the message's id.
+
+    A pipeline's failure goes to whoever may build its tables, an exchange DAG's to whoever may
+    approve its node (the policy's answer, people only).
+    """
+    from services.notifications import Notice, notify
+
+    rt = Runtime.load(conf_dir)
+    pipeline = rt.config.pipelines.get(dag)
+    if pipeline is not None:
+        recipients = [f"may:build@dataset:{ref}" for ref in pipeline.builds]
+    else:
+        sub = rt.config.subscriptions.get(dag.removeprefix("exchange__"))
+        node = sub.node if sub else None
+        recipients = [f"may:approve_node@node:{node}"] if node else []
+    platform = rt.config.catalog.platform_department
+    recipients = recipients or [f"role:platform_admin@{platform}"]
+    context = {"dag": dag, "task": task, "run": run, "attempt": attempt, "error": error[:500]}
+    return notify(rt, Notice("task.failed", f"dag:{dag}", recipients, context), by=f"dag:{dag}")
 
 
 def _as(conf: str | Runtime, service: str) -> Runtime:

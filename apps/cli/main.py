@@ -31,6 +31,7 @@ from apps.cli.exchange import exchange_app
 from apps.cli.grants import grants_app
 from apps.cli.identity import admin_app, login, logout, whoami
 from apps.cli.listing import Format, FormatOption, Listing, emit, identifiers
+from apps.cli.notify import notify_app
 from apps.cli.orgs import orgs_app
 from apps.cli.quality import quality_app
 from apps.cli.users import users_app
@@ -82,6 +83,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(grants_app, name="grants")
 app.add_typer(audit_app, name="audit")
 app.add_typer(applications_app, name="applications")
+app.add_typer(notify_app, name="notify")
 app.command("apply")(apply)
 
 

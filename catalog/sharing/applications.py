@@ -7,7 +7,9 @@ on ``catalog:<code>`` (:mod:`catalog.sharing.workflow`): the platform accepts an
 the owner approves, either revokes. Authorising writes the grant, with the columns (default:
 the fields asked for), a row filter parsed over the dataset's columns, the sensitive columns
 given in clear, a quota and the period; the grant is in force from that moment. Every step is
-one event row and one audit row (``sharing.<action>``), allowed or not.
+one event row and one audit row (``sharing.<action>``), allowed or not, and its messages, in
+the same transaction: the next handler is told, and the applicant of every decision
+(:mod:`catalog.sharing.notices`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog.records import CatalogEntry
-from catalog.sharing import grants
+from catalog.sharing import grants, notices
 from catalog.sharing.grants import ShareGrant
 from catalog.sharing.terms import Request, Status, Terms
 from catalog.sharing.workflow import Action, StepRefused, step
@@ -96,6 +98,8 @@ def apply(rt: Runtime, resource: str, request: Request, *, clock: Clock = utc_no
             _no_open_one(conn, actor.organisation, entry.code, request)
             made = _insert(conn, actor, entry, request, now)
             noted["application"] = made
+            noted["messages"] = notices.tell(rt, conn, _find_in(conn, made), "submitted",
+                                             actor.username)  # fmt: skip
         return show(rt, made)[0]
 
 
@@ -114,6 +118,7 @@ def act(
             _move(conn, found, action, to_status, actor, comment, now)
             if to_status == "revoked":
                 grants.end(conn, found.id, "revoked", by=actor.username, now=now)
+            noted["messages"] = notices.tell(rt, conn, found, to_status, actor.username, comment)
         noted["to_status"] = to_status
     return _find(rt, code)
 
@@ -138,6 +143,7 @@ def authorize_application(
             activated = _find_in(conn, code)
             _move(conn, activated, "activate", "active", CLOCK_ACTOR, None, now)
             made = grants.of_application(conn, found.id)
+            noted["messages"] = notices.tell(rt, conn, found, "active", actor.username, comment)
         noted.update(grant=grant_id, columns=terms.columns, row_filter=terms.row_filter)
     assert made is not None
     return made
@@ -158,6 +164,7 @@ def expire(rt: Runtime, *, clock: Clock = utc_now) -> list[str]:
                 found = _find_in(conn, grant.application)
                 _move(conn, found, "expire", "expired", CLOCK_ACTOR, None, now)
                 grants.end(conn, found.id, "expired", by=CLOCK_ACTOR, now=now)
+                notices.tell(rt, conn, found, "expired", CLOCK_ACTOR)
                 ended.append(found.code)
     for code in ended:
         trail.write(rt, CLOCK_ACTOR, "sharing.expire", f"application:{code}", "success")

@@ -22,6 +22,7 @@ from govlake.config.models import (
     Strict,
     known_schedule,
 )
+from govlake.config.notifications import PlatformNotifications
 
 FileFormat = Literal["csv", "jsonl", "parquet", "xlsx"]
 
@@ -157,3 +158,4 @@ class PlatformConfig(Strict):
 
     database: PlatformDatabase = PlatformDatabase()
     audit: PlatformAudit = PlatformAudit()
+    notifications: PlatformNotifications = PlatformNotifications()

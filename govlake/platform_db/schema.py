@@ -1,4 +1,4 @@
-"""Tables of the platform database: exchange, catalog, identity, audit, sharing (by Alembic)."""
+"""Tables of the platform database: exchange, catalog, identity, audit, sharing, messages."""
 
 from __future__ import annotations
 
@@ -250,4 +250,56 @@ share_call = sa.Table(
     sa.Column("calls", sa.Integer, nullable=False),
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("alerted", sa.Boolean, nullable=False),
+)
+
+# The message service (services.notifications): a message, then one delivery per recipient and
+# channel, claimed by workers, retried with backoff; a resend is a new delivery linking the old.
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "dead")
+
+notify_message = sa.Table(
+    "notify_message",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event", sa.String(63), nullable=False, index=True),
+    sa.Column("object", sa.String(255), nullable=False, index=True),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("recipients", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+notify_delivery = sa.Table(
+    "notify_delivery",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "message", sa.Integer, sa.ForeignKey("notify_message.id"), nullable=False, index=True
+    ),  # fmt: skip
+    sa.Column("recipient", sa.String(128), nullable=False, index=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("address", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    sa.Column("worker", sa.String(64)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("read_at", sa.DateTime(timezone=True)),
+    sa.Column("resend_of", sa.Integer, sa.ForeignKey("notify_delivery.id"), index=True),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("notify_delivery_due", "status", "next_attempt_at"),
+)
+
+# Where a user receives e-mail (an address is contact data, not a secret).
+notify_contact = sa.Table(
+    "notify_contact",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("identity_user.id"), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("address", sa.String(255), nullable=False),
+    sa.Column("set_by", sa.String(64), nullable=False),
+    sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -25,6 +25,8 @@ Verb = Literal[
     "accept",
     "approve",
     "authorize",
+    "send_messages",
+    "read_messages",
 ]
 Role = Literal[
     "platform_admin",
@@ -34,6 +36,7 @@ Role = Literal[
     "analyst",
     "exchange_operator",
     "auditor",
+    "messenger",
 ]
 VERBS: tuple[Verb, ...] = get_args(Verb)
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -56,16 +59,19 @@ NO: Reach | None = None
 # maintain, and registering its catalog entry. The last four are the resource application
 # chain: ``apply`` for one's organisation (securable ``organisation:<applicant>``), ``accept``
 # and ``authorize`` by the platform, ``approve`` by the owner (securable ``catalog:<code>``).
+# ``send_messages`` (run the message worker, resend, test a channel) and ``read_messages`` (the
+# send log) are the message service's, on the platform department (``organisation:<code>``).
 MATRIX: dict[Role, tuple[Reach | None, ...]] = {
     # columns: metadata data build review publish node deliver administer audit
-    #          apply accept approve authorize
-    "platform_admin":    (ALL, NO,  NO,  NO,  NO,   ALL, NO,  ALL, NO,  NO,  NO,   NO,  NO),
-    "org_admin":         (ALL, ORG, NO,  NO,  NO,   NO,  NO,  ORG, NO,  ORG, NO,   ORG, NO),
-    "data_steward":      (ALL, ORG, NO,  ORG, PLAT, NO,  NO,  NO,  NO,  ORG, PLAT, ORG, PLAT),
-    "data_engineer":     (ALL, ORG, ORG, NO,  NO,   NO,  NO,  NO,  NO,  ORG, NO,   NO,  NO),
-    "analyst":           (ALL, ORG, NO,  NO,  NO,   NO,  NO,  NO,  NO,  ORG, NO,   NO,  NO),
-    "exchange_operator": (ALL, NO,  NO,  NO,  NO,   ORG, ORG, NO,  NO,  NO,  NO,   NO,  NO),
-    "auditor":           (NO,  NO,  NO,  NO,  NO,   NO,  NO,  NO,  ALL, NO,  NO,   NO,  NO),
+    #          apply accept approve authorize send_messages read_messages
+    "platform_admin":    (ALL, NO,  NO,  NO,  NO,   ALL, NO,  ALL, NO,  NO,  NO,   NO,  NO,   ALL, ALL),
+    "org_admin":         (ALL, ORG, NO,  NO,  NO,   NO,  NO,  ORG, NO,  ORG, NO,   ORG, NO,   NO,  NO),
+    "data_steward":      (ALL, ORG, NO,  ORG, PLAT, NO,  NO,  NO,  NO,  ORG, PLAT, ORG, PLAT, NO,  NO),
+    "data_engineer":     (ALL, ORG, ORG, NO,  NO,   NO,  NO,  NO,  NO,  ORG, NO,   NO,  NO,   NO,  NO),
+    "analyst":           (ALL, ORG, NO,  NO,  NO,   NO,  NO,  NO,  NO,  ORG, NO,   NO,  NO,   NO,  NO),
+    "exchange_operator": (ALL, NO,  NO,  NO,  NO,   ORG, ORG, NO,  NO,  NO,  NO,   NO,  NO,   NO,  NO),
+    "auditor":           (NO,  NO,  NO,  NO,  NO,   NO,  NO,  NO,  ALL, NO,  NO,   NO,  NO,   NO,  NO),
+    "messenger":         (NO,  NO,  NO,  NO,  NO,   NO,  NO,  NO,  NO,  NO,  NO,   NO,  NO,   ORG, ORG),
 }  # fmt: skip
 
 # role -> verb -> where the role may do it, read from the matrix.

@@ -4,7 +4,8 @@ A pipeline's tasks act as ``pipeline.<name>``, a service of the platform departm
 ``data_engineer`` over each department that owns a dataset the pipeline builds (the
 maintenance DAG is the pipeline ``lakehouse_maintenance``, over every owner). An exchange
 DAG acts as ``node.<name>``, a service of the node's department holding ``exchange_operator``
-over it. A service has no password and cannot log in: a task is the service because it runs
+over it. The message worker's DAG acts as ``notify.worker``, a ``messenger`` of the platform
+department. A service has no password and cannot log in: a task is the service because it runs
 inside the deployment, which holds the platform DB's credentials. What it may do is still the
 policy's decision, so a pipeline builds its own owners' datasets only, and disabling a service
 stops its DAG at the next task.
@@ -28,6 +29,8 @@ from services.identity.user_admin import NewAccount
 
 MAINTENANCE = "lakehouse_maintenance"
 PIPELINE_ROLE, NODE_ROLE = "data_engineer", "exchange_operator"
+# The message worker's DAG acts as this service, a messenger of the platform department.
+MESSENGER, MESSENGER_ROLE = "notify.worker", "messenger"
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ def expected(config: ProjectConfig) -> list[ServiceSpec]:
         )  # fmt: skip
         for name, node in config.nodes.items()
     ]
+    specs.append(ServiceSpec(MESSENGER, "message worker", platform,
+                             frozenset({ScopedRole(MESSENGER_ROLE, platform)})))  # fmt: skip
     return specs
 
 

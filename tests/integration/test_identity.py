@@ -736,6 +736,7 @@ def test_services_are_what_conf_implies_and_tasks_act_as_them(
         "data_engineer@platform"
     ]
     assert [str(r) for r in done["node.tax_bureau"].assigned] == ["exchange_operator@tax"]
+    assert [str(r) for r in done["notify.worker"].assigned] == ["messenger@platform"]
     assert not any(s.created or s.assigned or s.revoked for s in sync(admin))  # idempotent
 
     delegation.assign_role(admin, ingest, "analyst", "tax")

@@ -30,6 +30,7 @@ def test_dags_import_without_errors(dagbag) -> None:  # noqa: ANN001
         "exchange__credit_profile_to_credit_platform",
         "exchange__penalty_notices_to_hr",
         "lakehouse_maintenance",
+        "notify_worker",
     }
 
 
@@ -70,5 +71,15 @@ def test_every_pipeline_dag_ends_by_registering_its_tables_in_the_catalog(dagbag
         "gold__enterprise_directory",
     }
     for dag in dagbag.dags.values():
-        if not dag.dag_id.startswith(("exchange__", "lakehouse_")):
+        if not dag.dag_id.startswith(("exchange__", "lakehouse_", "notify_")):
             assert dag.get_task("catalog").downstream_task_ids == set(), dag.dag_id
+
+
+def test_every_task_reports_its_failure_and_a_dag_sends_the_messages(dagbag) -> None:  # noqa: ANN001
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            assert task.on_failure_callback, task.task_id
+    worker = dagbag.dags["notify_worker"]
+    assert worker.timetable.expression == "*/5 * * * *" and [t.task_id for t in worker.tasks] == [
+        "send"
+    ]

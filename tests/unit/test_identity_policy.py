@@ -88,6 +88,15 @@ CASES = [
     ("exchange_operator", "jinan", "read_data", "tax", False),
     # the auditor
     ("auditor", "platform", "read_audit", None, True),
+    # the message service: the platform administrator, and the worker's service in the platform
+    ("platform_admin", "platform", "send_messages", "platform", True),
+    ("platform_admin", "platform", "read_messages", "platform", True),
+    ("messenger", "platform", "send_messages", "platform", True),
+    ("messenger", "platform", "read_messages", "platform", True),
+    ("messenger", "platform", "read_data", "platform", False),
+    ("messenger", "tax", "send_messages", "platform", False),
+    ("org_admin", "jinan", "read_messages", "platform", False),
+    ("auditor", "platform", "read_messages", "platform", False),
 ]
 
 

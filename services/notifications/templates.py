@@ -1,0 +1,69 @@
+"""The text of each kind of message: a subject and a body in Chinese, filled from a context.
+
+A template is ``str.format`` text over the context the event gives (application code, resource,
+outcome...). A missing value is an error naming the template and the field, never a message
+with a hole in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from govlake.errors import GovlakeError
+
+
+@dataclass(frozen=True)
+class Template:
+    """A subject line and a body."""
+
+    subject: str
+    body: str
+
+
+TEMPLATES: dict[str, Template] = {
+    "application.to_handle": Template(
+        "【待办】资源申请 {code} 待{task}",
+        "{applicant}（{organisation}）申请共享资源 {resource}（{dataset}），方式：{mode}。\n"
+        "当前状态：{status}。请您{task}。\n"
+        "下一步：{next}",
+    ),
+    "application.outcome": Template(
+        "【通知】资源申请 {code} {outcome}",
+        "您单位申请共享的资源 {resource}（{dataset}）{outcome}。\n"
+        "办理人：{actor}。意见：{comment}\n"
+        "下一步：{next}",
+    ),
+    "node.status": Template(
+        "【通知】交换节点 {node} {outcome}",
+        "交换节点 {node}（{department}）{outcome}，操作人：{actor}。原因：{reason}",
+    ),
+    "exchange.failed": Template(
+        "【告警】订阅 {subscription} 向节点 {node} 的交付{outcome}",
+        "订阅 {subscription} 的批次 {batch} 未送达节点 {node}：{reason}\n"
+        "请核查节点状态与连接后重发。",
+    ),
+    "task.failed": Template(
+        "【告警】任务 {dag}.{task} 运行失败",
+        "流程 {dag} 的任务 {task}（运行 {run}，第 {attempt} 次尝试）失败：{error}\n"
+        "请在 Airflow 中查看该任务的日志，处理后重跑。",
+    ),
+    "notify.test": Template(
+        "【测试】消息服务测试（{channel}）",
+        "这是一条测试消息，由 {actor} 发出，用于检查{channel}通道是否可用。",
+    ),
+}
+
+
+def render(name: str, context: Mapping[str, Any]) -> Template:
+    """Template ``name`` filled from ``context``; an error naming a missing field."""
+    try:
+        template = TEMPLATES[name]
+    except KeyError:
+        raise GovlakeError(f"no message template {name!r}; known: {', '.join(TEMPLATES)}") from None
+    values = {k: "无" if v is None else v for k, v in context.items()}
+    try:
+        return Template(template.subject.format(**values), template.body.format(**values))
+    except KeyError as exc:
+        raise GovlakeError(f"message template {name!r} needs {exc.args[0]!r}") from None
