@@ -104,20 +104,26 @@ class Tally:
     both_ok: int = 0
 
 
-def _at_once(conf: Path, *args: str, runs: int = 2) -> list[Outcome]:
-    """``govlake <args> --conf conf`` in ``runs`` processes started together."""
+def _at_once(
+    conf: Path, *args: str, runs: int = 2, homes: list[Path] | None = None
+) -> list[Outcome]:
+    """``govlake <args> --conf conf`` in ``runs`` processes started together.
+
+    With ``homes``, each process has its own ``GOVLAKE_HOME`` (its own leases and staging), as
+    on separate hosts sharing the lakehouse and the platform DB.
+    """
     command = [sys.executable, "-c", "from apps.cli.main import app; app()", *args]
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "400"}
     children = [
         subprocess.Popen(
             [*command, "--conf", str(conf)],
             cwd=REPO,
-            env=env,
+            env={**env, "GOVLAKE_HOME": str(home)} if home else env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(runs)
+        for home in (homes or [None] * runs)
     ]
     outcomes = []
     for child in children:
@@ -134,7 +140,8 @@ def _judge(outcomes: list[Outcome], table: str, tally: Tally) -> None:
             continue
         lines = outcome.stderr.strip().splitlines()
         assert len(lines) == 1, outcome.stderr
-        assert table in lines[0] and "another run" in lines[0], lines[0]
+        assert table in lines[0] and "another run holds it" in lines[0], lines[0]
+        print(f"refused: {lines[0]}")
         tally.refused += 1
     if all(o.code == 0 for o in outcomes):
         tally.both_ok += 1
@@ -256,4 +263,27 @@ def test_the_same_derive_twice_at_once_writes_each_row_once(
         held, distinct = _ids(conf, "silver.src_copy")
         _count(tally, f"derive trial {trial}", held=held, distinct=distinct, expected=expected)
     print(f"derive: {tally}")
+    assert (tally.doubled, tally.lost) == (0, 0)
+
+
+def test_two_hosts_ingesting_one_table_at_once_load_each_row_once(
+    database_conf: tuple[Path, sa.Engine, sa.Table],
+    engineer: Callable[[Path], Principal],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No shared lease: the pinned Delta commit alone refuses the second build."""
+    conf, engine, table = database_conf
+    monkeypatch.setenv("AIRFLOW_CONN_GOVLAKE_PLATFORM", f"sqlite:///{tmp_path}/platform.db")
+    engineer(conf)
+    homes = [tmp_path / "host-a", tmp_path / "host-b"]
+    expected = _add_rows(engine, table, 0)
+    assert _at_once(conf, "run", "src_ingest", homes=homes[:1])[0].code == 0  # the table exists
+    tally = Tally()
+    for trial in range(1, TRIALS + 1):
+        expected = _add_rows(engine, table, trial)
+        _judge(_at_once(conf, "run", "src_ingest", homes=homes), "bronze.src", tally)
+        held, distinct = _ids(conf, "bronze.src")
+        _count(tally, f"two hosts trial {trial}", held=held, distinct=distinct, expected=expected)
+    print(f"two hosts: {tally}")
     assert (tally.doubled, tally.lost) == (0, 0)
