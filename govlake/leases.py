@@ -4,7 +4,9 @@ A lease is an exclusive, non-blocking ``flock`` on ``<home>/leases/<kind>/<name>
 before a run reads the object's state and held until its last commit. The operating system
 releases it when the holding process ends, however it ends, so a killed run never leaves the
 object locked and the next run may start at once. A second run asking for a held lease fails
-at once with one line naming the object and the holder; it has read and written nothing.
+at once with one line naming the object and the holder; it has read and written nothing. The
+lease files stay in place: removing one while it is held would let another run lock a new file
+of the same name.
 
 A lease guards the runs of one host (or of hosts sharing the home folder on a file system with
 working ``flock``). Across hosts the Delta commit itself refuses a second build of a table (see
