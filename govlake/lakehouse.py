@@ -4,12 +4,18 @@ Every write is one Delta commit that carries, in its commit metadata, the pipeli
 the batch id and (for collection) the source cursor, so the cursor can never advance without
 its rows. A batch id is recorded as a Delta application transaction: writing the same batch
 twice commits nothing the second time, which makes task retries and re-runs safe.
+
+A build pins the tables it writes (:meth:`Lakehouse.pinned`) before it reads their state
+(cursor, file register, input versions): each of its commits is made against the version it
+last saw and carries the build application transaction, so Delta's own conflict check refuses
+the commit if another build committed to the table in between, on any host.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
@@ -22,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import DeltaError
+from deltalake.exceptions import CommitFailedError, DeltaError
 
 from govlake.config.models import LakehouseConfig, WriteMode
 from govlake.errors import GovlakeError, UnknownDatasetError
@@ -35,6 +41,10 @@ CHANGE_DATA_FEED = "delta.enableChangeDataFeed"
 ZONES = ("bronze", "silver", "gold", "platform")
 PLATFORM_TABLES = ("platform.quality_results",)
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
+BUILD_APP_ID = "govlake:build"
+"""The application transaction every pinned commit carries, its version one past the pinned
+table version (0 when it creates the table): two builds committing from the same version
+conflict in Delta's own commit check."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,17 @@ class BrokenTableError(GovlakeError):
     """A table's Delta log cannot be read, or it references files that are gone."""
 
 
+class ConcurrentBuildError(GovlakeError):
+    """Another run committed to a pinned table while this run was building it."""
+
+    def __init__(self, ref: str) -> None:
+        """The one-line refusal for ``ref``."""
+        super().__init__(
+            f"table {ref}: another run holds it (it committed while this run was building); "
+            "this commit was refused, run it again once that one has ended"
+        )
+
+
 class Lakehouse:
     """Delta tables addressed as ``zone.table`` under the configured root."""
 
@@ -137,6 +158,7 @@ class Lakehouse:
         self.root = config.root.rstrip("/")
         self.storage_options = dict(config.storage_options) or None
         self.vacuum_retention_hours = config.vacuum_retention_hours
+        self._pins: dict[str, int | None] = {}
 
     def uri(self, ref: str) -> str:
         """Location of the table ``zone.name``."""
@@ -195,6 +217,23 @@ class Lakehouse:
             return False
         app_id = Commit("", "", batch_id, "").app_id
         return self.table(ref).transaction_version(app_id) is not None
+
+    @contextmanager
+    def pinned(self, ref: str) -> Iterator[None]:
+        """Pin ``ref`` and its quarantine to their current versions for the block.
+
+        Every write to them in the block commits against the version pinned (then against its
+        own last commit) with the build application transaction; a commit another build made
+        since is a :class:`ConcurrentBuildError`, and nothing of the write is committed. A
+        table absent when pinned must still be absent when first written.
+        """
+        refs = [ref, ref + QUARANTINE_SUFFIX]
+        self._pins.update({r: self.version(r) for r in refs})
+        try:
+            yield
+        finally:
+            for r in refs:
+                self._pins.pop(r, None)
 
     def last_metadata(self, ref: str, key: str) -> str | None:
         """The newest commit's value of ``govlake.<key>``; maintenance commits are skipped."""
@@ -284,27 +323,58 @@ class Lakehouse:
             if not commit_empty:
                 return WriteResult(ref, 0, self.version(ref), "no_rows")
             mode = "append"
+        pinned = ref in self._pins
+        pin = self._pins.get(ref)
+        claim = [Transaction(BUILD_APP_ID, 0 if pin is None else pin + 1)] if pinned else []
         properties = CommitProperties(
             custom_metadata=commit.metadata(),
-            app_transactions=[Transaction(commit.app_id, 1)],
+            app_transactions=[Transaction(commit.app_id, 1), *claim],
         )
+        target = self._target(ref)
         stream = counted.reader()
         try:
-            if mode == "merge" and self.exists(ref):
-                self._merge(ref, stream, keys, update_condition, properties)
+            if mode == "merge" and isinstance(target, DeltaTable):
+                self._merge(ref, target, stream, keys, update_condition, properties)
             else:
                 self._write_files(
-                    ref, stream, mode, partition_by, predicate, properties, evolve_schema
+                    ref, target, stream, mode, partition_by, predicate, properties, evolve_schema
                 )
+        except CommitFailedError as exc:
+            if pinned and "oncurrent" in str(exc):
+                raise ConcurrentBuildError(ref) from None
+            raise
         except Exception:
             if counted.error is not None:  # the source failed: report its error, not Delta's
                 raise counted.error from None
             raise
-        return WriteResult(ref, counted.rows, self.version(ref), "committed")
+        version = self._advance(ref, claim[0].version) if claim else self.version(ref)
+        return WriteResult(ref, counted.rows, version, "committed")
+
+    def _target(self, ref: str) -> str | DeltaTable:
+        """What a write commits against: the pinned version, the newest, or a new table."""
+        if ref not in self._pins:
+            return self.table(ref) if self.exists(ref) else self.uri(ref)
+        pin = self._pins[ref]
+        if pin is None:
+            if self.exists(ref):  # created by another run since the pin
+                raise ConcurrentBuildError(ref)
+            return self.uri(ref)
+        return self.table(ref, pin)
+
+    def _advance(self, ref: str, claimed: int) -> int:
+        """The version of this build's commit, now the pin; refused if another build followed."""
+        table = self.table(ref)
+        if table.transaction_version(BUILD_APP_ID) != claimed or (
+            claimed == 0 and table.version() != 0  # two runs created the table at once
+        ):
+            raise ConcurrentBuildError(ref)
+        self._pins[ref] = table.version()
+        return table.version()
 
     def _write_files(
         self,
         ref: str,
+        target: str | DeltaTable,
         stream: pa.RecordBatchReader,
         mode: WriteMode,
         partition_by: Sequence[str],
@@ -314,7 +384,7 @@ class Lakehouse:
     ) -> None:
         if mode == "overwrite_partition" and not predicate:
             raise GovlakeError(f"{ref}: overwrite_partition needs a predicate")
-        exists = self.exists(ref)
+        exists = isinstance(target, DeltaTable)
         common: dict[str, Any] = {
             "partition_by": list(partition_by) or None,
             "configuration": None if exists else {CHANGE_DATA_FEED: "true"},
@@ -323,16 +393,15 @@ class Lakehouse:
         }
         if mode in {"append", "merge"}:  # a merge into a new table creates it
             evolve: Literal["merge"] | None = "merge" if evolve_schema and exists else None
-            write_deltalake(self.uri(ref), stream, mode="append", schema_mode=evolve, **common)
+            write_deltalake(target, stream, mode="append", schema_mode=evolve, **common)
         else:
             replace_where = predicate if mode == "overwrite_partition" else None
-            write_deltalake(
-                self.uri(ref), stream, mode="overwrite", predicate=replace_where, **common
-            )
+            write_deltalake(target, stream, mode="overwrite", predicate=replace_where, **common)
 
     def _merge(
         self,
         ref: str,
+        target: DeltaTable,
         stream: pa.RecordBatchReader,
         keys: Sequence[str],
         update_condition: str | None,
@@ -342,8 +411,9 @@ class Lakehouse:
             raise GovlakeError(f"{ref}: merge needs key columns")
         on = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
         (
-            self.table(ref)
-            .merge(stream, on, source_alias="s", target_alias="t", commit_properties=properties)
+            target.merge(
+                stream, on, source_alias="s", target_alias="t", commit_properties=properties
+            )
             .when_matched_update_all(predicate=update_condition)
             .when_not_matched_insert_all()
             .execute()

@@ -17,6 +17,7 @@ from govlake.errors import GovlakeError
 from govlake.lakehouse import LINEAGE_COLUMNS, QUARANTINE_SUFFIX, Commit, Lakehouse
 from govlake.runtime import Runtime
 from jobs.derive import commit_build, validated, with_stage
+from jobs.exclusive import building
 from jobs.transform import Derived, load_transform
 
 
@@ -47,7 +48,15 @@ def _schema(lake: Lakehouse, ref: str) -> pa.Schema:
 
 
 def reprocess(rt: Runtime, ref: str, *, run_id: str) -> Reprocessed:
-    """Re-run the quarantined rows of ``ref`` through the step that rejected them."""
+    """Re-run the quarantined rows of ``ref`` through the step that rejected them.
+
+    As the one run building ``ref``: a build or re-process of it running meanwhile refuses it.
+    """
+    with building(rt, ref, run_id=run_id):
+        return _reprocess(rt, ref, run_id=run_id)
+
+
+def _reprocess(rt: Runtime, ref: str, *, run_id: str) -> Reprocessed:
     dataset = rt.config.dataset(ref)
     if dataset.transform is None or dataset.write not in {"merge", "append"}:
         raise GovlakeError(f"{ref}: only incremental derived datasets can re-process rows")

@@ -9,6 +9,7 @@ from govlake.lakehouse import WriteResult
 from govlake.runtime import Runtime
 from jobs.collect.ingest import ingest
 from jobs.derive import derive
+from jobs.exclusive import building
 
 Progress = Callable[[str], None]
 
@@ -19,10 +20,15 @@ def manual_run_id() -> str:
 
 
 def build_dataset(rt: Runtime, ref: str, *, pipeline: str, run_id: str) -> list[WriteResult]:
-    """Collect or derive one dataset, as its conf declares."""
-    if rt.config.dataset(ref).collect is not None:
-        return ingest(rt, ref, pipeline=pipeline, run_id=run_id)
-    return derive(rt, ref, pipeline=pipeline, run_id=run_id)
+    """Collect or derive one dataset, as its conf declares, as the one run building it.
+
+    The table's lease is held and the table pinned from before its state is read until the
+    last commit, so a second run of the same build is refused, on this host by the lease and
+    on any other by the Delta commit.
+    """
+    build = ingest if rt.config.dataset(ref).collect is not None else derive
+    with building(rt, ref, run_id=run_id):
+        return build(rt, ref, pipeline=pipeline, run_id=run_id)
 
 
 def run_pipeline(

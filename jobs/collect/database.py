@@ -1,7 +1,13 @@
-"""Collect a database table into bronze, incrementally by its cursor column, exactly once."""
+"""Collect a database table into bronze, incrementally by its cursor column, exactly once.
+
+The batch id is the cursor window read (``column > lower <= upper``), or for a stream without
+a cursor the table version the whole read was taken after: two runs reading the same rows
+commit the same batch, whatever their run ids, and Delta lets it in only once.
+"""
 
 from __future__ import annotations
 
+from datetime import date
 from functools import partial
 
 from connectors.database import DatabaseReader
@@ -28,11 +34,13 @@ def collect_database(run: CollectRun[DatabaseSource, DatabaseStream]) -> list[Wr
         check_drift(run.lake.schema(run.ref), db.schema(table), policy=source.schema_drift,
                     where=where.where)  # fmt: skip
         lower = upper = None
+        batch_id = f"{run.ref}@read-after:v{run.lake.version(run.ref)}"
         if stream.cursor:
             lower = cursor.decode(run.lake.last_cursor(run.ref), stream.cursor)
             upper = db.max_value(table, stream.cursor, lower)
             if upper is None:
                 return no_rows(run)
+            batch_id = f"{run.ref}@{stream.cursor}:{_text(lower)}..{_text(upper)}"
         rows = partial(
             db.read_batches,
             table,
@@ -44,6 +52,13 @@ def collect_database(run: CollectRun[DatabaseSource, DatabaseStream]) -> list[Wr
         return commit_rows(
             where,
             rows,
-            batch_id=run.batch_id,
+            batch_id=batch_id,
             cursor=cursor.encode(stream.cursor, upper) if stream.cursor else None,
         )
+
+
+def _text(value: object) -> str:
+    """A cursor bound as the batch id shows it (``start`` before the first run)."""
+    if value is None:
+        return "start"
+    return value.isoformat() if isinstance(value, date) else str(value)
