@@ -3,10 +3,12 @@
 Every route needs ``Authorization: Bearer <token>`` (the token of ``govlake login``), verified by
 the identity service (401 otherwise), and ``read_metadata`` on what it shows (403 otherwise). It
 serves the published entries; with ``published_only=false`` also the unpublished versions of the
-resources the caller may review or publish (:mod:`apps.catalog_view`). Every request is an audit
-row. Nothing here changes the catalog. Run it with ``govlake catalog serve``; the OpenAPI
-document is at ``/openapi.json``. (No postponed annotations here: FastAPI reads the routes'
-annotations, which name dependencies local to :func:`create_app`, at run time.)
+resources the caller may review or publish (:mod:`apps.catalog_view`). A query parameter the
+route does not take, or one given twice, is a 422 (:mod:`apps.api_query`). Every request is an
+audit row. Nothing here changes the catalog. Run it with ``govlake catalog serve``; the OpenAPI
+document, with every answer of every route, is at ``/openapi.json``. (No postponed annotations
+here: FastAPI reads the routes' annotations, which name dependencies local to
+:func:`create_app`, at run time.)
 """
 
 from typing import Annotated, Any
@@ -14,6 +16,8 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query
 
 from apps.api_access import bearer, log_requests
+from apps.api_query import declared_only
+from apps.api_responses import refusals
 from apps.catalog_view import NotFound, View
 from apps.sharing_api import share_routes
 from catalog.export import catalogue_document, resource_record
@@ -26,13 +30,15 @@ from services.identity.policy import AccessDenied
 def create_app(rt: Runtime) -> FastAPI:
     """The API over the catalog in the platform DB of ``rt``."""
     catalog = Catalog(rt)
+    signed_in = bearer(rt)
     app = FastAPI(
         title="govlake data catalog",
         description="Published information resources: their schema, lineage and quality.",
         version="1",
+        responses=refusals(401, 503),
+        dependencies=[Depends(declared_only(signed_in))],
     )
     log_requests(app, rt)
-    signed_in = bearer(rt)
     app.include_router(share_routes(rt, signed_in))
 
     def view(principal: Annotated[Principal, Depends(signed_in)]) -> View:
@@ -59,7 +65,7 @@ def create_app(rt: Runtime) -> FastAPI:
         )
         return [resource_record(e) for e in reader.entries(chosen)]
 
-    @app.get("/resources/{code}")
+    @app.get("/resources/{code}", responses=refusals(403, 404))
     def show_resource(reader: Reader, code: str, published_only: bool = True) -> dict[str, Any]:
         """One resource: its record, lineage and workflow history."""
         try:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from apps.api_responses import refusals
 from catalog.sharing.reads import MAX_PAGE, BadSelection, Selection, granted, read
 from catalog.sharing.service_schema import openapi, typed
 from catalog.sharing.terms import ShareMode
@@ -27,10 +28,10 @@ from services.identity.policy import AccessDenied
 
 def share_routes(rt: Runtime, signed_in: Callable[..., Principal]) -> APIRouter:
     """The routes of the query share modes, for the principals ``signed_in`` gives."""
-    router = APIRouter(prefix="/v1/resources", tags=["sharing"])
+    router = APIRouter(prefix="/v1/resources", tags=["sharing"], responses=refusals(400, 403, 429))
     Caller = Annotated[Principal, Depends(signed_in)]
 
-    @router.get("/{code}/records/{key}")
+    @router.get("/{code}/records/{key}", responses=refusals(404))
     def single_record(caller: Caller, code: str, key: str) -> Any:
         """One record of resource ``code`` by its key (a single-key resource)."""
         found = _page(rt, caller, code, "single_query", Selection(record=key, limit=1))

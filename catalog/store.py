@@ -355,7 +355,12 @@ class Catalog:
 
     def _resource(self, db: sa.Connection, code: str) -> sa.Row[Any]:
         column = catalog_resource.c.dataset if "." in code else catalog_resource.c.code
-        row = db.execute(sa.select(catalog_resource).where(column == code)).first()
+        # No code or dataset holds a NUL (a PostgreSQL text cannot): such a name is not asked for.
+        row = (
+            None
+            if "\x00" in code
+            else db.execute(sa.select(catalog_resource).where(column == code)).first()
+        )
         if row is None:
             raise GovlakeError(
                 f"no catalog resource {code!r}: run `govlake catalog build` after the dataset "

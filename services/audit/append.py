@@ -4,7 +4,10 @@ Appends are serialised so that concurrent writers extend one chain: the insert's
 first takes the ledger's lock (a transaction-level advisory lock on PostgreSQL, ``BEGIN
 IMMEDIATE`` on SQLite), then reads the head, takes ``at`` from the database clock, seals the row
 and inserts it with the next id. Ids are contiguous from 1: an append that rolls back leaves no
-gap, so a gap is always a deletion. Nothing here updates or deletes a row.
+gap, so a gap is always a deletion. Nothing here updates or deletes a row. A NUL in a field (a
+hostile request's path, a claimed user name) is recorded as ``␀`` (U+2400, the character that
+shows one): a PostgreSQL text cannot hold NUL, and the ledger records every event, on either
+database alike.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any, get_args, overload
 
 import sqlalchemy as sa
 
@@ -24,6 +27,7 @@ from services.audit.chain import GENESIS, canonical, seal
 from services.audit.keys import chain_key
 from services.audit.records import AuditEvent, Outcome, utc
 
+SHOWN_NUL = "\u2400"
 # "govlake" in ASCII: the key of the PostgreSQL advisory lock that serialises appends.
 LOCK_KEY = 0x676F766C616B65
 LOCK = {"postgresql": f"SELECT pg_advisory_xact_lock({LOCK_KEY})", "sqlite": "BEGIN IMMEDIATE"}
@@ -53,6 +57,8 @@ def record(
             or too long field, or details that are not a JSON object.
     """
     key = chain_key()
+    principal, organisation, object = _shown(principal), _shown(organisation), _shown(object)
+    client, request_id = _shown(client), _shown(request_id)
     given = {
         "principal": principal,
         "organisation": organisation,
@@ -92,6 +98,15 @@ def record(
         event = replace(unsealed, hash=seal(key, unsealed.prev_hash, unsealed.sealed_fields()))
         db.execute(audit_event.insert().values(**asdict(event)))
     return event
+
+
+@overload
+def _shown(text: str) -> str: ...
+@overload
+def _shown(text: None) -> None: ...
+def _shown(text: str | None) -> str | None:
+    """``text`` with each NUL shown as ``␀``."""
+    return text.replace("\x00", SHOWN_NUL) if text is not None else text
 
 
 def _check(given: Mapping[str, str | None]) -> None:

@@ -189,6 +189,22 @@ def test_bad_events_are_refused_and_nothing_is_written(rt: Runtime) -> None:
     assert audit.events(rt) == []
 
 
+def test_a_nul_in_what_is_recorded_is_shown_and_the_event_kept(rt: Runtime) -> None:
+    # A request for /resources/%00: PostgreSQL text cannot hold the NUL, the ledger still records.
+    written = audit.record(
+        rt,
+        principal="anonymous\x00admin",
+        action="api.request",
+        object="/resources/\x00",
+        outcome="refused",
+        details={"query": "q=\x00"},
+    )
+    assert (written.principal, written.object) == ("anonymous␀admin", "/resources/␀")
+    (read,) = audit.events(rt)
+    assert read == written and read.details == {"query": "q=\x00"}
+    assert audit.verify(rt).ok
+
+
 FORGED = {
     "at": datetime(2020, 1, 1, tzinfo=UTC),
     "principal": "mallory",

@@ -18,26 +18,30 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from apps.cli.main import app
-from catalog.build import build_catalog
 from catalog.sharing import applications as chain
 from catalog.sharing import grants
-from catalog.sharing.terms import Request
 from catalog.sharing.workflow import StepRefused
 from catalog.store import Catalog
 from govlake.errors import GovlakeError
 from govlake.principal import Principal
 from govlake.runtime import Runtime
-from jobs.runner import run_pipeline
 from services import audit
-from services.identity import delegation, user_admin
+from services.identity import user_admin
 from services.identity.policy import AccessDenied
-from services.identity.stewards import import_stewards
+from tests.integration.sharing_scenario import (
+    GOLD,
+    SERVICE_COLUMNS,
+    SILVER,
+    TAX,
+    TODAY,
+    application,
+    gold_code,
+    grant_every_query_mode,
+    on_postgres,
+    published_registry,
+)
 
 pytestmark = pytest.mark.integration
-GOLD, SILVER = "gold.enterprise_directory", "silver.enterprise_registry"
-TAX = ["tax", "jinan", "shandong"]  # the tax bureau and its ancestors
-TODAY = datetime.now(UTC).date()
-SERVICE_COLUMNS = ["uscc", "registered_capital_10k_yuan", "established_on", "legal_representative"]
 
 
 @pytest.fixture
@@ -48,67 +52,13 @@ def platform(
     monkeypatch: pytest.MonkeyPatch,
     sign_in: Callable[..., Principal],
 ) -> dict[str, Runtime]:
-    """The registry built and in the catalog, its directory published; the people, by name.
+    """The registry's published scenario; the people, by name.
 
     The platform DB is SQLite, or PostgreSQL where a test parametrizes it so (indirectly).
     """
     if getattr(request, "param", "sqlite") == "postgresql":
-        engine, schema = request.getfixturevalue("postgres_schema")
-        url = engine.url.render_as_string(hide_password=False)
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_GOVLAKE_PLATFORM", f"{url}?options=-csearch_path%3D{schema}"
-        )
-    for path in (conf_dir / "datasets").glob("*.yaml"):
-        path.write_text(path.read_text(encoding="utf-8").replace("engine: spark", "engine: arrow"))
-    rt = Runtime.load(conf_dir)
-    for pipeline in rt.config.pipeline_order():
-        run_pipeline(rt, pipeline.name)
-    build_catalog(rt)
-    people = {
-        "zhang.wei": ("market_regulation", ()),  # the owner's steward (stewards: of conf)
-        "li.na": ("platform", ()),  # the platform's steward
-        "wang.fang": ("human_resources", ()),  # another department's steward
-        "tax.analyst": ("tax", ("analyst",)),
-        "auditor": ("platform", ("auditor",)),
-    }
-    signed = {
-        name: sign_in(conf_dir, name, *roles, org=org, token=False)
-        for name, (org, roles) in people.items()
-    }
-    admin = rt.acting_as(sign_in(conf_dir, "admin", token=False))
-    import_stewards(admin)
-    delegation.assign_role(admin, "wang.fang", "data_steward")
-    as_ = {name: rt.acting_as(_fresh(rt, p)) for name, p in signed.items()}
-    catalog = Catalog(rt)
-    code = catalog.resource(GOLD).code
-    catalog.review(code, approve=True, actor=as_["zhang.wei"].principal, comment=None, version=None)  # type: ignore[arg-type]
-    catalog.publish(code, actor=as_["li.na"].principal)  # type: ignore[arg-type]
-    return as_
-
-
-def _fresh(rt: Runtime, principal: Principal) -> Principal:
-    """The principal with the roles it holds now."""
-    from services.identity import accounts
-
-    with rt.platform_db.connect() as conn:
-        return accounts.principal(conn, accounts.existing(conn, principal.username))
-
-
-def _request(**changes: object) -> Request:
-    values: dict[str, object] = {
-        "matter": "纳税信用评价",
-        "scenario": "按统一社会信用代码核对企业登记状态",
-        "purpose": "核对纳税人登记信息",
-        "mode": "single_query",
-        "fields": ["uscc", "name", "status"],
-        "materials": ["数据共享申请函"],
-        "until": TODAY + timedelta(days=365),
-    }
-    return Request.model_validate({**values, **changes})
-
-
-def _gold(rt: Runtime) -> str:
-    return Catalog(rt).resource(GOLD).code
+        on_postgres(request.getfixturevalue("postgres_schema"), monkeypatch)
+    return published_registry(conf_dir, sign_in)
 
 
 BOTH = pytest.mark.parametrize("platform", ["sqlite", "postgresql"], indirect=True)
@@ -119,8 +69,8 @@ def test_the_chain_from_application_to_grant_and_revocation(platform: dict[str, 
     tax, owner, hub, other = (
         platform[n] for n in ("tax.analyst", "zhang.wei", "li.na", "wang.fang")
     )
-    code = _gold(tax)
-    made = chain.apply(tax, code, _request())
+    code = gold_code(tax)
+    made = chain.apply(tax, code, application())
     assert (made.code, made.status, made.organisation, made.owner) == (
         "AP-000001",
         "submitted",
@@ -186,24 +136,24 @@ def test_the_chain_from_application_to_grant_and_revocation(platform: dict[str, 
 
 def test_what_cannot_be_applied_for(platform: dict[str, Runtime]) -> None:
     tax, owner, auditor = (platform[n] for n in ("tax.analyst", "zhang.wei", "auditor"))
-    code = _gold(tax)
+    code = gold_code(tax)
     silver = Catalog(tax).resource(SILVER).code
     with pytest.raises(GovlakeError, match=f"{silver} is not published: only published catalog"):
-        chain.apply(tax, silver, _request())
+        chain.apply(tax, silver, application())
     with pytest.raises(GovlakeError, match="belongs to market_regulation: market_regulation reads"):
-        chain.apply(owner, code, _request())
+        chain.apply(owner, code, application())
     with pytest.raises(GovlakeError, match="fields salary are not columns of"):
-        chain.apply(tax, code, _request(fields=["uscc", "salary"]))
+        chain.apply(tax, code, application(fields=["uscc", "salary"]))
     with pytest.raises(AccessDenied, match="an auditor reads the audit and nothing else"):
-        chain.apply(auditor, code, _request())
+        chain.apply(auditor, code, application())
     with pytest.raises(GovlakeError, match="no application 'AP-999999'"):
         chain.act(platform["li.na"], "AP-999999", "accept")
     with pytest.raises(ValueError, match="the period must end after today"):
-        _request(until=TODAY)
-    chain.apply(tax, code, _request())
+        application(until=TODAY)
+    chain.apply(tax, code, application())
     with pytest.raises(GovlakeError, match="tax has application AP-000001 for .* open already"):
-        chain.apply(tax, code, _request())
-    assert chain.apply(tax, code, _request(mode="subscription")).code == "AP-000002"
+        chain.apply(tax, code, application())
+    assert chain.apply(tax, code, application(mode="subscription")).code == "AP-000002"
     # the owner sees applications for its resources; another department does not
     assert [a.code for a in chain.listed(owner)] == ["AP-000001", "AP-000002"]
     assert chain.listed(platform["wang.fang"]) == []
@@ -213,7 +163,7 @@ def test_what_cannot_be_applied_for(platform: dict[str, Runtime]) -> None:
 
 def test_authorising_checks_the_terms(platform: dict[str, Runtime]) -> None:
     tax, owner, hub = (platform[n] for n in ("tax.analyst", "zhang.wei", "li.na"))
-    made = chain.apply(tax, _gold(tax), _request())
+    made = chain.apply(tax, gold_code(tax), application())
     chain.act(hub, made.code, "accept")
     chain.act(owner, made.code, "approve")
     for bad, reason in (
@@ -245,7 +195,7 @@ def test_the_commands_walk_the_chain(platform: dict[str, Runtime], conf_dir: Pat
         done = runner.invoke(app, [*args, "--conf", str(conf_dir)])
         return done.exit_code, done.output
 
-    code = _gold(platform["tax.analyst"])
+    code = gold_code(platform["tax.analyst"])
     until = str(TODAY + timedelta(days=90))
     sign_in(conf_dir, "tax.analyst")
     form = ["--matter", "纳税信用", "--scenario", "按月比对", "--purpose", "核对", "--until", until]
@@ -278,28 +228,14 @@ def test_the_commands_walk_the_chain(platform: dict[str, Runtime], conf_dir: Pat
 
 @pytest.fixture
 def shared(platform: dict[str, Runtime]) -> Iterator[tuple[str, dict[str, str]]]:
-    """The API served, the tax bureau holding two authorised grants; the URL and the tokens."""
+    """The API served, the tax bureau holding the query-mode grants; the URL and the tokens."""
     from apps.catalog_api import create_app
     from services.identity import authentication
     from tests.conftest import TEST_PASSWORD
     from tests.served import served
 
-    tax, owner, hub = (platform[n] for n in ("tax.analyst", "zhang.wei", "li.na"))
-    code = _gold(tax)
-    for mode, terms in (
-        ("single_query", chain.Grant(columns=["uscc", "name"], per_minute=5)),
-        (
-            "composite_query",
-            chain.Grant(
-                columns=["uscc", "name", "region_code", "status"], row_filter="status = 'active'"
-            ),
-        ),
-        ("service_api", chain.Grant(columns=SERVICE_COLUMNS)),
-    ):
-        made = chain.apply(tax, code, _request(mode=mode))
-        chain.act(hub, made.code, "accept")
-        chain.act(owner, made.code, "approve")
-        chain.authorize_application(hub, made.code, terms)
+    tax = platform["tax.analyst"]
+    grant_every_query_mode(platform)
     tokens = {
         name: authentication.login(tax, name, TEST_PASSWORD).token
         for name in ("tax.analyst", "wang.fang", "auditor")
@@ -319,7 +255,7 @@ def test_a_single_record_by_key_with_the_granted_columns_only(
 ) -> None:
     url, tokens = shared
     tax = platform["tax.analyst"]
-    code = _gold(tax)
+    code = gold_code(tax)
     uscc = tax.lake.read(GOLD).column("uscc")[0].as_py()
     with _client(url, tokens["tax.analyst"]) as client:
         found = client.get(f"/v1/resources/{code}/records/{uscc}")
@@ -348,7 +284,7 @@ def test_composite_pages_hold_the_grants_filter_and_columns(
 ) -> None:
     url, tokens = shared
     tax = platform["tax.analyst"]
-    code = _gold(tax)
+    code = gold_code(tax)
     gold = tax.lake.read(GOLD).to_pylist()
     active = sorted(r["uscc"] for r in gold if r["status"] == "active")
     assert 0 < len(active) < len(gold)
@@ -396,7 +332,7 @@ def test_the_service_api_answers_as_its_own_document_says(
     import jsonschema
 
     url, tokens = shared
-    code = _gold(platform["tax.analyst"])
+    code = gold_code(platform["tax.analyst"])
     with _client(url, tokens["tax.analyst"]) as client:
         document = client.get(f"/v1/resources/{code}/service/openapi.json")
         assert document.status_code == 200, document.text
@@ -430,7 +366,7 @@ def test_a_volume_far_above_the_usual_raises_one_alert(platform: dict[str, Runti
     from catalog.sharing import usage
 
     tax, owner, hub = (platform[n] for n in ("tax.analyst", "zhang.wei", "li.na"))
-    made = chain.apply(tax, _gold(tax), _request(mode="composite_query"))
+    made = chain.apply(tax, gold_code(tax), application(mode="composite_query"))
     chain.act(hub, made.code, "accept")
     chain.act(owner, made.code, "approve")
     grant = chain.authorize_application(hub, made.code, chain.Grant(per_minute=3))
