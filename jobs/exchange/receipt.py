@@ -3,10 +3,11 @@
 For each manifest: it names the file beside it (no other name, no path), the name and batch id
 the subscription and versions it states give; the file is there, of the stated size and SHA-256;
 its content reads in the stated format and encoding, with the stated columns and types (Parquet
-keeps them; every CSV value must read as its column's stated type) and number of rows. Each
-problem names the file and the field that fails. Files are read streaming, so a large delivery
-is checked in bounded memory. A manifest and file both rewritten to agree cannot be told from
-the original here: the exchange ledger at the sender holds the checksum of what was sent.
+keeps them; every CSV and JSON Lines value must read as its column's stated type) and number
+of rows. Each problem names the file and the field that fails. Files are read streaming, so a
+large delivery is checked in bounded memory. A manifest and file both rewritten to agree cannot
+be told from the original here: the exchange ledger at the sender holds the checksum of what
+was sent.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import csv
 import json
 import re
 from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +170,8 @@ def _csv(path: Path, encoding: str, columns: Columns) -> Shape:
 
 
 def _jsonl(path: Path, encoding: str, columns: Columns) -> Shape:
+    stated = {str(c.get("name")): str(c.get("type")) for c in columns}
+    readers = {n: _json_value(t) for n, t in stated.items()}
     names: list[str] = []
     rows = 0
     with path.open(encoding=encoding) as lines:
@@ -176,7 +182,48 @@ def _jsonl(path: Path, encoding: str, columns: Columns) -> Shape:
             if rows == 0:
                 names = list(record)
             rows += 1
-    return names, None, rows
+            for name, value in record.items():
+                read = readers.get(name)
+                if value is not None and read is not None and not read(value):
+                    raise _ValueType(
+                        f"column {name} does not read as {stated[name]}: {value!r} (line {rows})"
+                    )
+    checked = all(readers.get(n) is not None for n in names)
+    return names, [stated[n] for n in names] if checked else None, rows
+
+
+def _json_value(type_name: str) -> Callable[[Any], bool] | None:
+    """How a JSON value of the stated Arrow type is recognised (as the delivery writes it)."""
+    kind = _arrow_type(type_name)
+    if kind is None:
+        return None
+    if pa.types.is_integer(kind):
+        return lambda v: isinstance(v, int) and not isinstance(v, bool)
+    if pa.types.is_floating(kind):
+        return lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+    if pa.types.is_boolean(kind):
+        return lambda v: isinstance(v, bool)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return lambda v: isinstance(v, str)
+    parsers: dict[Callable[[pa.DataType], bool], Callable[[str], object]] = {
+        pa.types.is_decimal: Decimal,
+        pa.types.is_date: date.fromisoformat,
+        pa.types.is_timestamp: datetime.fromisoformat,
+    }
+    for matches, parse in parsers.items():
+        if matches(kind):
+            return partial(_parses, parse)
+    return None
+
+
+def _parses(parse: Callable[[str], object], value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse(value)
+    except (ValueError, ArithmeticError):
+        return False
+    return True
 
 
 def _xlsx(path: Path, encoding: str, columns: Columns) -> Shape:

@@ -226,6 +226,8 @@ def test_killed_after_the_manifest_the_batch_is_not_sent_again(
     (attempt,) = _attempts(conf)
     assert attempt.status == "delivered" and attempt.rows == ROWS
     assert attempt.checksum == file_sha256(received / "to_dept__v0.csv")
+    latest = audit.events(Runtime.load(conf), action="exchange.deliver")[0]
+    assert latest.details["reconciled"] == [[attempt.id, "to_dept@full-0", "delivered"]]
 
 
 def test_killed_after_a_table_push_commits_no_row_is_doubled_or_left_started(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -118,3 +120,20 @@ def test_a_file_in_another_encoding_or_format_does_not_read(tmp_path: Path) -> N
     _lie(path, encoding="utf-8")
     (problem,) = verify(path)
     assert problem.startswith(f"{path}: format: does not read as csv")
+
+
+def test_json_lines_values_must_read_as_their_stated_types(tmp_path: Path) -> None:
+    amounts = pa.array([Decimal("1.75"), Decimal("2")], pa.decimal128(9, 2))
+    table = pa.table({"id": pa.array([1, 2], pa.int64()), "day": [date(2026, 1, 2), None],
+                      "amount": amounts})  # fmt: skip
+    path = _deliver(tmp_path, "jsonl", table=table)
+    assert verify(path) == []
+    lines = path.read_text(encoding="utf-8").replace('"1.75"', '"a lot"')
+    path.write_text(lines, encoding="utf-8")
+    _lie(path, bytes=path.stat().st_size, sha256=file_sha256(path))
+    assert verify(path) == [
+        f"{path}: columns: column amount does not read as decimal128(9, 2): 'a lot' (line 1)"
+    ]
+    _lie(path, columns=[{"name": "id", "type": "string"}, {"name": "day", "type": "date32[day]"},
+                        {"name": "amount", "type": "string"}])  # fmt: skip
+    assert verify(path) == [f"{path}: columns: column id does not read as string: 1 (line 1)"]
