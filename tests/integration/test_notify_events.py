@@ -18,7 +18,8 @@ from catalog.sharing import applications as chain
 from govlake.principal import Principal
 from govlake.runtime import Runtime
 from services.notifications import contacts, inbox, worker
-from tests.integration.test_sharing import _gold, _request, platform
+from tests.integration.sharing_scenario import application, gold_code
+from tests.integration.test_sharing import platform
 from tests.smtpd import SmtpServer, smtp_server
 
 pytestmark = pytest.mark.integration
@@ -64,12 +65,12 @@ def test_each_step_tells_the_next_handler_and_the_applicant(
     sign_in: Callable[..., Principal],
 ) -> None:  # fmt: skip
     tax, owner, hub = platform["tax.analyst"], platform["zhang.wei"], platform["li.na"]
-    code = _gold(tax)
-    made = chain.apply(tax, code, _request())
+    code = gold_code(tax)
+    made = chain.apply(tax, code, application())
     chain.act(hub, made.code, "accept")
     chain.act(owner, made.code, "approve", "同意共享")
     chain.authorize_application(hub, made.code, chain.Grant())
-    other = chain.apply(tax, code, _request(mode="subscription"))
+    other = chain.apply(tax, code, application(mode="subscription"))
     chain.act(hub, other.code, "reject", "用途与申请事项不符")
     admin = Runtime.load(conf_dir).acting_as(sign_in(conf_dir, "admin", token=False))
     report = worker.work(admin)
