@@ -104,6 +104,9 @@ _PLAIN: list[tuple[type[sa.types.TypeEngine[Any]], pa.DataType]] = [
     (sa.LargeBinary, pa.binary()),
     (sa.BINARY, pa.binary()),
     (sa.VARBINARY, pa.binary()),
+    (mysql.TINYBLOB, pa.binary()),
+    (mysql.MEDIUMBLOB, pa.binary()),
+    (mysql.LONGBLOB, pa.binary()),
     (sa.String, pa.string()),
 ]
 

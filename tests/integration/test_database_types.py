@@ -189,6 +189,8 @@ MARIADB_CASES = {
         pa.decimal128(20, 0),
         [Decimal(18446744073709551615)],
     ),  # fmt: skip
+    "tinyblob": Case("tinyblob", ["x'00ff'"], pa.binary(), [b"\x00\xff"]),
+    "varbinary": Case("varbinary(4)", ["x'00ff'"], pa.binary(), [b"\x00\xff"]),
     "int unsigned": Case("int unsigned", ["4294967295"], pa.int64(), [4294967295]),
     "decimal(65,30)": Case(
         "decimal(65,30)",
