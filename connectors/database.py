@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Generator
+from contextlib import closing
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -164,8 +165,9 @@ class DatabaseReader:
         try:
             with self._engine.connect() as conn:
                 options = conn.execution_options(stream_results=True, yield_per=batch_size)
-                for rows in options.execute(query).partitions(batch_size):
-                    yield _to_batch(rows, schema, converters, self.name, table)
+                with closing(options.execute(query)) as result:  # its server-side cursor too
+                    for rows in result.partitions(batch_size):
+                        yield _to_batch(rows, schema, converters, self.name, table)
         except sa.exc.DBAPIError as exc:
             reason = str(exc.orig).splitlines()[0]
             raise GovlakeError(f"source {self.name}: table {table!r}: {reason}") from None

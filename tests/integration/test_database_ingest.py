@@ -265,3 +265,24 @@ def test_a_changed_column_type_is_reported_even_with_no_new_rows(
     with pytest.raises(SchemaDriftError, match="column 'id' changed type from int64 to string"):
         ingest(Runtime(config), "bronze.src", pipeline="src_ingest", run_id="r2")
     assert Lakehouse(config.lakehouse).version("bronze.src") == 0
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["adbc", "rows"])
+def test_a_read_stopped_midway_leaves_no_session_open_on_the_source(
+    native: bool, postgres_schema: tuple[sa.Engine, str]
+) -> None:
+    engine, schema = postgres_schema
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {schema}.many AS SELECT generate_series(1, 5) id"))
+    name = f"govlake-{schema}"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?application_name={name}"
+    with pytest.raises(RuntimeError), DatabaseReader(url, name="src", arrow_native=native) as db:
+        rows = db.read_batches(db.table(f"{schema}.many"), batch_size=2)
+        rows.read_next_batch()
+        raise RuntimeError("the write failed")  # as a Delta write does, holding the stream
+    with engine.connect() as conn:
+        sessions = conn.execute(
+            sa.text("SELECT state FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": name},
+        ).all()
+    assert sessions == []
