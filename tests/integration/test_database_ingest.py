@@ -276,10 +276,15 @@ def test_a_read_stopped_midway_leaves_no_session_open_on_the_source(
         conn.execute(sa.text(f"CREATE TABLE {schema}.many AS SELECT generate_series(1, 5) id"))
     name = f"govlake-{schema}"
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?application_name={name}"
-    with pytest.raises(RuntimeError), DatabaseReader(url, name="src", arrow_native=native) as db:
-        rows = db.read_batches(db.table(f"{schema}.many"), batch_size=2)
-        rows.read_next_batch()
-        raise RuntimeError("the write failed")  # as a Delta write does, holding the stream
+
+    def write_fails_after_one_batch() -> None:
+        with DatabaseReader(url, name="src", arrow_native=native) as db:
+            rows = db.read_batches(db.table(f"{schema}.many"), batch_size=2)
+            rows.read_next_batch()
+            raise RuntimeError("the write failed")  # as a Delta write does, holding the stream
+
+    with pytest.raises(RuntimeError):
+        write_fails_after_one_batch()
     with engine.connect() as conn:
         sessions = conn.execute(
             sa.text("SELECT state FROM pg_stat_activity WHERE application_name = :name"),
