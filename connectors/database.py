@@ -1,20 +1,23 @@
 """Relational sources through SQLAlchemy 2, read as a stream of Arrow record batches.
 
-Types are mapped from the reflected column types so that decimals keep their precision,
-timestamps keep their time zone and text stays text. Incremental reads take the window
-``lower < cursor <= upper``; the caller fixes ``upper`` first (:meth:`DatabaseReader.max_value`)
-and commits it with the rows, so rows that arrive during a read wait for the next run.
+Each reflected column is read as :mod:`connectors.database_types` says (docs/database-types.md):
+decimals keep their precision, timestamps their time zone, arrays become lists, and a type with
+no Arrow or Delta counterpart is converted on the server, so no column type stops an ingest.
+Incremental reads take the window ``lower < cursor <= upper``; the caller fixes ``upper`` first
+(:meth:`DatabaseReader.max_value`) and commits it with the rows, so rows that arrive during a
+read wait for the next run.
 
-PostgreSQL tables whose columns are all of the plain types (numbers, decimals, text, dates,
-timestamps, booleans, bytes) are read Arrow-native through ADBC, which streams the server's
+PostgreSQL tables whose columns ADBC reads as the row path does (every type but arrays,
+intervals and MariaDB's SET) are read Arrow-native through ADBC, which streams the server's
 binary COPY into record batches without a Python object per value (about 3x faster, see
 bench/RESULTS.md); other tables and other databases go through SQLAlchemy rows.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Generator
+from contextlib import closing
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,35 +26,9 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from connectors import database_types
+from connectors.database_types import ColumnRead
 from govlake.errors import GovlakeError
-
-# Columns whose values ADBC and the SQLAlchemy path give alike, once cast to the Arrow type.
-_ARROW_NATIVE = (sa.Boolean, sa.Integer, sa.Float, sa.Numeric, sa.Date, sa.DateTime,
-                 sa.String, sa.LargeBinary)  # fmt: skip
-_SIMPLE_TYPES: list[tuple[type[sa.types.TypeEngine[Any]], pa.DataType]] = [
-    (sa.Boolean, pa.bool_()),
-    (sa.SmallInteger, pa.int16()),
-    (sa.Integer, pa.int64()),
-    (sa.Float, pa.float64()),
-    (sa.Date, pa.date32()),
-    (sa.Time, pa.time64("us")),
-    (sa.LargeBinary, pa.binary()),
-]
-
-
-def arrow_type(column: sa.Column[Any]) -> pa.DataType:
-    """The Arrow type that holds a SQL column's values without loss (text when unsure)."""
-    sql = column.type
-    if isinstance(sql, sa.DateTime):
-        return pa.timestamp("us", tz="UTC" if sql.timezone else None)
-    if isinstance(sql, sa.Numeric) and not isinstance(sql, sa.Float):
-        if sql.precision and sql.precision <= 38:
-            return pa.decimal128(sql.precision, sql.scale or 0)
-        return pa.decimal128(38, 10)
-    for kind, arrow in _SIMPLE_TYPES:
-        if isinstance(sql, kind):
-            return arrow
-    return pa.string()
 
 
 class DatabaseReader:
@@ -73,6 +50,8 @@ class DatabaseReader:
             if not Path(parsed.database or "").is_file():
                 raise GovlakeError(f"source {name}: database file not found: {parsed.database}")
         self._engine = sa.create_engine(url, pool_pre_ping=True)
+        database_types.register_types(self._engine.dialect)
+        self._streams: list[Generator[pa.RecordBatch, None, None]] = []
         self._safe_url = parsed.render_as_string(hide_password=True)
         self._metadata = sa.MetaData()
         sa.event.listen(self._metadata, "column_reflect", _exact_floats)
@@ -95,30 +74,39 @@ class DatabaseReader:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Release the connection pool."""
+        """Close the streams left open (a failed write stops reading midway), then the pool."""
+        for stream in self._streams:
+            stream.close()
         self._engine.dispose()
 
     def table(self, name: str) -> sa.Table:
         """Reflect ``name`` (``schema.table`` allowed)."""
         schema, _, table = name.rpartition(".")
         try:
-            return sa.Table(
-                table, self._metadata, autoload_with=self._engine, schema=schema or None
-            )
+            with warnings.catch_warnings():  # a type SQLAlchemy does not know is read as text
+                warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+                reflected = sa.Table(
+                    table, self._metadata, autoload_with=self._engine, schema=schema or None
+                )
         except sa.exc.NoSuchTableError:
             raise GovlakeError(f"source {self.name}: table {name!r} not found") from None
+        if self._engine.dialect.name == "postgresql":
+            with self._engine.connect() as conn:
+                database_types.with_array_dimensions(conn, reflected)
+        return reflected
 
-    def _converters(self, table: sa.Table) -> list[Callable[[Any], Any] | None]:
-        """Per column, how a driver value becomes an Arrow value.
-
-        JSON documents become text.
-        """
-        return [_converter(c.type) for c in table.columns]
+    def _column_reads(self, table: sa.Table) -> list[ColumnRead]:
+        dialect = self._engine.dialect.name
+        return [database_types.column_read(c, dialect) for c in table.columns]
 
     def schema(self, table: sa.Table) -> pa.Schema:
         """Arrow schema of the table's columns."""
+        reads = self._column_reads(table)
         return pa.schema(
-            [pa.field(c.name, arrow_type(c), nullable=bool(c.nullable)) for c in table.columns]
+            [
+                pa.field(c.name, read.arrow, nullable=bool(c.nullable))
+                for c, read in zip(table.columns, reads, strict=True)
+            ]
         )
 
     def _column(self, table: sa.Table, name: str) -> sa.Column[Any]:
@@ -146,8 +134,10 @@ class DatabaseReader:
     ) -> pa.RecordBatchReader:
         """Stream the rows (in the cursor window when given) as Arrow record batches."""
         schema = self.schema(table)
-        converters = self._converters(table)
-        query = sa.select(table)
+        reads = self._column_reads(table)
+        converters = [read.convert for read in reads]
+        selected = [read.select.label(c.name) for c, read in zip(table.columns, reads, strict=True)]
+        query = sa.select(*selected).select_from(table)
         if cursor is not None:
             column = self._column(table, cursor)
             if lower is not None:
@@ -155,40 +145,48 @@ class DatabaseReader:
             if upper is not None:
                 query = query.where(column <= upper)
 
-        if self._adbc_uri and all(_arrow_native(c.type) for c in table.columns):
+        if self._adbc_uri and all(read.native for read in reads):
             literal = {"literal_binds": True}  # ADBC takes no SQLAlchemy parameters
             sql = str(query.compile(dialect=self._engine.dialect, compile_kwargs=literal))
-            return _adbc_batches(self._adbc_uri, sql, schema, self.name, table.name)
+            stream = _adbc_batches(self._adbc_uri, sql, schema, self.name, table.name)
+        else:
+            stream = self._row_batches(query, schema, converters, table.name, batch_size)
+        self._streams.append(stream)
+        return pa.RecordBatchReader.from_batches(schema, stream)
 
-        def batches() -> Iterator[pa.RecordBatch]:
+    def _row_batches(
+        self,
+        query: sa.Select[Any],
+        schema: pa.Schema,
+        converters: list[Callable[[Any], Any] | None],
+        table: str,
+        batch_size: int,
+    ) -> Generator[pa.RecordBatch, None, None]:
+        try:
             with self._engine.connect() as conn:
-                result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
-                    query
-                )
-                for rows in result.partitions(batch_size):
-                    yield _to_batch(rows, schema, converters, self.name, table.name)
-
-        return pa.RecordBatchReader.from_batches(schema, batches())
-
-
-def _arrow_native(sql: sa.types.TypeEngine[Any]) -> bool:
-    return isinstance(sql, _ARROW_NATIVE) and not isinstance(sql, sa.Enum)
+                options = conn.execution_options(stream_results=True, yield_per=batch_size)
+                with closing(options.execute(query)) as result:  # its server-side cursor too
+                    for rows in result.partitions(batch_size):
+                        yield _to_batch(rows, schema, converters, self.name, table)
+        except sa.exc.DBAPIError as exc:
+            reason = str(exc.orig).splitlines()[0]
+            raise GovlakeError(f"source {self.name}: table {table!r}: {reason}") from None
 
 
 def _adbc_batches(
     uri: str, sql: str, schema: pa.Schema, source: str, table: str
-) -> pa.RecordBatchReader:
+) -> Generator[pa.RecordBatch, None, None]:
     """Stream ``sql`` through ADBC's PostgreSQL driver, cast to ``schema``."""
+    import adbc_driver_postgresql.dbapi as adbc
 
-    def batches() -> Iterator[pa.RecordBatch]:
-        import adbc_driver_postgresql.dbapi as adbc
-
+    try:
         with adbc.connect(uri) as conn, conn.cursor() as cursor:
             cursor.execute(sql)
             for batch in cursor.fetch_record_batch():
                 yield _conform(batch, schema, source, table)
-
-    return pa.RecordBatchReader.from_batches(schema, batches())
+    except adbc.Error as exc:
+        reason = str(exc).splitlines()[0]
+        raise GovlakeError(f"source {source}: table {table!r}: {reason}") from None
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema, source: str, table: str) -> pa.RecordBatch:
@@ -205,20 +203,10 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema, source: str, table: str) 
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
 def _exact_floats(inspector: Any, table: sa.Table, column: dict[str, Any]) -> None:
     """Read floating columns as floats: MySQL's DOUBLE otherwise comes rounded to a Decimal."""
     if isinstance(column["type"], sa.Float):
         column["type"].asdecimal = False
-
-
-def _converter(sql: sa.types.TypeEngine[Any]) -> Callable[[Any], Any] | None:
-    if isinstance(sql, sa.JSON):
-        return _json_text
-    return None
 
 
 def _to_batch(
