@@ -147,12 +147,17 @@ def _write(
     changed = " OR ".join(
         f'(t."{c}" IS DISTINCT FROM s."{c}")' for c in rows.column_names if c not in keys
     )
-    merger = DeltaTable(str(path)).merge(
-        rows, on, source_alias="s", target_alias="t", commit_properties=properties
-    )
+    target = DeltaTable(str(path))
+    before = target.version()
+    merger = target.merge(rows, on, source_alias="s", target_alias="t",
+                          commit_properties=properties)  # fmt: skip
     if changed:  # only a row whose granted values differ is updated
         merger = merger.when_matched_update_all(predicate=changed)
     merger.when_not_matched_insert_all().when_not_matched_by_source_delete().execute()
+    if DeltaTable(str(path)).version() == before:  # nothing granted changed: no commit made
+        write_deltalake(str(path), rows.schema.empty_table(), mode="append",
+                        commit_properties=properties)  # fmt: skip
+        return "unchanged"
     return "merge"
 
 

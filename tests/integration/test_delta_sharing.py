@@ -35,6 +35,7 @@ from govlake.lakehouse import LINEAGE_COLUMNS, Commit
 from govlake.principal import Principal
 from govlake.runtime import Runtime
 from services import audit
+from services.identity.policy import AccessDenied
 from tests.conftest import REPO
 from tests.integration.test_sharing import GOLD, _gold, _request, platform  # noqa: F401
 from tests.served import served
@@ -171,6 +172,10 @@ def test_the_recipient_reads_the_granted_columns_filtered_and_masked(
     assert tail.status_code == 206 and tail.content == b"PAR1"
     size = files[0]["size"]
     assert tail.headers["content-range"] == f"bytes {size - 4}-{size - 1}/{size}"
+    middle = httpx.get(files[0]["url"], headers={"Range": "bytes=4-11"}, timeout=60)
+    assert middle.status_code == 206 and middle.content == whole.content[4:12]
+    beyond = httpx.get(files[0]["url"], headers={"Range": f"bytes={size + 10}-"}, timeout=60)
+    assert beyond.status_code == 416
 
     reads = [e for e in audit.events(platform["tax.analyst"], action="data.read", limit=50)
              if e.details.get("mode") == "share_interface"]  # fmt: skip
@@ -220,8 +225,20 @@ def test_the_change_feed_follows_the_source(
     assert revoked not in {r["uscc"] for r in now["rows"]}
     then = sharing_client(call="load", profile=share["profile"], table=share["table"], version=0)
     assert sorted(map(str, then["rows"])) == sorted(map(str, first["rows"]))
+
+    # a source commit that changes nothing granted: one empty share version, made once
+    rows = tax.lake.read(GOLD).drop_columns(list(LINEAGE_COLUMNS))
+    moved = [{**r, "region_code": "000000"} for r in rows.to_pylist() if r["uscc"] == renamed]
+    batch = pa.Table.from_pylist(moved, schema=rows.schema)
+    tax.lake.write(GOLD, batch, Commit("test", "run", "b-2", "test"), mode="merge", keys=["uscc"])
+    for _ in range(2):
+        version = sharing_client(call="version", profile=share["profile"], table=share["table"])
+        assert version == {"version": 2}
+    quiet = sharing_client(call="changes", profile=share["profile"], table=share["table"],
+                           starting_version=2)  # fmt: skip
+    assert quiet["rows"] == []
     made = audit.events(tax, action="sharing.materialise", limit=10)
-    assert [e.details["how"] for e in made] == ["merge", "overwrite"]  # newest first
+    assert [e.details["how"] for e in made] == ["unchanged", "merge", "overwrite"]  # newest first
 
 
 def test_refusals(
@@ -252,6 +269,10 @@ def test_refusals(
     from catalog.sharing import share_tokens
 
     foreign = share_tokens.issue(platform["hr.analyst"], other).token
+    # the platform decides on the application but reads nothing; others do not even see it
+    for outsider, why in (("li.na", "the grant is for tax"), ("hr.analyst", "may not accept")):
+        with pytest.raises(AccessDenied, match=why):
+            share_tokens.issue(platform[outsider], code)
     mine = httpx.get(f"{url}/delta-sharing/shares/{other.lower()}/all-tables",
                      headers={"Authorization": f"Bearer {foreign}"}, timeout=30)  # fmt: skip
     assert mine.status_code == 200 and mine.json()["items"][0]["share"] == other.lower()
@@ -295,7 +316,7 @@ def test_refusals(
     assert any(e.principal == "tax.analyst" and "revoked" in e.details["reason"] for e in denied)
 
 
-def test_a_grant_past_its_period_is_refused(
+def test_an_expired_grant_is_refused_on_the_next_call(
     platform: dict[str, Runtime],  # noqa: F811
     sharing_client: Call,
     tmp_path: Path,
@@ -306,14 +327,16 @@ def test_a_grant_past_its_period_is_refused(
     from catalog.sharing import share_tokens
 
     monkeypatch.setenv("GOVLAKE_SHARE_URL_KEY", URL_KEY)
-    tax = platform["tax.analyst"]
-    code = _granted(platform, columns=["uscc"], until=datetime.now(UTC) + timedelta(seconds=20))
+    tax, hub = platform["tax.analyst"], platform["li.na"]
+    until = datetime.now(UTC) + timedelta(days=2)
+    code = _granted(platform, columns=["uscc"], until=until)
     issued = share_tokens.issue(tax, code)
-    profile = profile_file.save(tmp_path / "p.share", "", issued.token, issued.expires_at)
+    assert issued.expires_at == until
     table = f"{code.lower()}.gold.enterprise_directory"
     with served(create_app(tax)) as url:
-        profile_file.save(profile, f"{url}/delta-sharing", issued.token, issued.expires_at)
+        profile = profile_file.save(tmp_path / "p.share", f"{url}/delta-sharing", issued.token,
+                                    issued.expires_at)  # fmt: skip
         assert "rows" in sharing_client(call="load", profile=str(profile), table=table)
-        time.sleep(max(0.0, (issued.expires_at - datetime.now(UTC)).total_seconds()) + 0.5)
+        assert chain.expire(hub, clock=lambda: until + timedelta(seconds=1)) == [code]
         ended = sharing_client(call="load", profile=str(profile), table=table)
-        assert ended["error"] == 403 and "outside its period" in ended["message"]
+        assert ended["error"] == 403 and "is expired" in ended["message"]
