@@ -123,6 +123,7 @@ def _query(share: dict[str, Any], body: dict[str, Any] | None = None) -> list[di
     return [json.loads(line) for line in answer.text.splitlines()]
 
 
+@pytest.mark.parametrize("platform", ["sqlite", "postgresql"], indirect=True)
 def test_the_recipient_reads_the_granted_columns_filtered_and_masked(
     share: dict[str, Any],
     sharing_client: Call,
@@ -166,6 +167,19 @@ def test_the_recipient_reads_the_granted_columns_filtered_and_masked(
     assert all(v is None or v == v[0] + "*" * (len(v) - 1)
                for v in stored.column("legal_representative").to_pylist())  # fmt: skip
 
+    # hints: a file its statistics rule out is left out; a limit keeps what holds that many
+    assert len(_query(share, {"predicateHints": ["uscc > '~'"]})) == 2  # no file
+    ruled_out = {"op": "lessThan", "children": [
+        {"op": "column", "name": "uscc", "valueType": "string"},
+        {"op": "literal", "value": "0", "valueType": "string"}]}  # fmt: skip
+    assert len(_query(share, {"jsonPredicateHints": json.dumps(ruled_out)})) == 2
+    assert len(_query(share, {"predicateHints": ["uscc >= '0'"], "limitHint": 1})) == 3
+    bad = httpx.post(files[0]["url"].split("/files/")[0] + f"/shares/{share['code']}/schemas/"
+                     "gold/tables/enterprise_directory/query", json={"limitHint": -1},
+                     headers={"Authorization": "Bearer " + json.loads(profile.read_text())[
+                         "bearerToken"]}, timeout=60)  # fmt: skip
+    assert bad.status_code == 400 and bad.json()["errorCode"] == "INVALID_PARAMETER_VALUE"
+
     head = httpx.head(files[0]["url"], timeout=60)
     assert head.status_code == 200 and int(head.headers["content-length"]) == files[0]["size"]
     tail = httpx.get(files[0]["url"], headers={"Range": "bytes=-4"}, timeout=60)
@@ -181,7 +195,9 @@ def test_the_recipient_reads_the_granted_columns_filtered_and_masked(
              if e.details.get("mode") == "share_interface"]  # fmt: skip
     assert reads and all(e.principal == "tax.analyst" for e in reads)
     assert reads[-1].details["rows"] == len(active)  # the oldest: the first whole load
-    assert all(e.details["files"] >= 1 for e in reads)
+    files_read = [(e.details["files"], e.details["rows"]) for e in reads]
+    assert files_read.count((0, 0)) == 2  # the queries whose hints ruled every file out
+    assert all(n >= 1 and rows >= 1 for n, rows in files_read if (n, rows) != (0, 0))
 
 
 def test_the_change_feed_follows_the_source(
@@ -265,7 +281,7 @@ def test_refusals(
     with platform["li.na"].platform_db.connect() as conn:
         hr = accounts.principal(conn, accounts.existing(conn, "hr.analyst"))
     platform["hr.analyst"] = platform["li.na"].acting_as(hr)
-    other = _granted(platform, "hr.analyst", columns=["uscc"])
+    other = _granted(platform, "hr.analyst", columns=["uscc"], per_minute=2)
     from catalog.sharing import share_tokens
 
     foreign = share_tokens.issue(platform["hr.analyst"], other).token
@@ -278,6 +294,11 @@ def test_refusals(
     assert mine.status_code == 200 and mine.json()["items"][0]["share"] == other.lower()
     crossed = httpx.get(tables, headers={"Authorization": f"Bearer {foreign}"}, timeout=30)
     assert crossed.status_code == 403, crossed.text
+    own = f"{url}/delta-sharing/shares/{other}/schemas/gold/tables/enterprise_directory/query"
+    calls = [httpx.post(own, json={}, headers={"Authorization": f"Bearer {foreign}"}, timeout=60)
+             for _ in range(3)]  # fmt: skip
+    assert [c.status_code for c in calls] == [200, 200, 429]  # two queries a minute
+    assert 1 <= int(calls[2].headers["Retry-After"]) <= 61
 
     # file addresses: changed, expired, or leaving the share table
     tampered = address[:-1] + ("0" if address[-1] != "0" else "1")
