@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
@@ -80,13 +81,19 @@ def _record(rt: Runtime, request: Request, status: int, started: float) -> None:
     details = {
         "method": request.method,
         "route": route,
-        "query": str(request.url.query),
+        "query": _without_signature(request),
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1),
     }
     outcome: Outcome = "success" if status < 400 else "refused" if status < 500 else "failed"
     who = getattr(request.state, "principal", None)
     trail.write(rt, who, ACCESS, request.url.path, outcome, details, client=client_of(request))
+
+
+def _without_signature(request: Request) -> str:
+    """The query string, a signed address's signature left out (it is a credential)."""
+    params = request.query_params.multi_items()
+    return urlencode([(k, "-" if k == "signature" else v) for k, v in params])
 
 
 def _unauthorized(reason: str) -> HTTPException:

@@ -53,6 +53,7 @@ SUITE = [
     Scenario("silver_10m", "bench.silver_engines", {"rows": 10_000_000}, 1, ["arrow"]),
     Scenario("audit_sqlite", "bench.audit", {"backend": "sqlite", **AUDIT}),
     Scenario("audit_postgresql", "bench.audit", {"backend": "postgresql", **AUDIT}),
+    Scenario("delta_sharing_1m", "bench.delta_sharing", {"rows": 1_000_000}),
 ]
 
 

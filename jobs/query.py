@@ -168,3 +168,27 @@ def select(
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def select_rows(
+    rows: pa.Table, columns: Sequence[str], conditions: Sequence[str], *, order_by: Sequence[str]
+) -> pa.Table:
+    """``columns`` of the in-memory ``rows`` where every condition holds, ordered.
+
+    Like :func:`select` over rows already read (the conditions are SQL rendered from parsed
+    filters), in the same sandbox.
+    """
+    con = sandbox()
+    try:
+        con.register("arrow__rows", rows)
+        lock(con)
+        sql = f"SELECT {', '.join(_quoted(c) for c in columns)} FROM arrow__rows"
+        if conditions:
+            sql += " WHERE " + " AND ".join(f"({c})" for c in conditions)
+        if order_by:
+            sql += " ORDER BY " + ", ".join(_quoted(c) for c in order_by)
+        return con.sql(sql).to_arrow_table()
+    except duckdb.Error as exc:
+        raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()

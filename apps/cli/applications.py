@@ -9,19 +9,22 @@ the owner may revoke. Every command acts as the logged-in user and is decided by
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
+from apps.cli import profile_file
 from apps.cli.common import ConfOption, out, reports_errors, signed_in
 from apps.cli.listing import Format, FormatOption, Listing, emit
 from catalog.sharing import applications as chain
+from catalog.sharing import share_tokens
 from catalog.sharing.terms import SHARE_MODES, Request
 from govlake.errors import GovlakeError
 
 applications_app = typer.Typer(
-    help="Resource applications: list, show, accept, approve, authorize, reject, revoke.",
+    help="Resource applications: list, show, accept, approve, authorize, reject, revoke, profile.",
     no_args_is_help=True,
 )
 Code = Annotated[str, typer.Argument(help="The application's code, e.g. AP-000001.")]
@@ -166,6 +169,31 @@ def expire(conf: ConfOption = None) -> None:
     rt = signed_in(conf)
     for code in chain.expire(rt):
         out.print(f"{code}: expired")
+
+
+@applications_app.command("profile")
+@reports_errors
+def profile(
+    code: Code,
+    endpoint: Annotated[
+        str, typer.Option(help="The share server's address, as the recipient reaches it.")
+    ] = "http://127.0.0.1:8090/delta-sharing",
+    output: Annotated[
+        Path | None, typer.Option("--out", help="The profile file (default: CODE.share).")
+    ] = None,
+    conf: ConfOption = None,
+) -> None:
+    """Write a Delta Sharing profile file (0600) for a grant by share_interface of yours.
+
+    Its bearer token replaces the grant's previous one and expires with the grant.
+    """
+    issued = share_tokens.issue(signed_in(conf), code)
+    target = output or Path(f"{code}.share")
+    written = profile_file.save(target, endpoint.rstrip("/"), issued.token, issued.expires_at)
+    grant = issued.grant
+    out.print(f"{code}: profile {written} for share {grant.application.lower()}, table "
+              f"{grant.dataset}, until {issued.expires_at:%Y-%m-%d %H:%M} UTC",
+              highlight=False)  # fmt: skip
 
 
 def _step(code: str, action: chain.Action, comment: str | None, conf: ConfOption) -> None:

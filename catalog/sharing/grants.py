@@ -91,6 +91,12 @@ def of_application(conn: sa.Connection, application_id: int) -> ShareGrant | Non
     return None if row is None else _grant(row._mapping)
 
 
+def by_id(conn: sa.Connection, grant_id: int) -> ShareGrant | None:
+    """Grant ``grant_id``, if there is one."""
+    row = conn.execute(_SELECT.where(share_grant.c.id == grant_id)).one_or_none()
+    return None if row is None else _grant(row._mapping)
+
+
 def in_force(
     conn: sa.Connection,
     lineage: Collection[str],

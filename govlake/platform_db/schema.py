@@ -303,3 +303,16 @@ notify_contact = sa.Table(
     sa.Column("set_by", sa.String(64), nullable=False),
     sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Delta Sharing bearer tokens, one in force per grant: only their SHA-256 digest is kept.
+share_token = sa.Table(
+    "share_token",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("grant_id", sa.Integer, sa.ForeignKey("share_grant.id"), nullable=False, index=True),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("principal", sa.String(64), nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
