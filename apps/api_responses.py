@@ -28,7 +28,12 @@ _MEANING = {
     503: "The audit key is not configured: what cannot be recorded is not served.",
 }
 _HEADERS = {
-    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    401: {
+        "WWW-Authenticate": {
+            "description": "The scheme to sign in with: Bearer.",
+            "schema": {"type": "string"},
+        }
+    },
     429: {
         "Retry-After": {
             "description": "Seconds until the quota allows another call.",
