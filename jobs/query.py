@@ -2,7 +2,9 @@
 
 Each existing table is exposed as a view ``<zone>.<table>`` over a lazy Arrow dataset of its
 active Delta files, so DuckDB pushes projections and filters down and reads only what the
-query needs.
+query needs. A table one of whose files stores strings as Arrow views (what delta-rs's MERGE
+writes) is scanned as a stream cast to the table's schema instead, because Arrow has no
+comparison kernels for views and a pushed-down filter would fail; DuckDB filters it itself.
 
 The SQL is sandboxed (docs/adr/0004): one read-only statement (``SELECT``, ``WITH``, ``VALUES``,
 ``DESCRIBE``, ``SUMMARIZE``, ``EXPLAIN``) over the registered views, in a DuckDB that can reach
@@ -18,6 +20,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from govlake.errors import GovlakeError, UnknownDatasetError
 from govlake.lakehouse import PLATFORM_TABLES, QUARANTINE_SUFFIX, ZONES, BrokenTableError, Lakehouse
@@ -68,12 +71,39 @@ def connect(
             broken[ref] = str(exc)  # the other tables stay queryable
             continue
         source = "arrow__" + ref.replace(".", "__")
-        con.register(source, dataset)
+        con.register(source, scannable(dataset))
         zone, _, name = ref.partition(".")
         con.execute(f'CREATE VIEW {zone}."{name}" AS SELECT * FROM "{source}"')
         tables.append(ref)
     lock(con)
     return con, tables, broken
+
+
+def scannable(dataset: ds.Dataset) -> ds.Dataset | CastStream:
+    """``dataset``, or a re-scannable stream cast to its schema when a file stores views."""
+    views = ("string_view", "binary_view")
+    stored = (str(f.physical_schema) for f in dataset.get_fragments())
+    if any(kind in schema for schema in stored for kind in views):
+        return CastStream(dataset)
+    return dataset
+
+
+class CastStream:
+    """A dataset read file by file and cast to its schema, opened anew for every scan."""
+
+    def __init__(self, dataset: ds.Dataset) -> None:
+        self.dataset = dataset
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """A fresh Arrow C stream of every row (the PyCapsule protocol DuckDB scans)."""
+        schema = self.dataset.schema
+        batches = (
+            batch.cast(schema)
+            for fragment in self.dataset.get_fragments()
+            for batch in fragment.to_batches(schema=schema)
+        )
+        reader = pa.RecordBatchReader.from_batches(schema, batches)
+        return reader.__arrow_c_stream__(requested_schema)
 
 
 def tables_named(sql: str, datasets: Iterable[str]) -> set[str]:

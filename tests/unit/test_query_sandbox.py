@@ -97,3 +97,18 @@ def test_the_environment_and_python_variables_are_out_of_reach(lake: Lakehouse) 
 def test_a_settings_change_inside_a_read_is_refused(lake: Lakehouse) -> None:
     with pytest.raises(GovlakeError):
         query(lake, [REF], "SELECT * FROM gold.people WHERE set_config('a', 'b') IS NULL")
+
+
+def test_a_filter_holds_on_a_table_whose_merge_wrote_string_views(tmp_path: Path) -> None:
+    lake = Lakehouse(LakehouseConfig(root=str(tmp_path / "lake")))
+    ref = "silver.firms"
+    first = pa.table({"uscc": ["a", "b"], "status": ["open", "open"]})
+    lake.write(ref, first, Commit("p", "r", "b1", "test"), mode="merge", keys=["uscc"])
+    later = pa.table({"uscc": ["b", "c"], "status": ["closed", "open"]})
+    lake.write(ref, later, Commit("p", "r", "b2", "test"), mode="merge", keys=["uscc"])
+    stored = [str(f.physical_schema) for f in lake.dataset(ref).get_fragments()]
+    assert any("string_view" in s for s in stored)  # what delta-rs's MERGE writes
+    sql = "SELECT uscc FROM silver.firms WHERE status = 'open' AND uscc <> 'x' ORDER BY uscc"
+    assert query(lake, [ref], sql).column("uscc").to_pylist() == ["a", "c"]
+    joined = "SELECT count(*) AS n FROM silver.firms a JOIN silver.firms b USING (uscc)"
+    assert query(lake, [ref], joined).to_pylist() == [{"n": 3}]  # scanned twice
