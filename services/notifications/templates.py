@@ -35,6 +35,11 @@ TEMPLATES: dict[str, Template] = {
         "办理人：{actor}。意见：{comment}\n"
         "下一步：{next}",
     ),
+    "application.expiring": Template(
+        "【提醒】资源申请 {code} 的授权将于 {until} 到期",
+        "您单位共享使用的资源 {resource}（{dataset}）的授权将于 {until} 到期（UTC）。"
+        "如需继续使用，请在到期前重新申请。",
+    ),
     "node.status": Template(
         "【通知】交换节点 {node} {outcome}",
         "交换节点 {node}（{department}）{outcome}，操作人：{actor}。原因：{reason}",
