@@ -54,6 +54,11 @@ TEMPLATES: dict[str, Template] = {
         "流程 {dag} 的任务 {task}（运行 {run}，第 {attempt} 次尝试）失败：{error}\n"
         "请在 Airflow 中查看该任务的日志，处理后重跑。",
     ),
+    "audit.tampered": Template(
+        "【告警】审计日志校验未通过",
+        "{actor} 校验审计日志发现 {count} 处问题，首处：{first}\n"
+        "请立即保全平台数据库与签名检查点目录，并核查相关操作。",
+    ),
     "notify.test": Template(
         "【测试】消息服务测试（{channel}）",
         "这是一条测试消息，由 {actor} 发出，用于检查{channel}通道是否可用。",
