@@ -27,7 +27,7 @@ from govlake.principal import Principal
 from govlake.runtime import Runtime
 from services import audit
 from services.notifications import Notice, notify
-from tests.integration.notify_fixtures import people
+from tests.integration.notify_fixtures import people, platform_db_on
 from tests.smtpd import SmtpServer, smtp_server
 
 pytestmark = pytest.mark.integration
@@ -185,3 +185,47 @@ def test_a_failed_task_tells_who_may_fix_it(
         "scheduled__2030-03-01，第 2 次尝试）失败：OperationalError: 连接超时\n"
     )
     assert got["admin@platform.gov.cn"]["Subject"] == "【告警】任务 unknown_dag.t 运行失败"
+
+
+@pytest.fixture(params=["postgresql"])
+def on_postgresql(
+    request: pytest.FixtureRequest, conf_dir: Path, sign_in: Callable[..., Principal],
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[dict[str, Runtime], SmtpServer]]:  # fmt: skip
+    """The people on a PostgreSQL platform DB, a lease long enough for a loaded machine."""
+    platform_db_on(request, monkeypatch)
+    (conf_dir / "platform.yaml").write_text(
+        "notifications: {lease_seconds: 120, timeout_seconds: 10}\n", encoding="utf-8"
+    )
+    acting = people(conf_dir, sign_in)
+    with smtp_server(tmp_path) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_GOVLAKE_SMTP", server.url())
+        yield acting, server
+
+
+def test_two_worker_processes_on_postgresql_never_send_one_delivery_twice(
+    on_postgresql: tuple[dict[str, Runtime], SmtpServer], conf_dir: Path,
+    sign_in: Callable[..., Principal],
+) -> None:  # fmt: skip
+    acting, server = on_postgresql
+    admin = acting["admin"]
+    for _ in range(100):  # 200 e-mails
+        notice = Notice("node.status", "node:tax_node", ["org:tax", "user:li.na"], NODE)
+        notify(admin, notice, by="admin")
+    sign_in(conf_dir, "admin")
+    command = [GOVLAKE, "notify", "work", "--conf", str(conf_dir)]
+    workers = [
+        subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.PIPE,  # noqa: S603
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]  # fmt: skip
+    outputs = [w.communicate(timeout=300) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    sent = [int(out.split(" recovered, ")[1].split()[0]) for out, _ in outputs]
+    assert sum(sent) == 200 and all(sent), f"each worker sent some: {sent}"
+    rows = [r for r in _rows(admin) if r.channel == "email"]
+    assert {r.status for r in rows} == {"sent"} and len({r.worker for r in rows}) == 2
+    keys = {f"<{r.idempotency_key}@govlake>" for r in rows}
+    received = server.message_ids()
+    lost, doubled = len(keys - set(received)), len(received) - len(set(received))
+    assert (len(rows), len(received), lost, doubled) == (200, 200, 0, 0)
