@@ -53,6 +53,8 @@ SUITE = [
     Scenario("silver_10m", "bench.silver_engines", {"rows": 10_000_000}, 1, ["arrow"]),
     Scenario("audit_sqlite", "bench.audit", {"backend": "sqlite", **AUDIT}),
     Scenario("audit_postgresql", "bench.audit", {"backend": "postgresql", **AUDIT}),
+    Scenario("notify_sqlite", "bench.notify", {"backend": "sqlite", "messages": 2000}),
+    Scenario("notify_postgresql", "bench.notify", {"backend": "postgresql", "messages": 2000}),
 ]
 
 
