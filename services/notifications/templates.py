@@ -59,6 +59,11 @@ TEMPLATES: dict[str, Template] = {
         "{actor} 校验审计日志发现 {count} 处问题，首处：{first}\n"
         "请立即保全平台数据库与签名检查点目录，并核查相关操作。",
     ),
+    "quality.blocked": Template(
+        "【告警】数据表 {dataset} 未通过质量校验，本次未提交",
+        "{reason}\n请核查来源数据或校验规则，修正后重跑；隔离数据可用 govlake quality "
+        "quarantine 查看。",
+    ),
     "notify.test": Template(
         "【测试】消息服务测试（{channel}）",
         "这是一条测试消息，由 {actor} 发出，用于检查{channel}通道是否可用。",

@@ -229,3 +229,37 @@ def test_two_worker_processes_on_postgresql_never_send_one_delivery_twice(
     received = server.message_ids()
     lost, doubled = len(keys - set(received)), len(received) - len(set(received))
     assert (len(rows), len(received), lost, doubled) == (200, 200, 0, 0)
+
+
+def test_a_blocked_quality_gate_tells_who_builds_and_who_reviews(
+    platform: tuple[dict[str, Runtime], SmtpServer], conf_dir: Path, registry_db: Path,
+    sign_in: Callable[..., Principal],
+) -> None:  # fmt: skip
+    from apps.guarded import run_pipelines
+    from jobs.quality.gate import QualityGateError
+    from services.notifications import contacts, worker
+    from tests.integration.test_quality import HUGE, _inject
+
+    acting, server = platform
+    admin = acting["admin"]
+    datasets = conf_dir / "datasets" / "enterprise_registry.yaml"
+    text = datasets.read_text(encoding="utf-8")
+    datasets.write_text(text.replace("{policy: quarantine,", "{policy: fail,"), encoding="utf-8")
+    _inject(registry_db, [HUGE])
+    engineer = sign_in(conf_dir, "ma.jun", "data_engineer", org="market_regulation", token=False)
+    contacts.set_email(admin, "ma.jun", "ma.jun@amr.gov.cn")
+    rt = Runtime.load(conf_dir).acting_as(engineer)
+    list(run_pipelines(rt, ["market_registry_ingest"], run_id="r1", progress=lambda _: None))
+    with pytest.raises(QualityGateError, match="registered_capital_yuan"):
+        list(run_pipelines(rt, ["enterprise_registry_refine"], run_id="r2",
+                           progress=lambda _: None))  # fmt: skip
+    worker.work(admin)
+    got = {r.recipients[0]: r.message for r in server.received}
+    assert sorted(got) == ["ma.jun@amr.gov.cn", "zhang.wei@amr.gov.cn"]
+    blocked = got["ma.jun@amr.gov.cn"]
+    assert blocked["Subject"] == (
+        "【告警】数据表 silver.enterprise_registry 未通过质量校验，本次未提交"
+    )
+    assert "suite silver__enterprise_registry failed, nothing was committed" in (
+        blocked.get_content()
+    )
