@@ -4,7 +4,8 @@ Every route needs ``Authorization: Bearer <token>`` (the token of ``govlake logi
 the identity service (401 otherwise), and ``read_metadata`` on what it shows (403 otherwise). It
 serves the published entries; with ``published_only=false`` also the unpublished versions of the
 resources the caller may review or publish (:mod:`apps.catalog_view`). Every request is an audit
-row. Nothing here changes the catalog. Run it with ``govlake catalog serve``; the OpenAPI
+row. Nothing here changes the catalog; the message service's routes are
+:mod:`apps.notify_api`. Run it with ``govlake catalog serve``; the OpenAPI
 document is at ``/openapi.json``. (No postponed annotations here: FastAPI reads the routes'
 annotations, which name dependencies local to :func:`create_app`, at run time.)
 """
@@ -15,6 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query
 
 from apps.api_access import bearer, log_requests
 from apps.catalog_view import NotFound, View
+from apps.notify_api import notify_routes
 from apps.sharing_api import share_routes
 from catalog.export import catalogue_document, resource_record
 from catalog.store import Catalog, Filters
@@ -34,6 +36,7 @@ def create_app(rt: Runtime) -> FastAPI:
     log_requests(app, rt)
     signed_in = bearer(rt)
     app.include_router(share_routes(rt, signed_in))
+    app.include_router(notify_routes(rt, signed_in))
 
     def view(principal: Annotated[Principal, Depends(signed_in)]) -> View:
         return View(catalog, principal)
