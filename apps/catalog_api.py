@@ -5,9 +5,10 @@ the identity service (401 otherwise), and ``read_metadata`` on what it shows (40
 serves the published entries; with ``published_only=false`` also the unpublished versions of the
 resources the caller may review or publish (:mod:`apps.catalog_view`). A query parameter the
 route does not take, or one given twice, is a 422 (:mod:`apps.api_query`). Every request is an
-audit row. Nothing here changes the catalog. The share interface (Delta Sharing) is served under
-``/delta-sharing`` (:mod:`apps.delta_sharing_api`); its calls carry a share token instead. Run
-it with ``govlake catalog serve``; the OpenAPI document, with every answer of every route, is at
+audit row. Nothing here changes the catalog; the message service's routes are
+:mod:`apps.notify_api`. The share interface (Delta Sharing) is served under ``/delta-sharing``
+(:mod:`apps.delta_sharing_api`); its calls carry a share token instead. Run it with ``govlake
+catalog serve``; the OpenAPI document, with every answer of every route, is at
 ``/openapi.json``. (No postponed annotations here: FastAPI reads the routes' annotations, which
 name dependencies local to :func:`create_app`, at run time.)
 """
@@ -21,6 +22,7 @@ from apps.api_query import declared_only
 from apps.api_responses import refusals
 from apps.catalog_view import NotFound, View
 from apps.delta_sharing_api import install as install_delta_sharing
+from apps.notify_api import notify_routes
 from apps.sharing_api import share_routes
 from catalog.export import catalogue_document, resource_record
 from catalog.store import Catalog, Filters
@@ -43,6 +45,7 @@ def create_app(rt: Runtime) -> FastAPI:
     log_requests(app, rt)
     app.include_router(share_routes(rt, signed_in))
     install_delta_sharing(app, rt)
+    app.include_router(notify_routes(rt, signed_in))
 
     def view(principal: Annotated[Principal, Depends(signed_in)]) -> View:
         return View(catalog, principal)

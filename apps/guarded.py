@@ -9,8 +9,9 @@ of :func:`~services.identity.policy.require` for the runtime's principal:
   recorded as ``data.read``, one row per dataset, with the SQL's digest and the rows returned;
 - listing tables needs ``read_metadata``.
 
-Approving or disabling a node tells its operators, and so does a delivery refused or failed
-(the message service). The platform's own tables (``platform.*``) belong to the platform
+Approving or disabling a node tells its operators, and so does a delivery refused or failed;
+a quality gate that blocks a commit tells who may build and review the table (the message
+service). The platform's own tables (``platform.*``) belong to the platform
 department. Every refusal
 is audited before it is raised (``access.denied``), and nothing runs until every check of a
 command has passed.
@@ -284,10 +285,26 @@ def record_reads(
 
 def _building(rt: Runtime, ref: str, work: Callable[[], T], **details: Any) -> T:
     with trail.audited(rt, "dataset.build", securable(rt, ref), **details) as noted:
-        done = work()
+        try:
+            done = work()
+        except GovlakeError as exc:
+            _tell_if_blocked(rt, ref, exc)
+            raise
         if isinstance(done, list):
             noted["tables"] = {r.ref: [r.status, r.rows, r.version] for r in done}
         return done
+
+
+def _tell_if_blocked(rt: Runtime, ref: str, exc: GovlakeError) -> None:
+    """A quality gate that blocked a commit tells who may build the table and who reviews it."""
+    from jobs.quality.gate import QualityGateError
+
+    if not isinstance(exc, QualityGateError):
+        return
+    target = f"dataset:{ref}"
+    notice = Notice("quality.blocked", target, [f"may:build@{target}", f"may:review@{target}"],
+                    {"dataset": ref, "reason": str(exc)[:1000]})  # fmt: skip
+    notify(rt, notice, by=acting(rt).username)
 
 
 def _record(

@@ -54,6 +54,8 @@ SUITE = [
     Scenario("audit_sqlite", "bench.audit", {"backend": "sqlite", **AUDIT}),
     Scenario("audit_postgresql", "bench.audit", {"backend": "postgresql", **AUDIT}),
     Scenario("delta_sharing_1m", "bench.delta_sharing", {"rows": 1_000_000}),
+    Scenario("notify_sqlite", "bench.notify", {"backend": "sqlite", "messages": 2000}),
+    Scenario("notify_postgresql", "bench.notify", {"backend": "postgresql", "messages": 2000}),
 ]
 
 

@@ -165,10 +165,12 @@ def authorize(
 @applications_app.command("expire")
 @reports_errors
 def expire(conf: ConfOption = None) -> None:
-    """Mark the applications whose period has ended expired (also done by the platform's DAG)."""
+    """Mark the applications whose period has ended expired, warn those ending within 7 days."""
     rt = signed_in(conf)
     for code in chain.expire(rt):
         out.print(f"{code}: expired")
+    for code in chain.warn_expiring(rt):
+        out.print(f"{code}: applicant told the grant ends within 7 days")
 
 
 @applications_app.command("profile")

@@ -1,7 +1,7 @@
 """``govlake audit``: verify the ledger, read its events, checkpoint its head.
 
 Each command acts as the logged-in user and needs ``read_audit``: an auditor's verb and nobody
-else's; a refusal is itself audited.
+else's; a refusal is itself audited. A ledger that does not verify is told to every auditor.
 """
 
 from __future__ import annotations
@@ -42,16 +42,28 @@ def audit_verify(conf: ConfOption = None) -> None:
     """Recompute the hash chain and compare it with the signed checkpoints; exit 1 if tampered."""
     from services.audit import verify
 
-    result = verify(_auditor(conf))
+    rt = _auditor(conf)
+    result = verify(rt)
     for problem in result.problems:
         err.print(f"[red]tampered[/red]: {problem}", markup=True, highlight=False)
     if not result.ok:
+        _tell_auditors(rt, [str(p) for p in result.problems])
         raise typer.Exit(1)
     if result.checkpoint is None:
         anchor = "no checkpoint yet, so a cut-off tail would not show (govlake audit checkpoint)"
     else:
         anchor = f"agrees with the checkpoint of {result.checkpoint.at:%Y-%m-%d %H:%M:%S} UTC"
     out.print(f"ok: {result.events} events verified up to row {result.last_id}; {anchor}")
+
+
+def _tell_auditors(rt: Runtime, problems: list[str]) -> None:
+    """Every auditor is told that the ledger does not verify (the message service)."""
+    from services.notifications import Notice, notify
+
+    assert rt.principal is not None
+    context = {"actor": rt.principal.username, "count": len(problems), "first": problems[0]}
+    notify(rt, Notice("audit.tampered", "audit", ["may:read_audit@audit"], context),
+           by=rt.principal.username)  # fmt: skip
 
 
 @audit_app.command("log")

@@ -39,6 +39,7 @@ from services.identity.settings import Clock, as_utc, utc_now
 CODE_PREFIX = "AP"
 OPEN: tuple[Status, ...] = ("submitted", "accepted", "approved", "authorized", "active")
 CLOCK_ACTOR = "govlake (the grant's period)"
+EXPIRY_WARNING = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,29 @@ def expire(rt: Runtime, *, clock: Clock = utc_now) -> list[str]:
     for code in ended:
         trail.write(rt, CLOCK_ACTOR, "sharing.expire", f"application:{code}", "success")
     return ended
+
+
+def warn_expiring(
+    rt: Runtime, *, within: timedelta = EXPIRY_WARNING, clock: Clock = utc_now
+) -> list[str]:
+    """Tell each applicant whose grant ends within ``within``, once; the codes told now.
+
+    The platform does it, as :func:`expire` (``accept`` held in the platform department).
+    """
+    actor = acting(rt)
+    require(rt, actor, "accept", f"organisation:{rt.config.catalog.platform_department}")
+    now = clock()
+    warned = []
+    with rt.platform_db.begin() as conn:
+        for grant in grants.listed(conn):
+            if grant.status == "active" and now < grant.valid_until <= now + within:
+                found = _find_in(conn, grant.application)
+                until = f"{grant.valid_until:%Y-%m-%d %H:%M}"
+                if notices.warn_expiry(rt, conn, found, until, actor.username):
+                    warned.append(found.code)
+    for code in warned:
+        trail.write(rt, actor, "sharing.expiry_warning", f"application:{code}", "success")
+    return warned
 
 
 def listed(rt: Runtime, status: Status | None = None) -> list[Application]:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from catalog.sharing.terms import Request, Status
 from govlake.runtime import Runtime
-from services.notifications import Notice, notify
+from services.notifications import Notice, notify, told
 
 
 class Applied(Protocol):
@@ -99,3 +99,15 @@ def tell(
         outcome = {**context, "outcome": OUTCOME[to_status]}
         notices.append(Notice("application.outcome", about, [f"user:{found.applicant}"], outcome))
     return [notify(rt, notice, by=actor, conn=conn) for notice in notices]
+
+
+def warn_expiry(rt: Runtime, conn: sa.Connection, found: Applied, until: str, actor: str) -> bool:
+    """Tell the applicant once that ``found``'s grant ends at ``until``; whether told now."""
+    about = f"application:{found.code}"
+    if told(conn, "application.expiring", about):
+        return False
+    context = {"code": found.code, "resource": found.resource, "dataset": found.dataset,
+               "until": until}  # fmt: skip
+    notice = Notice("application.expiring", about, [f"user:{found.applicant}"], context)
+    notify(rt, notice, by=actor, conn=conn)
+    return True

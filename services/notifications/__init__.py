@@ -16,6 +16,6 @@ dead worker left ``sending`` (docs/adr/0017-message-service.md).
   :mod:`~services.notifications.inbox`, :mod:`~services.notifications.contacts`.
 """
 
-from services.notifications.outbox import Notice, notify
+from services.notifications.outbox import Notice, notify, told
 
-__all__ = ["Notice", "notify"]
+__all__ = ["Notice", "notify", "told"]

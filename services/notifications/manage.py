@@ -76,7 +76,7 @@ def log(
         if channel:
             query = query.where(t.channel == channel)
         if since:
-            query = query.where(t.created_at >= since)
+            query = query.where(t.created_at >= as_utc(since))  # a naive time is UTC
         with rt.platform_db.connect() as conn:
             found = [
                 _view(r._mapping) for r in conn.execute(query.order_by(t.id.desc()).limit(limit))

@@ -103,3 +103,11 @@ def _addresses(conn: sa.Connection, user_ids: list[int], channel: str) -> dict[i
         notify_contact.c.user_id.in_(user_ids), notify_contact.c.channel == channel
     )
     return {row.user_id: row.address for row in conn.execute(query)}
+
+
+def told(conn: sa.Connection, template: str, object: str) -> bool:
+    """Whether a message of ``template`` about ``object`` was made already (to tell once)."""
+    found = sa.select(notify_message.c.id).where(
+        notify_message.c.event == template, notify_message.c.object == object
+    )
+    return conn.scalar(found.limit(1)) is not None

@@ -35,6 +35,11 @@ TEMPLATES: dict[str, Template] = {
         "办理人：{actor}。意见：{comment}\n"
         "下一步：{next}",
     ),
+    "application.expiring": Template(
+        "【提醒】资源申请 {code} 的授权将于 {until} 到期",
+        "您单位共享使用的资源 {resource}（{dataset}）的授权将于 {until} 到期（UTC）。"
+        "如需继续使用，请在到期前重新申请。",
+    ),
     "node.status": Template(
         "【通知】交换节点 {node} {outcome}",
         "交换节点 {node}（{department}）{outcome}，操作人：{actor}。原因：{reason}",
@@ -48,6 +53,16 @@ TEMPLATES: dict[str, Template] = {
         "【告警】任务 {dag}.{task} 运行失败",
         "流程 {dag} 的任务 {task}（运行 {run}，第 {attempt} 次尝试）失败：{error}\n"
         "请在 Airflow 中查看该任务的日志，处理后重跑。",
+    ),
+    "audit.tampered": Template(
+        "【告警】审计日志校验未通过",
+        "{actor} 校验审计日志发现 {count} 处问题，首处：{first}\n"
+        "请立即保全平台数据库与签名检查点目录，并核查相关操作。",
+    ),
+    "quality.blocked": Template(
+        "【告警】数据表 {dataset} 未通过质量校验，本次未提交",
+        "{reason}\n请核查来源数据或校验规则，修正后重跑；隔离数据可用 govlake quality "
+        "quarantine 查看。",
     ),
     "notify.test": Template(
         "【测试】消息服务测试（{channel}）",

@@ -84,30 +84,42 @@ def run(
     report = WorkReport(claims.recover(db, now=clock(), retry=settings.retry))
     lease = timedelta(seconds=settings.lease_seconds)
     left = limit
-    while left is None or left > 0:
-        size = batch_size(settings) if left is None else min(left, batch_size(settings))
-        batch = claims.claim(db, worker, now=clock(), lease=lease, limit=size, only=only)
-        if not batch:
-            break
-        report.outcomes.update(_send(rt, batch, worker, clock))
-        left = None if left is None else left - len(batch)
+    with ExitStack() as closing:
+        channels = _Channels(rt, closing)
+        while left is None or left > 0:
+            size = batch_size(settings) if left is None else min(left, batch_size(settings))
+            batch = claims.claim(db, worker, now=clock(), lease=lease, limit=size, only=only)
+            if not batch:
+                break
+            report.outcomes.update(_send(rt, channels, batch, worker, clock))
+            left = None if left is None else left - len(batch)
     return report
 
 
-def _send(rt: Runtime, batch: list[Claimed], worker: str, clock: Clock) -> list[str]:
-    """Send a batch, each delivery through its channel (opened once), then settle it."""
+@dataclass
+class _Channels:
+    """The channels of one run, each opened on first use and kept open across its batches."""
+
+    rt: Runtime
+    closing: ExitStack
+    opened: dict[str, Channel | SendFailed] = field(default_factory=dict)
+
+    def get(self, claimed: Claimed) -> Channel | SendFailed:
+        """The open channel of ``claimed``'s delivery, or why it could not be opened."""
+        key = EMAIL if claimed.channel == EMAIL else f"{claimed.channel}:{claimed.address}"
+        if key not in self.opened:
+            channel = self.opened[key] = _open(self.rt, claimed)
+            if not isinstance(channel, SendFailed):
+                self.closing.callback(channel.close)
+        return self.opened[key]
+
+
+def _send(
+    rt: Runtime, channels: _Channels, batch: list[Claimed], worker: str, clock: Clock
+) -> list[str]:
+    """Send a batch, each delivery through its channel, then settle it in one transaction."""
     items = _outgoing(rt, batch)
-    opened: dict[str, Channel | SendFailed] = {}
-    attempts = []
-    with ExitStack() as closing:
-        for claimed in batch:
-            key = _channel_key(claimed)
-            channel = opened.get(key)
-            if channel is None:
-                channel = opened[key] = _open(rt, claimed)
-                if not isinstance(channel, SendFailed):
-                    closing.callback(channel.close)
-            attempts.append(_attempt(channel, claimed, items[claimed.id]))
+    attempts = [_attempt(channels.get(c), c, items[c.id]) for c in batch]
     retry = rt.config.platform.notifications.retry
     return claims.settle(rt.platform_db, worker, attempts, now=clock(), retry=retry)
 
@@ -120,10 +132,6 @@ def _attempt(channel: Channel | SendFailed, claimed: Claimed, item: Outgoing) ->
     except SendFailed as exc:
         return Attempt(claimed, str(exc)[:1000] or type(exc).__name__, exc.permanent)
     return Attempt(claimed)
-
-
-def _channel_key(claimed: Claimed) -> str:
-    return EMAIL if claimed.channel == EMAIL else f"{claimed.channel}:{claimed.address}"
 
 
 def _open(rt: Runtime, claimed: Claimed) -> Channel | SendFailed:

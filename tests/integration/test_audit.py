@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 from apps.cli.main import app
 from govlake.errors import GovlakeError
-from govlake.platform_db.schema import audit_event
+from govlake.platform_db.schema import audit_event, notify_delivery, notify_message
 from govlake.runtime import Runtime
 from services import audit
 from services.audit import checkpoints
@@ -483,6 +483,14 @@ def test_the_command_verifies_reads_and_checkpoints(
     assert tampered.stderr.splitlines() == [
         "tampered: row 3: missing (deleted); the next row present is 4"
     ]
+    with rt.platform_db.connect() as conn:  # every auditor is told, and no one else
+        told = conn.execute(
+            sa.select(notify_message.c.subject, notify_message.c.body, notify_delivery.c.recipient)
+            .join(notify_delivery, notify_delivery.c.message == notify_message.c.id)
+            .where(notify_message.c.event == "audit.tampered")
+        ).all()
+    assert [(r.subject, r.recipient) for r in told] == [("【告警】审计日志校验未通过", "ma.li")]
+    assert told[0].body.startswith("ma.li 校验审计日志发现 1 处问题，首处：row 3: missing")
     refused = govlake("checkpoint")
     assert refused.exit_code == 1 and "error: no checkpoint written" in refused.stderr
 

@@ -291,3 +291,50 @@ def test_two_workers_at_once_never_send_one_delivery_twice(
     assert {r.worker for r in rows} == {"w1", "w2"}, "both workers sent some"
     lost, doubled = len(keys - set(received)), len(received) - len(set(received))
     assert (len(received), lost, doubled) == (120, 0, 0)
+
+
+def test_the_log_resends_and_the_inbox_over_http(
+    platform: dict[str, Runtime], smtp: SmtpServer
+) -> None:
+    import httpx
+
+    from apps.catalog_api import create_app
+    from services.identity import authentication
+    from tests.conftest import TEST_ADMIN_PASSWORD, TEST_PASSWORD
+    from tests.served import served
+
+    admin = platform["admin"]
+    _node_approved(admin)
+    worker.work(admin)
+    tokens = {"admin": authentication.login(admin, "admin", TEST_ADMIN_PASSWORD).token}
+    for name in ("li.na", "tax.admin"):
+        tokens[name] = authentication.login(admin, name, TEST_PASSWORD).token
+
+    def client(name: str, url: str) -> httpx.Client:
+        return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tokens[name]}"})
+
+    with (
+        served(create_app(admin)) as url,
+        client("admin", url) as hub,
+        client("li.na", url) as steward,
+        client("tax.admin", url) as reader,
+    ):
+        sent = hub.get("/v1/notify/log", params={"status": "sent", "channel": "email"})
+        assert sent.status_code == 200, sent.text
+        emails = sent.json()
+        assert {d["address"] for d in emails} == {"admin@tax.gov.cn", "li.na@platform.gov.cn"}
+        assert hub.get("/v1/notify/log", params={"since": "2999-01-01"}).json() == []
+        refused = steward.get("/v1/notify/log")
+        assert refused.status_code == 403 and "may not read_messages" in refused.json()["detail"]
+        again = hub.post(f"/v1/notify/deliveries/{emails[0]['id']}/resend")
+        assert again.status_code == 200 and again.json()["resend_of"] == emails[0]["id"]
+        waiting = hub.post(f"/v1/notify/deliveries/{again.json()['id']}/resend")
+        assert waiting.status_code == 400 and "is pending" in waiting.json()["detail"]
+        assert [d["id"] for d in hub.get("/v1/notify/pending").json()] == [again.json()["id"]]
+        [item] = reader.get("/v1/notify/inbox", params={"unread": True}).json()
+        assert item["subject"] == "【通知】交换节点 tax_node 已批准"
+        assert steward.post(f"/v1/notify/inbox/{item['id']}/read").status_code == 404
+        assert reader.post(f"/v1/notify/inbox/{item['id']}/read").json() == {
+            "id": item["id"], "read": True,
+        }  # fmt: skip
+        assert reader.get("/v1/notify/inbox", params={"unread": True}).json() == []

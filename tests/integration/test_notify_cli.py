@@ -27,7 +27,7 @@ from govlake.principal import Principal
 from govlake.runtime import Runtime
 from services import audit
 from services.notifications import Notice, notify
-from tests.integration.notify_fixtures import people
+from tests.integration.notify_fixtures import people, platform_db_on
 from tests.smtpd import SmtpServer, smtp_server
 
 pytestmark = pytest.mark.integration
@@ -185,3 +185,81 @@ def test_a_failed_task_tells_who_may_fix_it(
         "scheduled__2030-03-01，第 2 次尝试）失败：OperationalError: 连接超时\n"
     )
     assert got["admin@platform.gov.cn"]["Subject"] == "【告警】任务 unknown_dag.t 运行失败"
+
+
+@pytest.fixture(params=["postgresql"])
+def on_postgresql(
+    request: pytest.FixtureRequest, conf_dir: Path, sign_in: Callable[..., Principal],
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[dict[str, Runtime], SmtpServer]]:  # fmt: skip
+    """The people on a PostgreSQL platform DB, a lease long enough for a loaded machine."""
+    platform_db_on(request, monkeypatch)
+    (conf_dir / "platform.yaml").write_text(
+        "notifications: {lease_seconds: 120, timeout_seconds: 10}\n", encoding="utf-8"
+    )
+    acting = people(conf_dir, sign_in)
+    with smtp_server(tmp_path) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_GOVLAKE_SMTP", server.url())
+        yield acting, server
+
+
+def test_two_worker_processes_on_postgresql_never_send_one_delivery_twice(
+    on_postgresql: tuple[dict[str, Runtime], SmtpServer], conf_dir: Path,
+    sign_in: Callable[..., Principal],
+) -> None:  # fmt: skip
+    acting, server = on_postgresql
+    admin = acting["admin"]
+    for _ in range(100):  # 200 e-mails
+        notice = Notice("node.status", "node:tax_node", ["org:tax", "user:li.na"], NODE)
+        notify(admin, notice, by="admin")
+    sign_in(conf_dir, "admin")
+    command = [GOVLAKE, "notify", "work", "--conf", str(conf_dir)]
+    workers = [
+        subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.PIPE,  # noqa: S603
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]  # fmt: skip
+    outputs = [w.communicate(timeout=300) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    sent = [int(out.split(" recovered, ")[1].split()[0]) for out, _ in outputs]
+    assert sum(sent) == 200 and all(sent), f"each worker sent some: {sent}"
+    rows = [r for r in _rows(admin) if r.channel == "email"]
+    assert {r.status for r in rows} == {"sent"} and len({r.worker for r in rows}) == 2
+    keys = {f"<{r.idempotency_key}@govlake>" for r in rows}
+    received = server.message_ids()
+    lost, doubled = len(keys - set(received)), len(received) - len(set(received))
+    assert (len(rows), len(received), lost, doubled) == (200, 200, 0, 0)
+
+
+def test_a_blocked_quality_gate_tells_who_builds_and_who_reviews(
+    platform: tuple[dict[str, Runtime], SmtpServer], conf_dir: Path, registry_db: Path,
+    sign_in: Callable[..., Principal],
+) -> None:  # fmt: skip
+    from apps.guarded import run_pipelines
+    from jobs.quality.gate import QualityGateError
+    from services.notifications import contacts, worker
+    from tests.integration.test_quality import HUGE, _inject
+
+    acting, server = platform
+    admin = acting["admin"]
+    datasets = conf_dir / "datasets" / "enterprise_registry.yaml"
+    text = datasets.read_text(encoding="utf-8")
+    datasets.write_text(text.replace("{policy: quarantine,", "{policy: fail,"), encoding="utf-8")
+    _inject(registry_db, [HUGE])
+    engineer = sign_in(conf_dir, "ma.jun", "data_engineer", org="market_regulation", token=False)
+    contacts.set_email(admin, "ma.jun", "ma.jun@amr.gov.cn")
+    rt = Runtime.load(conf_dir).acting_as(engineer)
+    list(run_pipelines(rt, ["market_registry_ingest"], run_id="r1", progress=lambda _: None))
+    with pytest.raises(QualityGateError, match="registered_capital_yuan"):
+        list(run_pipelines(rt, ["enterprise_registry_refine"], run_id="r2",
+                           progress=lambda _: None))  # fmt: skip
+    worker.work(admin)
+    got = {r.recipients[0]: r.message for r in server.received}
+    assert sorted(got) == ["ma.jun@amr.gov.cn", "zhang.wei@amr.gov.cn"]
+    blocked = got["ma.jun@amr.gov.cn"]
+    assert blocked["Subject"] == (
+        "【告警】数据表 silver.enterprise_registry 未通过质量校验，本次未提交"
+    )
+    assert "suite silver__enterprise_registry failed, nothing was committed" in (
+        blocked.get_content()
+    )

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from apps.guarded import DeliveryRefused, deliver, set_node_status
 from catalog.sharing import applications as chain
+from catalog.sharing import grants
 from govlake.principal import Principal
 from govlake.runtime import Runtime
+from services.identity.policy import AccessDenied
 from services.notifications import contacts, inbox, worker
 from tests.integration.sharing_scenario import application, gold_code
 from tests.integration.test_sharing import platform
@@ -76,6 +79,11 @@ def test_each_step_tells_the_next_handler_and_the_applicant(
     report = worker.work(admin)
     assert report.as_details() == {"recovered": 0, "sent": 8}
     a, b = made.code, other.code
+
+    def grants_of(rt: Runtime) -> list[grants.ShareGrant]:
+        with rt.platform_db.connect() as conn:
+            return grants.listed(conn)
+
     assert _mailboxes(smtp) == {
         "li.na@platform.gov.cn": [f"【待办】资源申请 {a} 待受理", f"【待办】资源申请 {a} 待授权",
                                   f"【待办】资源申请 {b} 待受理"],
@@ -96,6 +104,19 @@ def test_each_step_tells_the_next_handler_and_the_applicant(
     assert "如需使用，请重新申请" in refused.get_content()
     shown = [item.subject for item in inbox.inbox(tax)]
     assert len(shown) == 4 and shown[0] == f"【通知】资源申请 {b} 未予受理"
+    # a grant about to end: its applicant is told once, a week before
+    [grant] = [g for g in grants_of(hub) if g.application == a]
+    week_before = grant.valid_until - timedelta(days=7)
+    assert chain.warn_expiring(hub, clock=lambda: week_before - timedelta(seconds=1)) == []
+    assert chain.warn_expiring(hub, clock=lambda: week_before + timedelta(hours=1)) == [a]
+    assert chain.warn_expiring(hub, clock=lambda: week_before + timedelta(days=1)) == []
+    with pytest.raises(AccessDenied, match="tax.analyst may not accept"):
+        chain.warn_expiring(tax)
+    worker.work(admin)
+    assert str(smtp.received[-1].message["Subject"]) == (
+        f"【提醒】资源申请 {a} 的授权将于 {grant.valid_until:%Y-%m-%d %H:%M} 到期"
+    )
+    assert smtp.received[-1].recipients == ["analyst@tax.gov.cn"]
 
 
 def test_node_changes_and_a_refused_delivery_tell_the_operators(
