@@ -245,8 +245,9 @@ def _table_reads(router: APIRouter, rt: Runtime, holder: Callable[..., Holder]) 
 
 def _files(router: APIRouter, rt: Runtime) -> None:
     """The signed file route, for GET and HEAD, whole or by Range."""
+    route = "/files/{grant_id}/{path:path}"
 
-    @router.api_route("/files/{grant_id}/{path:path}", methods=["GET", "HEAD"])
+    @router.get(route, operation_id="shared_file")
     def shared_file(
         request: Request, grant_id: int, path: str, holder: str, expires: int, signature: str
     ) -> Response:
@@ -267,6 +268,8 @@ def _files(router: APIRouter, rt: Runtime) -> None:
         if not target.is_relative_to(root) or not target.is_file():
             raise SharingError(404, "RESOURCE_DOES_NOT_EXIST", f"no file {path!r} in the share")
         return FileResponse(target, media_type="application/octet-stream")
+
+    router.add_api_route(route, shared_file, methods=["HEAD"], operation_id="shared_file_head")
 
 
 def _in_share(
