@@ -151,6 +151,7 @@ def run_demo(rt: Runtime, rows: int = 2000, progress: Callable[[str], None] = pr
     """Seed the sources if needed, run every pipeline's DAG once in order, and report."""
     started, began = time.perf_counter(), datetime.now(UTC)
     config = rt.config
+    progress(f"platform: home {config.home}; keys, platform DB and people first")
     keys = demo_people.keys(config.home)
     made = demo_people.people(rt)
     if made:

@@ -37,7 +37,8 @@ from govlake.runtime import Runtime
 from services import audit
 from services.identity.policy import AccessDenied
 from tests.conftest import REPO
-from tests.integration.test_sharing import GOLD, _gold, _request, platform  # noqa: F401
+from tests.integration.sharing_scenario import GOLD, application, gold_code
+from tests.integration.test_sharing import platform  # noqa: F401
 from tests.served import served
 
 pytestmark = pytest.mark.integration
@@ -81,7 +82,7 @@ def sharing_client() -> Call:
 def _granted(platform: dict[str, Runtime], who: str = "tax.analyst", **terms: Any) -> str:  # noqa: F811
     """An application by share_interface walked to its grant; its code."""
     applicant, owner, hub = platform[who], platform["zhang.wei"], platform["li.na"]
-    made = chain.apply(applicant, _gold(applicant), _request(mode="share_interface"))
+    made = chain.apply(applicant, gold_code(applicant), application(mode="share_interface"))
     chain.act(hub, made.code, "accept")
     chain.act(owner, made.code, "approve")
     chain.authorize_application(hub, made.code, chain.Grant(**terms))
