@@ -20,7 +20,8 @@ class Refusal(BaseModel):
 
 
 _MEANING = {
-    400: "The filter, fields, page or cursor asked for is not one the grant allows.",
+    400: "A value the route cannot take: a filter, fields, page or cursor the grant does not "
+    "allow, or a delivery that cannot be resent.",
     401: "No bearer token, or one that is malformed, forged, expired or revoked.",
     403: "The caller may not read this (no right, no grant in force, or no such resource).",
     404: "No such resource or record.",

@@ -44,6 +44,26 @@ NDJSON = "application/x-ndjson; charset=utf-8"
 _scheme = HTTPBearer(auto_error=False, description="The bearer token of a share profile file.")
 
 
+class SharingFailure(BaseModel):
+    """A refusal as the protocol words it."""
+
+    errorCode: str  # noqa: N815
+    message: str
+
+
+FAILURES: dict[int | str, dict[str, Any]] = {
+    status: {"model": SharingFailure, "description": meaning}
+    for status, meaning in {
+        400: "A parameter or body the share interface cannot take (INVALID_PARAMETER_VALUE).",
+        401: "No share token, or one that names no grant (UNAUTHENTICATED).",
+        403: "The grant is not in force, the share is another's, or the file address is not "
+        "validly signed (PERMISSION_DENIED).",
+        404: "No such share, schema, table or file (RESOURCE_DOES_NOT_EXIST).",
+        429: "The grant's quota is spent for now (RESOURCE_EXHAUSTED).",
+    }.items()
+}
+
+
 class SharingError(Exception):
     """A refusal in the protocol's error shape: ``{"errorCode": ..., "message": ...}``."""
 
@@ -102,7 +122,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
 
 def routes(rt: Runtime) -> APIRouter:
     """The protocol's routes and the signed file route."""
-    router = APIRouter(prefix=PREFIX, tags=["delta sharing"])
+    router = APIRouter(prefix=PREFIX, tags=["delta sharing"], responses=FAILURES)
     holder = _holder_of(rt)
     _listings(router, rt, holder)
     _table_reads(router, rt, holder)

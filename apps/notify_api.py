@@ -11,27 +11,34 @@ for another's). Each is audited by :mod:`services.notifications` as the CLI's co
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
+from apps.api_responses import refusals
 from govlake.errors import GovlakeError
 from govlake.principal import Principal
 from govlake.runtime import Runtime
 from services.identity.policy import AccessDenied
 from services.notifications import inbox, manage
 
+# The values of DELIVERY_STATUSES and outbox.CHANNELS, spelt out for the OpenAPI document.
+Status = Literal["pending", "sending", "sent", "failed", "dead"]
+Channel = Literal["email", "webhook", "inbox"]
+
 
 def notify_routes(rt: Runtime, signed_in: Callable[..., Principal]) -> APIRouter:
     """The routes of the message service, for the principals ``signed_in`` gives."""
-    router = APIRouter(prefix="/v1/notify", tags=["notifications"])
+    router = APIRouter(
+        prefix="/v1/notify", tags=["notifications"], responses=refusals(400, 403, 404)
+    )
     Caller = Annotated[Principal, Depends(signed_in)]
 
     @router.get("/log")
     def send_log(
         caller: Caller,
-        status: Annotated[list[str] | None, Query()] = None,
-        channel: str | None = None,
+        status: Annotated[list[Status] | None, Query()] = None,
+        channel: Channel | None = None,
         since: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[dict[str, Any]]:

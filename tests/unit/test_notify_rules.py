@@ -61,3 +61,13 @@ def test_an_email_carries_its_key_and_encoded_chinese_headers() -> None:
     assert message["Message-ID"] == "<k1@govlake>"
     assert str(message["To"]) == "张伟 <zhang.wei@amr.gov.cn>"
     assert message.as_bytes().isascii()
+
+
+def test_the_api_names_every_delivery_status_and_channel() -> None:
+    from typing import get_args
+
+    from apps.notify_api import Channel, Status
+    from govlake.platform_db.schema import DELIVERY_STATUSES
+    from services.notifications.outbox import CHANNELS
+
+    assert get_args(Status) == DELIVERY_STATUSES and get_args(Channel) == CHANNELS
