@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from apps.cli.main import app
 from apps.tasks import deliver_subscription
 from catalog.sharing import applications as chain
+from catalog.sharing.subscriptions import terms_for
 from govlake.config.loader import ConfError, load_config
 from govlake.lakehouse import Commit
 from govlake.principal import Principal
@@ -212,6 +213,8 @@ def test_a_table_push_needs_its_keys_granted(
     (row,) = Ledger(people["operator"].platform_db).attempts("to_table")
     assert row.grant_id == grant.id and "a table push upserts by id" in (row.error or "")
     assert not sa.inspect(engine).has_table("rows", schema=schema)
+    ended = terms_for(people["operator"], "to_table", grant.valid_until)  # its period is over
+    assert ended.grant is None and f"(grant {grant.id} expired)" in (ended.refused or "")
 
 
 def test_a_not_shared_dataset_cannot_be_a_flow_to_another_department(
