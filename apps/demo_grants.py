@@ -25,13 +25,10 @@ from services.identity.stewards import STEWARD
 PERIOD = timedelta(days=365)
 
 
-def grant_subscriptions(
-    rt: Runtime, made: list[Person], progress: Callable[[str], None]
-) -> list[str]:
-    """Walk each subscription without a grant in force through the workflow; their codes."""
+def grant_subscriptions(rt: Runtime, made: list[Person], progress: Callable[[str], None]) -> None:
+    """Walk each subscription without a grant in force through the workflow, printing each."""
     platform = rt.config.catalog.platform_department
     hub = login(rt, made, STEWARD, platform)
-    codes = []
     for sub in rt.config.subscriptions.values():
         found = authorisation(rt, sub.name, datetime.now(UTC))
         if found.standing in ("in force", "own data"):
@@ -57,9 +54,7 @@ def grant_subscriptions(
         chain.act(as_hub, made_one.code, "accept", "材料齐全")
         chain.act(rt.acting_as(approver), made_one.code, "approve", "同意共享")
         grant = chain.authorize_application(as_hub, made_one.code, chain.Grant(), "同意授权")
-        codes.append(made_one.code)
-        progress(f"sharing: {made_one.code} {applicant} ({found.department}) applied for "
-                 f"{entry.code} {sub.dataset} by {found.mode} for {sub.name}; accepted and "
-                 f"authorised by {hub}, approved by {approver}: grant {grant.id}, columns "
-                 f"{', '.join(grant.terms.columns)}")  # fmt: skip
-    return codes
+        progress(f"sharing: {made_one.code} {found.department} applies for {entry.code} by "
+                 f"{found.mode}")  # fmt: skip
+        progress(f"sharing: {made_one.code} accepted, authorised by {hub}; approved by {approver}")
+        progress(f"sharing: {made_one.code} grant {grant.id} in force for {sub.name}")
