@@ -1,5 +1,9 @@
 """The main job on the embedded default: seed the registry, run the DAGs in Airflow, report.
 
+The pipelines' DAGs run first; then the catalog entries they registered are reviewed and
+published, each receiving department applies for its subscription's resource and is granted it
+(:mod:`apps.demo_grants`), and only then do the exchange DAGs deliver, under those grants.
+
 Airflow runs in this process (``dag.test()``) against a throwaway SQLite metadata database in
 ``$GOVLAKE_HOME/airflow``; its own log lines go to ``$GOVLAKE_HOME/demo.log`` so the terminal
 shows progress and the summary only. Running the demo again collects nothing new and leaves
@@ -21,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from apps import demo_people
+from apps import demo_grants, demo_people
 from apps.airflow_home import activate, dags_folder
 from apps.demo_people import Person
 from apps.local_servers import LOOPBACK, FtpServer, WebServer
@@ -160,9 +164,16 @@ def run_demo(rt: Runtime, rows: int = 2000, progress: Callable[[str], None] = pr
     seeded = scenario.seed(source, rows=rows, seed_value=REGISTRY_SEED)
     seeded = seed_departments(config.home / "sources", rows) or seeded
     progress(f"market_regulation: registry database {'seeded' if seeded else 'reusing'} {source}")
+    dags = _dags(rt, progress)
     with department_servers(config, progress):
-        runs = _run_dags(rt, made, progress)
+        runs = _run_dags(rt, dags, [p.name for p in config.pipeline_order()], progress)
     waiting = demo_people.publish_catalog(rt, made, progress)
+    if config.subscriptions:
+        approve_nodes(rt, made, progress)
+        demo_grants.grant_subscriptions(rt, made, progress)
+        exchange = [f"exchange__{name}" for name in config.subscriptions]
+        runs += _run_dags(rt, dags, exchange, progress)
+    _stop_spark(config.home / "demo.log")
     from jobs.quality.results import latest_score
 
     lake = rt.lake
@@ -236,29 +247,29 @@ def approve_nodes(rt: Runtime, made: list[Person], progress: Callable[[str], Non
         progress(f"exchange: {sub.name} delivers to {describe_target(config, sub)}")
 
 
-def _run_dags(
-    rt: Runtime, made: list[Person], progress: Callable[[str], None]
-) -> list[DagRunSummary]:
-    """Every pipeline's DAG once, producers first, with Airflow's output sent to the log."""
+def _dags(rt: Runtime, progress: Callable[[str], None]) -> dict[str, object]:
+    """The DAG file's namespace, once Airflow's metadata database is ready."""
     config = rt.config
-    log = config.home / "demo.log"
     os.environ["GOVLAKE_RETRIES"] = "0"
     progress("airflow: preparing the metadata database")
     activate(config.home, config.conf_dir)
+    dag_file = dags_folder(config.conf_dir) / "govlake_pipelines.py"
+    with _output_to(config.home / "demo.log"):
+        return runpy.run_path(str(dag_file))
+
+
+def _run_dags(
+    rt: Runtime, dags: dict[str, object], dag_ids: list[str], progress: Callable[[str], None]
+) -> list[DagRunSummary]:
+    """The DAGs ``dag_ids`` once each, in order, with Airflow's output sent to the log."""
     from airflow.sdk import DAG
 
-    dag_file = dags_folder(config.conf_dir) / "govlake_pipelines.py"
+    log = rt.config.home / "demo.log"
     runs = []
-    with _output_to(log):
-        namespace = runpy.run_path(str(dag_file))
-    dag_ids = [p.name for p in config.pipeline_order()]
-    if config.subscriptions:
-        approve_nodes(rt, made, progress)
-        dag_ids += [f"exchange__{name}" for name in config.subscriptions]
     for dag_id in dag_ids:
-        dag = namespace.get(dag_id)
+        dag = dags.get(dag_id)
         if not isinstance(dag, DAG):
-            raise GovlakeError(f"{dag_file} defines no DAG {dag_id}")
+            raise GovlakeError(f"the DAG file defines no DAG {dag_id}")
         count = len(dag.tasks)
         progress(f"airflow: running DAG {dag_id} ({count} task{'' if count == 1 else 's'})")
         begun = time.perf_counter()
@@ -268,10 +279,14 @@ def _run_dags(
         runs.append(DagRunSummary(dag_id, state, time.perf_counter() - begun))
         if state != "success":
             raise GovlakeError(f"DAG {dag_id} ended {state}: see {log}")
-    if "jobs.spark.session" in sys.modules:  # stop Spark while its output still goes to the log
+    return runs
+
+
+def _stop_spark(log: Path) -> None:
+    """Stop Spark while its output still goes to the log."""
+    if "jobs.spark.session" in sys.modules:
         from jobs.spark.session import stop_sessions
 
         with _output_to(log):
             stop_sessions()
         logging.getLogger("py4j").setLevel(logging.WARNING)  # it logs again at interpreter exit
-    return runs

@@ -9,6 +9,10 @@ of :func:`~services.identity.policy.require` for the runtime's principal:
   recorded as ``data.read``, one row per dataset, with the SQL's digest and the rows returned;
 - listing tables needs ``read_metadata``.
 
+Delivering needs ``deliver`` on the subscription's node and, for a node of another department
+than the dataset's owner, a share grant in force (:mod:`catalog.sharing.subscriptions`): without
+one the delivery is refused and recorded as such in the exchange ledger; with one it carries
+what the grant allows, and its id goes into the ledger, the manifest and the audit row.
 Approving or disabling a node tells its operators, and so does a delivery refused or failed;
 a quality gate that blocks a commit tells who may build and review the table (the message
 service). The platform's own tables (``platform.*``) belong to the platform
@@ -31,6 +35,7 @@ from govlake.runtime import Runtime
 from services.audit.records import Outcome
 from services.identity import trail
 from services.identity.policy import acting, authorize, require
+from services.identity.settings import utc_now
 from services.notifications import Notice, notify
 
 if TYPE_CHECKING:
@@ -203,16 +208,19 @@ def set_node_status(rt: Runtime, name: str, status: str, reason: str | None) -> 
 
 
 class DeliveryRefused(GovlakeError):
-    """A delivery the exchange refused (node not approved, classification...): nothing sent."""
+    """A delivery the exchange refused (node not approved, no grant in force): nothing sent."""
 
 
 def deliver(
     rt: Runtime, subscription: str, *, resend: str | None = None, progress: Progress = print
 ) -> Delivery:
-    """Deliver (or resend) ``subscription``'s batch, once ``deliver`` on its node is allowed.
+    """Deliver (or resend) ``subscription``'s batch as its grant allows, once ``deliver`` is.
 
-    Raises :class:`DeliveryRefused` when the exchange refused it (recorded in the ledger).
+    ``deliver`` on its node is asked of the policy; the grant in force, of
+    :func:`~catalog.sharing.subscriptions.terms_for`. Raises :class:`DeliveryRefused` when the
+    exchange refused it (recorded in the ledger).
     """
+    from catalog.sharing.subscriptions import terms_for
     from jobs.exchange.deliver import deliver as run_delivery
 
     actor = acting(rt)
@@ -221,8 +229,10 @@ def deliver(
         node = rt.config.subscription(subscription).node
         noted.update(node=node, resend=resend)
         require(rt, actor, "deliver", f"node:{node}")
+        terms = terms_for(rt, subscription, utc_now())
+        noted["grant"] = terms.grant
         try:
-            done = run_delivery(rt, subscription, resend=resend, progress=progress)
+            done = run_delivery(rt, subscription, terms=terms, resend=resend, progress=progress)
         except Exception as exc:
             why = f"{type(exc).__name__}: {exc}"
             _delivery_failed(rt, actor, subscription, node, None, why, "失败")

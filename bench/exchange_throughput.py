@@ -33,6 +33,9 @@ from govlake.lakehouse import Commit, Lakehouse
 from govlake.runtime import Runtime
 from jobs.exchange.deliver import Delivery, deliver
 from jobs.exchange.ledger import Ledger
+from jobs.exchange.terms import DeliveryTerms
+
+OWN = DeliveryTerms()  # the bench node is the owning department's: its own data, no grant
 
 SOURCE = (
     "name: gold\nkind: files\ntitle: t\nowner: platform\ntransport: local\nfolder: /nonexistent\n"
@@ -104,7 +107,7 @@ def _setup(work: Path, rows: int, endpoint: str, subscription: str) -> Path:
 def _timed_delivery(conf: Path) -> tuple[float, Delivery]:
     """Seconds to deliver the bench subscription's batch, and what was delivered."""
     started = time.perf_counter()
-    done = deliver(Runtime.load(conf), "bench")
+    done = deliver(Runtime.load(conf), "bench", terms=OWN)
     return time.perf_counter() - started, done
 
 

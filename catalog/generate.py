@@ -21,8 +21,8 @@ from catalog.lineage import lineage, update_cycle
 from govlake.config.catalog import (
     DEFAULT_CONDITIONS,
     OPEN_BY_CLASSIFICATION,
-    SHARING_BY_CLASSIFICATION,
     rule_for,
+    sharing_of,
 )
 from govlake.config.project import ProjectConfig
 from govlake.lakehouse import Lakehouse
@@ -94,7 +94,7 @@ def build_definition(
         for name in facts.columns
         if name not in names
     ]
-    sharing = facts.sharing or SHARING_BY_CLASSIFICATION[dataset.classification]
+    sharing = sharing_of(dataset)
     category = config.catalog.categories[facts.category]
     definition = Definition(
         dataset=ref,

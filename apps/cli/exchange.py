@@ -1,7 +1,8 @@
 """``govlake exchange``: nodes, deliveries, resends, the ledger report and the receiver's check.
 
 Every command but ``verify`` (the receiver's, on files only) acts as the logged-in user.
-Listing nodes and the report need ``read_metadata`` on the nodes shown; checking a node
+Listing nodes, subscriptions (with the share grant that authorises each) and the report need
+``read_metadata`` on the nodes shown; checking a node
 connects to its endpoints with its credentials, so it needs ``deliver`` on it.
 Approving or disabling a node needs ``approve_node`` on ``node:<name>``, delivering or resending
 ``deliver`` on the subscription's node; both act as the logged-in user, whom the node's history
@@ -21,6 +22,7 @@ from apps.cli.common import ConfOption, out, reports_errors, signed_in
 from apps.cli.listing import Format, FormatOption, Listing, emit
 from govlake.errors import GovlakeError
 from services.identity.policy import acting, authorize, require
+from services.identity.settings import utc_now
 
 if TYPE_CHECKING:
     from govlake.runtime import Runtime
@@ -99,6 +101,31 @@ def nodes_check(
         )
     if not all(r.ok for r in results):
         raise typer.Exit(1)
+
+
+@exchange_app.command("subscriptions")
+@reports_errors
+def subscriptions(fmt: FormatOption = Format.table, conf: ConfOption = None) -> None:
+    """Subscriptions with the grant that authorises each: in force, none, expired or revoked.
+
+    Conf declares a flow; a grant in force for the node's department authorises it (a flow to
+    the dataset's owner needs none). Deliveries without one are refused.
+    """
+    from catalog.sharing.subscriptions import authorisation
+
+    rt = signed_in(conf)
+    shown = set(_nodes(rt, "read_metadata", None))
+    now = utc_now()
+    columns = ("subscription", "node", "department", "dataset", "mode", "grant", "standing",
+               "until (UTC)")  # fmt: skip
+    listing = Listing("exchange subscriptions", columns)
+    for sub in (s for s in rt.config.subscriptions.values() if s.node in shown):
+        found = authorisation(rt, sub.name, now)
+        grant = found.grant
+        listing.add(sub.name, sub.node, found.department, sub.dataset, found.mode,
+                    grant.id if grant else None, found.standing,
+                    grant.valid_until if grant else None)  # fmt: skip
+    emit(listing, fmt)
 
 
 @exchange_app.command("deliver")

@@ -14,7 +14,14 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from govlake.config.models import Classification, Identifier, OpenType, SharingType, Strict
+from govlake.config.models import (
+    Classification,
+    Dataset,
+    Identifier,
+    OpenType,
+    SharingType,
+    Strict,
+)
 
 # What a classification implies when a dataset does not say how it is shared or opened.
 SHARING_BY_CLASSIFICATION: dict[Classification, SharingType] = {
@@ -29,6 +36,13 @@ OPEN_BY_CLASSIFICATION: dict[Classification, OpenType] = {
     "sensitive": "not_open",
     "restricted": "not_open",
 }
+
+
+def sharing_of(dataset: Dataset) -> SharingType:
+    """How ``dataset`` is shared: its ``catalog.sharing``, else what its classification implies."""
+    return dataset.catalog.sharing or SHARING_BY_CLASSIFICATION[dataset.classification]
+
+
 DEFAULT_CONDITIONS = "依申请共享：经提供部门审核同意、平台授权后使用"
 
 

@@ -11,7 +11,7 @@ the field's file and line; a reference to an entry that failed validation is not
 
 from __future__ import annotations
 
-from govlake.config.catalog import CatalogConfig
+from govlake.config.catalog import CatalogConfig, sharing_of
 from govlake.config.entries import Entries
 from govlake.config.exchange import FileEndpoint, Subscription
 from govlake.config.graph import DatasetGraph
@@ -162,6 +162,8 @@ class _Checks:
         if node is None:
             self.issue("subscriptions", name, ("node",), f"unknown exchange node {sub.node!r}")
             return
+        if dataset is not None and node.department != dataset.owner:
+            self.shared(name, sub, dataset)
         endpoint = next((e for e in node.endpoints if e.name == sub.endpoint), None)
         if endpoint is None:
             names = ", ".join(e.name for e in node.endpoints)
@@ -176,6 +178,15 @@ class _Checks:
             self.issue("subscriptions", name, ("file",), message)
         elif dataset is not None:
             self.table_push(name, sub, dataset)
+
+    def shared(self, name: str, sub: Subscription, dataset: Dataset) -> None:
+        """A flow to another department needs a grant, which a not-shared dataset never gets."""
+        if sharing_of(dataset) == "not_shared":
+            message = (
+                f"{sub.dataset} is not shared (sharing: not_shared, classification "
+                f"{dataset.classification}): no grant can let it go to node {sub.node}"
+            )
+            self.issue("subscriptions", name, ("dataset",), message)
 
     def table_push(self, name: str, sub: Subscription, dataset: Dataset) -> None:
         if not dataset.keys:

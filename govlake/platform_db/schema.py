@@ -30,7 +30,8 @@ node_event = sa.Table(
 )
 
 # One row per delivery attempt. ``actor`` is the principal that delivered or resent; ``path``
-# the delivered file's path on the target, recorded (status ``uploading``) before it is sent.
+# the delivered file's path on the target, recorded (status ``uploading``) before it is sent;
+# ``grant_id`` the share grant the attempt delivered under (none: the owner's own data).
 delivery = sa.Table(
     "exchange_delivery",
     metadata,
@@ -54,6 +55,7 @@ delivery = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("actor", sa.String(128)),
     sa.Column("path", sa.Text),
+    sa.Column("grant_id", sa.Integer),
 )
 
 catalog_resource = sa.Table(

@@ -2,7 +2,10 @@
 
 The batch is the dataset's current version: whole for a full subscription, the changes since
 the last delivered version for an incremental one. A batch already delivered is not sent again
-unless resent. A node that is not approved gets nothing, and the ledger says why.
+unless resent. A node that is not approved gets nothing, and the ledger says why; so does a
+delivery the entry point refused (no grant in force): the terms it passes
+(:class:`~jobs.exchange.terms.DeliveryTerms`) carry the reason, or the columns, rows and masks
+the grant allows and its id, which the ledger row and the manifest record.
 
 One delivery of a subscription runs at a time (:mod:`~jobs.exchange.lease`); it first closes
 what a crashed one left (:mod:`~jobs.exchange.reconcile`). Every attempt is a ledger row naming
@@ -32,6 +35,7 @@ from jobs.exchange.extract import Batch
 from jobs.exchange.ledger import Attempt, Ledger
 from jobs.exchange.reconcile import Reconciled, reconcile, working_root
 from jobs.exchange.targets import describe_target, open_delivery_folder, target_table
+from jobs.exchange.terms import DeliveryTerms
 
 Progress = Callable[[str], None]
 
@@ -56,10 +60,13 @@ def deliver(
     rt: Runtime,
     name: str,
     *,
+    terms: DeliveryTerms,
     resend: str | None = None,
     progress: Progress = lambda _: None,
 ) -> Delivery:
-    """Send the subscription's next batch; ``resend`` a past batch id (or ``"last"``) instead.
+    """Send the subscription's next batch (``resend``: a past batch id, or ``"last"``).
+
+    Only what ``terms`` allow is sent; terms that say why not are a refusal in the ledger.
 
     Raises:
         DeliveryBusy: Another delivery of the subscription is running; nothing was sent.
@@ -75,7 +82,7 @@ def deliver(
         closed = reconcile(config, ledger, sub)
         for r in closed:
             progress(f"{name}: attempt {r.attempt} ({r.batch_id}) {r.status}: {r.reason}")
-        done = _deliver(config, lake, ledger, sub, resend, actor, progress)
+        done = _deliver(config, lake, ledger, sub, terms, resend, actor, progress)
     return replace(done, reconciled=closed)
 
 
@@ -84,6 +91,7 @@ def _deliver(
     lake: Lakehouse,
     ledger: Ledger,
     sub: Subscription,
+    terms: DeliveryTerms,
     resend: str | None,
     actor: str | None,
     progress: Progress,
@@ -96,15 +104,17 @@ def _deliver(
     status = ledger.node_status(sub.node)
     target = describe_target(config, sub)
     trigger = "resend" if resend else "schedule"
-    attempt = _start(ledger, sub, batch, target, trigger=trigger, actor=actor)
+    attempt = _start(ledger, sub, batch, target, trigger=trigger, actor=actor, grant=terms.grant)
+    why = terms.refused
     if status != "approved":
         why = f"node {sub.node} is {status}" + ("" if status == "disabled" else ", not approved")
+    if why is not None:
         ledger.finish(attempt, "refused", error=why)
         progress(f"{name}: refused: {why}")
         return Delivery(name, batch.batch_id, "refused", target=target, reason=why)
     progress(f"{name}: batch {batch.batch_id} to {target} (attempt {attempt.attempt})")
     try:
-        done = _send(config, lake, ledger, attempt, sub, batch)
+        done = _send(config, lake, ledger, attempt, sub, batch, terms)
     except Exception as exc:
         ledger.finish(attempt, "failed", error=f"{type(exc).__name__}: {exc}"[:4000])
         raise
@@ -151,6 +161,7 @@ def _start(
     *,
     trigger: str,
     actor: str | None,
+    grant: int | None,
 ) -> Attempt:
     return ledger.start(
         subscription=sub.name,
@@ -163,6 +174,7 @@ def _start(
         target=target,
         trigger=trigger,
         actor=actor,
+        grant_id=grant,
     )
 
 
@@ -180,9 +192,10 @@ def _send(
     attempt: Attempt,
     sub: Subscription,
     batch: Batch,
+    terms: DeliveryTerms,
 ) -> _Sent:
     point = config.node(sub.node).endpoint(sub.endpoint)
-    reader = extract.rows(lake, sub, batch)
+    reader = extract.rows(lake, sub, batch, terms)
     if isinstance(point, DatabaseEndpoint):
         import sqlalchemy as sa
 
@@ -203,18 +216,18 @@ def _send(
     work = working_root(config, sub.name) / str(attempt.id)  # this attempt's own
     work.mkdir(parents=True)
     try:
-        return _send_file(config, ledger, attempt, point, sub, batch, reader, work)
+        return _send_file(ledger, attempt, point, sub, batch, terms, reader, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _send_file(
-    config: ProjectConfig,
     ledger: Ledger,
     attempt: Attempt,
     point: FileEndpoint,
     sub: Subscription,
     batch: Batch,
+    terms: DeliveryTerms,
     reader: pa.RecordBatchReader,
     work: Path,
 ) -> _Sent:
@@ -236,6 +249,8 @@ def _send_file(
             to_version=batch.to_version,
             bytes=sent.bytes,
             sha256=sent.sha256,
+            grant=terms.grant,
+            masked=sorted(terms.masks),
         )
         ledger.sent(attempt, rows=rows, bytes=sent.bytes, checksum=sent.sha256)
         manifest_path = work / (path.name + files.MANIFEST_SUFFIX)

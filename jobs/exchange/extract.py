@@ -4,7 +4,9 @@ A batch covers the dataset's versions ``(from_version, to_version]``: the whole 
 ``to_version`` for a full subscription (``from_version`` is ``None``), or the rows inserted or
 updated after ``from_version`` for an incremental one (Delta change data feed). Rows are read as
 Arrow record batches and filtered and projected by DuckDB as they stream, so a delivery never
-holds the dataset in memory.
+holds the dataset in memory. The delivery's terms narrow both further: only the columns they
+give, only the rows their filter lets through, and their sensitive columns masked batch by batch
+(:mod:`jobs.masking`, the masking of every share path).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from govlake import row_filter
 from govlake.config.exchange import Subscription
 from govlake.errors import GovlakeError
 from govlake.lakehouse import LINEAGE_COLUMNS, Lakehouse
+from jobs.exchange.terms import DeliveryTerms
+from jobs.masking import mask_batch, mask_key
 from jobs.query import lock, sandbox
 
 BATCH_ROWS = 65_536
@@ -49,8 +53,13 @@ class Batch:
         return cls(name, None if start == "full" else int(start), int(end))
 
 
-def rows(lake: Lakehouse, subscription: Subscription, batch: Batch) -> pa.RecordBatchReader:
-    """The batch's rows as a stream: subscription columns, subscription filter applied."""
+def rows(
+    lake: Lakehouse, subscription: Subscription, batch: Batch, terms: DeliveryTerms
+) -> pa.RecordBatchReader:
+    """The batch's rows as a stream, narrowed by ``terms`` and the subscription.
+
+    The terms' columns (else the subscription's), both filters applied, the terms' masks.
+    """
     table = lake.table(subscription.dataset, batch.to_version)
     schema = pa.schema(table.schema().to_arrow())
     schema = pa.schema([f for f in schema if f.name not in LINEAGE_COLUMNS])
@@ -67,20 +76,17 @@ def rows(lake: Lakehouse, subscription: Subscription, batch: Batch) -> pa.Record
         source = pa.RecordBatchReader.from_batches(
             schema, _upserts(pa.RecordBatchReader.from_stream(changes), schema)
         )
-    unknown = [c for c in subscription.columns or [] if c not in schema.names]
+    columns = list(terms.columns or subscription.columns or schema.names)
+    unknown = [c for c in columns if c not in schema.names]
     if unknown:
         raise GovlakeError(
             f"subscription {subscription.name}: {subscription.dataset} has no column "
             f"{', '.join(unknown)}; it has {', '.join(schema.names)}"
         )
-    columns = subscription.columns or schema.names
     query = f"SELECT {', '.join(_quoted(c) for c in columns)} FROM source"
-    if subscription.filter:
-        where = f"subscription {subscription.name}"
-        try:
-            query += " WHERE " + row_filter.render(subscription.filter, schema.names, where=where)
-        except ValueError as exc:
-            raise GovlakeError(str(exc)) from None
+    conditions = _conditions(subscription, terms, schema.names)
+    if conditions:
+        query += " WHERE " + " AND ".join(f"({c})" for c in conditions)
     connection = sandbox()
     connection.register("source", source)
     lock(connection)
@@ -91,9 +97,25 @@ def rows(lake: Lakehouse, subscription: Subscription, batch: Batch) -> pa.Record
             f"subscription {subscription.name}: filter {subscription.filter!r} fails: {exc}"
         ) from None
     wanted = pa.schema([schema.field(c) for c in columns])
+    typed = _typed(relation.to_arrow_reader(BATCH_ROWS), wanted, connection)
+    if not terms.masks:
+        return pa.RecordBatchReader.from_batches(wanted, typed)
+    key = mask_key()
+    empty = pa.RecordBatch.from_pylist([], schema=wanted)
+    masked = mask_batch(empty, terms.masks, token_key=key).schema  # a null mask makes it nullable
     return pa.RecordBatchReader.from_batches(
-        wanted, _typed(relation.to_arrow_reader(BATCH_ROWS), wanted, connection)
+        masked, (mask_batch(b, terms.masks, token_key=key) for b in typed)
     )
+
+
+def _conditions(subscription: Subscription, terms: DeliveryTerms, columns: list[str]) -> list[str]:
+    """The terms' filter and the subscription's, as DuckDB SQL rendered from their parse."""
+    filters = [(terms.row_filter, f"the grant of subscription {subscription.name}"),
+               (subscription.filter, f"subscription {subscription.name}")]  # fmt: skip
+    try:
+        return [row_filter.render(text, columns, where=where) for text, where in filters if text]
+    except ValueError as exc:
+        raise GovlakeError(str(exc)) from None
 
 
 def _upserts(changes: pa.RecordBatchReader, schema: pa.Schema) -> Iterator[pa.RecordBatch]:

@@ -10,7 +10,7 @@ file against it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,10 @@ class Manifest:
     bytes: int
     sha256: str
     produced_at: str
+    grant: int | None = None
+    """The share grant the delivery was made under (``None``: the owner's own data)."""
+    masked: list[str] = field(default_factory=list)
+    """The columns whose values are masked."""
 
     def to_json(self) -> str:
         """The manifest as indented JSON."""
@@ -154,6 +158,8 @@ def manifest_for(
     to_version: int,
     bytes: int,
     sha256: str,
+    grant: int | None,
+    masked: list[str],
 ) -> Manifest:
     """The manifest of file ``name``, with the size and SHA-256 of the bytes uploaded."""
     return Manifest(
@@ -170,4 +176,6 @@ def manifest_for(
         bytes=bytes,
         sha256=sha256,
         produced_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        grant=grant,
+        masked=masked,
     )

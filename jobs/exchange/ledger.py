@@ -89,6 +89,8 @@ class DeliveryRecord:
     """The principal that delivered or resent (``node.<name>`` for a node's DAG)."""
     path: str | None
     """The file's path on the target, recorded before the upload (``None`` for a table)."""
+    grant_id: int | None
+    """The share grant delivered under (``None``: the owner's own data, or none found)."""
 
 
 @dataclass(frozen=True)

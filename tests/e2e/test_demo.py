@@ -98,6 +98,13 @@ def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
     counts = _counts(home, passwords)
     for dag_id in ("market_registry_ingest", "enterprise_registry_refine", "exchange__"):
         assert re.search(rf"{dag_id}\S* +success", first.stdout), dag_id
+    applied = re.findall(r"sharing: AP-\d{6} (\w+) applies for GL-\d{6} by (\w+)", first.stdout)
+    granted = re.findall(r"sharing: AP-\d{6} grant \d+ in force for (\w+)", first.stdout)
+    assert {(*a, g) for a, g in zip(applied, granted, strict=True)} == {
+        ("tax", "subscription", "credit_profile_to_tax"),
+        ("credit_center", "table", "credit_profile_to_credit_platform"),
+        ("human_resources", "subscription", "penalty_notices_to_hr"),
+    }
     assert not re.search(r"^ *\w+ +failed ", first.stdout, re.MULTILINE)
     assert counts["bronze"] == 500
     assert counts["silver"] + counts["quarantine"] < 500
@@ -118,6 +125,7 @@ def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
 
     second = _govlake(home, "demo", "--rows", "500")
     assert "registry database reusing" in second.stdout and "Demo users" not in second.stdout
+    assert len(re.findall(r"sharing: \w+: in force \(grant \d+\)", second.stdout)) == 3
     assert re.search(r"audit: +OK, \d+ events", second.stdout)
     assert re.search(r"silver\.enterprise_registry +\d+ +0 +100\.0 +earlier", second.stdout)
     assert re.search(r"penalty_notices_to_hr +\w+ +delivered +20 +earlier", second.stdout)
@@ -205,8 +213,12 @@ def _check_deliveries(home: Path, counts: dict[str, int]) -> None:
     tax = home / "exchange" / "tax_bureau" / "inbox"
     lines = (tax / "credit_profile_to_tax__v0.csv").read_bytes().decode("gbk").splitlines()
     assert len(lines) == counts["profile"] + 1 and lines[0].startswith('"uscc","name"')
+    manifest = json.loads((tax / "credit_profile_to_tax__v0.csv.manifest.json").read_text())
+    assert isinstance(manifest["grant"], int), "delivered under the tax bureau's grant"
     hr = home / "exchange" / "human_resources" / "inbox" / "penalty_notices_to_hr__v0.jsonl"
-    assert len(hr.read_text(encoding="utf-8").splitlines()) == counts["notices_clean"]
+    notices = [json.loads(line) for line in hr.read_text(encoding="utf-8").splitlines()]
+    assert len(notices) == counts["notices_clean"]
+    assert all(set(n["party"][1:]) <= {"*"} for n in notices), "the party's name masked"
     with sqlite3.connect(home / "exchange" / "credit_platform.db") as db:
         (pushed,) = db.execute("SELECT count(*) FROM enterprise_credit_profile").fetchone()
     assert pushed == counts["profile"]

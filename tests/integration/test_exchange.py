@@ -25,12 +25,14 @@ from govlake.runtime import Runtime
 from jobs.exchange.deliver import deliver
 from jobs.exchange.ledger import Ledger
 from jobs.exchange.receipt import verify
+from jobs.exchange.terms import DeliveryTerms
 from services import audit
 from services.identity import authentication, delegation, user_admin
 from services.identity.user_admin import NewAccount
 from tests.sshd import SshServer
 
 pytestmark = pytest.mark.integration
+OWN = DeliveryTerms()  # node dept is the platform's, which owns bronze.rows: no grant needed
 
 SOURCE = """\
 name: rows
@@ -125,7 +127,7 @@ def test_sftp_gbk_file_with_manifest_once_then_resend(
     ledger = _approve(conf)
     config = load_config(conf)
 
-    done = deliver(Runtime(config), "to_dept")
+    done = deliver(Runtime(config), "to_dept", terms=OWN)
     assert (done.status, done.rows) == ("delivered", 1000)
     delivered = sftp_server.drop / "to_dept__v0.csv"
     text = delivered.read_bytes().decode("gbk")
@@ -140,8 +142,8 @@ def test_sftp_gbk_file_with_manifest_once_then_resend(
         "to_dept__v0.csv.manifest.json",
     ]
 
-    assert deliver(Runtime(config), "to_dept").status == "already_delivered"
-    again = deliver(Runtime(config), "to_dept", resend="last")
+    assert deliver(Runtime(config), "to_dept", terms=OWN).status == "already_delivered"
+    again = deliver(Runtime(config), "to_dept", terms=OWN, resend="last")
     assert (again.status, again.batch_id) == ("delivered", "to_dept@full-0")
     attempts = ledger.attempts("to_dept")
     assert [(a.status, a.attempt, a.trigger) for a in attempts] == [
@@ -184,14 +186,14 @@ def test_sftp_server_killed_mid_upload_then_retry_leaves_one_complete_file(
 
     monkeypatch.setattr(sftp.paramiko.SFTPClient, "open", open_then_outage)
     with pytest.raises(DropFolderError, match=r"subscription to_dept: upload of to_dept__v0.csv"):
-        deliver(Runtime.load(conf), "to_dept")
+        deliver(Runtime.load(conf), "to_dept", terms=OWN)
     assert not (sftp_server.drop / "to_dept__v0.csv").exists(), "no partial file under the name"
     (failed,) = ledger.attempts("to_dept")
     assert failed.status == "failed" and "upload of to_dept__v0.csv" in failed.error
 
     monkeypatch.setattr(sftp.paramiko.SFTPClient, "open", real_open)
     sftp_server.start()
-    done = deliver(Runtime.load(conf), "to_dept")
+    done = deliver(Runtime.load(conf), "to_dept", terms=OWN)
     assert (done.status, done.rows) == ("delivered", 200_000)
     assert sorted(p.name for p in sftp_server.drop.iterdir() if not p.name.startswith(".")) == [
         "to_dept__v0.csv",
@@ -223,17 +225,19 @@ def test_ftp_incremental_jsonl_sends_only_new_rows(
     monkeypatch.setenv("AIRFLOW_CONN_DEPT_FILES", ftp_server.url)
     _append(conf, _rows(0, 10), "b1")
     _approve(conf)
-    assert deliver(Runtime.load(conf), "changes").rows == 5
+    assert deliver(Runtime.load(conf), "changes", terms=OWN).rows == 5
     _append(conf, _rows(10, 10), "b2")
-    second = deliver(Runtime.load(conf), "changes")
+    second = deliver(Runtime.load(conf), "changes", terms=OWN)
     assert (second.status, second.batch_id, second.rows) == ("delivered", "changes@0-1", 5)
     lines = (root / "inbox" / "changes__v1-v1.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line) for line in lines][0] == {"id": 10, "name": "企业10有限公司"}
     assert [json.loads(line)["id"] for line in lines] == [10, 12, 14, 16, 18]
     assert verify(root / "inbox") == []
-    assert deliver(Runtime.load(conf), "changes").status == "already_delivered"
-    assert deliver(Runtime.load(conf), "changes", resend="changes@full-0").rows == 5
-    again = deliver(Runtime.load(conf), "changes")  # the older batch resent moves nothing back
+    assert deliver(Runtime.load(conf), "changes", terms=OWN).status == "already_delivered"
+    assert deliver(Runtime.load(conf), "changes", terms=OWN, resend="changes@full-0").rows == 5
+    again = deliver(
+        Runtime.load(conf), "changes", terms=OWN
+    )  # the older batch resent moves nothing back
     assert (again.status, again.batch_id) == ("already_delivered", "changes@0-1")
 
 
@@ -256,18 +260,18 @@ def test_postgres_push_fails_whole_then_upserts_every_row_once(
             "name text, amount numeric(18,2), day date, at timestamptz)"
         ))  # fmt: skip
     with pytest.raises(sa.exc.IntegrityError):
-        deliver(Runtime.load(conf), "to_db")
+        deliver(Runtime.load(conf), "to_db", terms=OWN)
     count = f"SELECT count(*) FROM {schema}.rows_copy"
     with engine.connect() as db:
         assert db.scalar(sa.text(count)) == 0
     with engine.begin() as db:
         db.execute(sa.text(f"ALTER TABLE {schema}.rows_copy DROP CONSTRAINT rows_copy_id_check"))
-    assert deliver(Runtime.load(conf), "to_db").rows == 3000
-    assert deliver(Runtime.load(conf), "to_db", resend="last").rows == 3000
+    assert deliver(Runtime.load(conf), "to_db", terms=OWN).rows == 3000
+    assert deliver(Runtime.load(conf), "to_db", terms=OWN, resend="last").rows == 3000
     later = _rows(3000, 10, label="新企业")
     later = later.set_column(1, "name", pa.array(["", None] + later["name"].to_pylist()[2:]))
     _append(conf, later, "b2")
-    assert deliver(Runtime.load(conf), "to_db").rows == 3010
+    assert deliver(Runtime.load(conf), "to_db", terms=OWN).rows == 3010
     with engine.connect() as db:
         assert db.scalar(sa.text(count)) == 3010
         blank = db.execute(sa.text(f"SELECT name FROM {schema}.rows_copy WHERE id IN (3000, 3001)"))
@@ -290,9 +294,9 @@ def test_mariadb_table_is_created_and_upserted(
     monkeypatch.setenv("AIRFLOW_CONN_DEPT_DB", engine.url.render_as_string(hide_password=False))
     _append(conf, _rows(0, 500), "b1")
     _approve(conf)
-    deliver(Runtime.load(conf), "to_db")
+    deliver(Runtime.load(conf), "to_db", terms=OWN)
     _append(conf, _rows(400, 200, label="更新"), "b2")  # 100 updates, 100 new
-    assert deliver(Runtime.load(conf), "to_db").rows == 200
+    assert deliver(Runtime.load(conf), "to_db", terms=OWN).rows == 200
     with engine.connect() as db:
         assert db.scalar(sa.text("SELECT count(*) FROM `rows`")) == 600
         assert db.scalar(sa.text("SELECT name FROM `rows` WHERE id = 450")) == "更新450有限公司"
@@ -308,12 +312,14 @@ def test_disabled_node_gets_nothing_and_the_ledger_says_why(
     monkeypatch.setenv("AIRFLOW_CONN_DEPT_FILES", f"file://{inbox}")
     _append(conf, _rows(0, 10), "b1")
     config = load_config(conf)
-    assert deliver(Runtime(config), "to_dept").status == "refused"  # registered, not approved yet
+    assert (
+        deliver(Runtime(config), "to_dept", terms=OWN).status == "refused"
+    )  # registered, not approved yet
     ledger = _approve(conf)
     ledger.set_status("dept", "disabled", actor="tester", reason="certificate expired")
     with pytest.raises(GovlakeError, match="exchange node dept is disabled; it cannot become"):
         ledger.set_status("dept", "disabled", actor="tester", reason=None)
-    assert deliver(Runtime(config), "to_dept").status == "refused"
+    assert deliver(Runtime(config), "to_dept", terms=OWN).status == "refused"
     assert not any(inbox.rglob("*.csv"))
     errors = [a.error for a in ledger.attempts("to_dept")]
     assert errors == ["node dept is registered, not approved", "node dept is disabled"]
@@ -332,7 +338,7 @@ def test_disabled_node_gets_nothing_and_the_ledger_says_why(
     approve = runner.invoke(app, ["exchange", "nodes", "approve", "dept", "--conf", str(conf)])
     assert approve.exit_code == 0 and "dept: enabled" in approve.output
     assert ledger.events("dept")[-1].actor == "operator"
-    assert deliver(Runtime(config), "to_dept").status == "delivered"
+    assert deliver(Runtime(config), "to_dept", terms=OWN).status == "delivered"
     check = runner.invoke(app, ["exchange", "verify", str(inbox)])
     assert check.exit_code == 0, check.output
     assert sorted(os.listdir(inbox)) == ["to_dept__v0.csv", "to_dept__v0.csv.manifest.json"]
@@ -432,7 +438,7 @@ def test_ledger_on_postgresql(
     conf = exchange_conf([{"name": "to_dept", "endpoint": "inbox", "mode": "full"}])
     _append(conf, _rows(0, 100), "b1")
     _approve(conf)
-    assert deliver(Runtime.load(conf), "to_dept").rows == 100
+    assert deliver(Runtime.load(conf), "to_dept", terms=OWN).rows == 100
     with engine.connect() as db:
         tables = set(sa.inspect(db).get_table_names(schema=schema))
         version = db.scalar(sa.text(f"SELECT version_num FROM {schema}.alembic_version"))
@@ -462,7 +468,7 @@ def test_parquet_and_excel_files_carry_every_row(
     rows = _rows(0, 300)
     _append(conf, rows, "b1")
     _approve(conf)
-    assert deliver(Runtime.load(conf), "to_dept").rows == 300
+    assert deliver(Runtime.load(conf), "to_dept", terms=OWN).rows == 300
     assert verify(inbox) == []
     delivered = inbox / f"to_dept__v0.{fmt}"
     if fmt == "parquet":

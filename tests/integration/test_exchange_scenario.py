@@ -1,9 +1,13 @@
-"""The scenario's three flows, as their DAG tasks run them, to real servers on loopback."""
+"""The scenario's three flows, as their DAG tasks run them, to real servers on loopback.
+
+Each receiving department first holds a grant for its flow, applied for and authorised through
+the workflow; human resources' grant does not give the party's name in clear.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -20,7 +24,10 @@ from govlake.runtime import Runtime
 from jobs.exchange.ledger import Ledger
 from jobs.exchange.receipt import verify
 from jobs.runner import run_pipeline
-from tests.conftest import collect_scenario, refining_pipelines
+from services.identity import authentication
+from services.identity.stewards import import_stewards
+from tests.conftest import TEST_ADMIN_PASSWORD, TEST_PASSWORD, collect_scenario, refining_pipelines
+from tests.integration.exchange_grants import grant_subscription, publish
 from tests.sshd import SshServer
 
 pytestmark = pytest.mark.integration
@@ -70,6 +77,7 @@ def test_tax_sftp_credit_postgres_and_hr_ftp(
     admin = Runtime(project).acting_as(sign_in(conf, "admin", token=False))
     for node in project.nodes:
         set_node_status(admin, node, "approved", "joined the platform")
+    _grants(conf, project.subscriptions, sign_in)
     results = {name: deliver_subscription(str(conf), name) for name in project.subscriptions}
 
     lake = Lakehouse(project.lakehouse)
@@ -86,6 +94,7 @@ def test_tax_sftp_credit_postgres_and_hr_ftp(
     first = json.loads(hr.read_text(encoding="utf-8").splitlines()[0])
     assert set(first) == {"decision_number", "uscc", "party", "violation", "fine_yuan",
                           "decided_on", "authority"}  # fmt: skip
+    assert first["party"][1:] == "*" * (len(first["party"]) - 1), "masked as a name"
     assert verify(ftp_root / "inbox") == []
     report = Ledger(open_platform_db(project)).report()
     assert {(r.node, r.delivered) for r in report} == {
@@ -96,3 +105,25 @@ def test_tax_sftp_credit_postgres_and_hr_ftp(
     actors = {(s.node, a.actor) for s in project.subscriptions.values()
               for a in ledger.attempts(s.name)}  # fmt: skip
     assert actors == {(node, f"node.{node}") for node in project.nodes}, "each as its node"
+
+
+def _grants(conf: Path, subscriptions: Iterable[str], sign_in: Callable[..., Principal]) -> None:
+    """Publish the flows' datasets; each receiving department's analyst applies for its flow."""
+    rt = Runtime.load(conf)
+    stewards = {"platform": "li.na", "market_regulation": "zhang.wei"}
+    receivers = {"tax": "tax.analyst", "credit_center": "credit_center.analyst",
+                 "human_resources": "human_resources.analyst"}  # fmt: skip
+    for org, name in stewards.items():
+        sign_in(conf, name, org=org, token=False)
+    for org, name in receivers.items():
+        sign_in(conf, name, "analyst", org=org, token=False)
+    import_stewards(rt.acting_as(authentication.login(rt, "admin", TEST_ADMIN_PASSWORD).principal))
+
+    def as_(name: str) -> Runtime:
+        return rt.acting_as(authentication.login(rt, name, TEST_PASSWORD).principal)
+
+    acting = {org: as_(name) for org, name in stewards.items()}
+    publish(acting, sorted({rt.config.subscription(s).dataset for s in subscriptions}))
+    for name in subscriptions:
+        department = rt.config.node(rt.config.subscription(name).node).department
+        grant_subscription(as_(receivers[department]), acting, name)

@@ -27,7 +27,7 @@ def _deliver(folder: Path, fmt: str, encoding: str = "utf-8", table: pa.Table = 
     manifest = files.manifest_for(
         path.name, rows=rows, schema=table.schema, settings=settings, subscription="to_dept",
         dataset="gold.x", batch_id="to_dept@full-3", from_version=None, to_version=3,
-        bytes=path.stat().st_size, sha256=file_sha256(path),
+        bytes=path.stat().st_size, sha256=file_sha256(path), grant=None, masked=[],
     )  # fmt: skip
     path.with_name(path.name + files.MANIFEST_SUFFIX).write_text(manifest.to_json(), "utf-8")
     return path
