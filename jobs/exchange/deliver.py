@@ -29,6 +29,7 @@ from govlake.config.project import ProjectConfig
 from govlake.connections import database_url
 from govlake.errors import GovlakeError
 from govlake.lakehouse import Lakehouse
+from govlake.progress import tracked
 from govlake.runtime import Runtime
 from jobs.exchange import extract, files, lease
 from jobs.exchange.extract import Batch
@@ -195,7 +196,10 @@ def _send(
     terms: DeliveryTerms,
 ) -> _Sent:
     point = config.node(sub.node).endpoint(sub.endpoint)
-    reader = extract.rows(lake, sub, batch, terms)
+    source = extract.rows(lake, sub, batch, terms)
+    reader = pa.RecordBatchReader.from_batches(
+        source.schema, tracked(source, f"{sub.name} -> {sub.node}: delivering")
+    )
     if isinstance(point, DatabaseEndpoint):
         import sqlalchemy as sa
 
