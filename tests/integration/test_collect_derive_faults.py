@@ -13,6 +13,7 @@ left held, the Delta logs read, and no file under a final name is partial.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -354,6 +355,22 @@ def test_file_drop_killed_then_rerun_loads_each_row_and_malformed_line_once(
     assert [f.path for f in s.lake.collected_files(DROP)] == [str(s.drop / "rows_1.csv")]
     assert os.listdir(s.drop) == ["done"] and os.listdir(s.drop / "done") == ["rows_1.csv"]
     assert list((s.home / "staging" / DROP).iterdir()) == [], "no download left behind"
+
+
+@pytest.mark.parametrize("step", ["before-commit:" + DROP, "after-commit:" + DROP])
+def test_same_content_dropped_again_killed_while_registered_loads_nothing_twice(
+    scene: Callable[..., Scene], step: str
+) -> None:
+    s = scene()
+    s.drop_file("rows_1.csv", 0, ROWS)
+    s.build("drop_ingest")
+    shutil.copyfile(s.drop / "rows_1.csv", s.drop / "rows_2.csv")  # only registered, no rows
+    s.killed("drop_ingest", step)
+    s.rerun("drop_ingest")
+    assert_exactly_once(s, DROP, set(range(ROWS)))
+    assert s.lake.read(DROP + QUARANTINE_SUFFIX).num_rows == MALFORMED
+    second, first = s.lake.collected_files(DROP)
+    assert (second.path, second.duplicate_of) == (str(s.drop / "rows_2.csv"), first.path)
 
 
 def test_ftp_drop_killed_mid_download_then_rerun_loads_each_row_once(
