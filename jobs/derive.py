@@ -5,7 +5,8 @@ their inputs since the input versions recorded in their last commit (the Delta c
 so compactions bring nothing back); ``overwrite`` datasets read their inputs whole.
 The batch id is made from those input version ranges, so processing the same input twice never
 commits twice, whatever the run. Rows a transform rejects go to ``<table>__quarantine`` with a
-``_reason``, before the good rows, so a crash between the two commits loses nothing.
+``_reason``, before the good rows, so a crash between the two commits loses nothing; the next
+build then takes the same input range again, so it quarantines nothing twice.
 """
 
 from __future__ import annotations

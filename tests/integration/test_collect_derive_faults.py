@@ -1,10 +1,11 @@
 """Builds killed (SIGKILL) at each step of collect and derive, then re-run: no row lost or doubled.
 
 The real ``govlake run`` collects from the local PostgreSQL and from a drop folder (on disk,
-or behind a real FTP server), and derives a ``merge`` silver table (with quarantine) and an
-``overwrite`` gold table from it, each with a validation suite. A process is killed while it
-reads the source, while it downloads a file, before and after every Delta commit a build makes
-(quarantine, rows, merge, overwrite, validation record): see ``tests.collect_derive_faults``.
+or behind a real FTP server), and derives a ``merge`` silver table (with quarantine), an
+``overwrite`` gold table (both with a validation suite) and an ``overwrite_partition`` one. A
+process is killed while it reads the source, while it downloads a file, before and after
+every kind of Delta commit a build makes (quarantine, rows, file register entry, merge,
+overwrite, partition overwrite, validation record): see ``tests.collect_derive_faults``.
 After the re-runs (one, two, or two at once) every table holds each source row exactly once,
 its quarantine each rejected row once, each commit's validation is recorded once, no lease is
 left held, the Delta logs read, and no file under a final name is partial.
@@ -102,6 +103,16 @@ datasets:
     transform: tests.integration.concurrent_transforms:passthrough
     engine: arrow
     quality: {policy: fail}
+  - zone: gold
+    name: src_parts
+    title: test rows, by kind
+    owner: platform
+    keys: [id]
+    write: overwrite_partition
+    partition_by: [kind]
+    inputs: [silver.src_clean]
+    transform: tests.integration.concurrent_transforms:passthrough
+    engine: arrow
 """
 
 PIPELINE = """\
@@ -121,8 +132,9 @@ SUITE = """\
 ]}}
 """
 
+PARTS = "gold.src_parts"
 PIPELINES = {"src_ingest": BRONZE, "drop_ingest": DROP, "src_refine": SILVER,
-             "src_publish": GOLD}  # fmt: skip
+             "src_publish": GOLD, "src_parts": PARTS}  # fmt: skip
 EXPECTATIONS = 2
 
 
@@ -440,3 +452,19 @@ def test_derive_killed_after_its_quarantine_then_new_input_quarantines_each_row_
     assert_exactly_once(s, SILVER, clean)
     assert_exactly_once(s, SILVER + QUARANTINE_SUFFIX, rejected)
     assert_validated_once(s, SILVER)
+
+
+@pytest.mark.parametrize("step", ["before-commit:" + PARTS, "after-commit:" + PARTS])
+def test_partition_overwrite_killed_then_rerun_writes_each_row_once(
+    scene: Callable[..., Scene], step: str
+) -> None:
+    s = scene()
+    s.add_rows(0, ROWS)
+    s.build("src_ingest")
+    s.build("src_refine")
+    s.killed("src_parts", step)
+    s.rerun("src_parts")
+    s.add_rows(ROWS, 500)
+    for name in ("src_ingest", "src_refine", "src_parts"):
+        s.build(name)
+    assert_exactly_once(s, PARTS, _source(s, ROWS + 500)[0])
