@@ -475,14 +475,17 @@ class Lakehouse:
         """Read a whole table into memory (small tables and tests)."""
         return self.dataset(ref, version).to_table(columns=list(columns) if columns else None)
 
-    def changes_since(self, ref: str, version: int | None) -> tuple[pa.Table, int]:
+    def changes_since(
+        self, ref: str, version: int | None, upto: int | None = None
+    ) -> tuple[pa.Table, int]:
         """Rows inserted or updated after ``version`` (the whole table when ``None``).
 
         Read from the table's change data feed, so compactions and other rewrites that change
-        no data bring nothing back. Deleted rows are not returned. Also returns the version read.
+        no data bring nothing back. Deleted rows are not returned. Reads up to version ``upto``
+        (default: the newest) and also returns the version read.
         """
         table = self.table(ref)
-        current = table.version()
+        current = table.version() if upto is None else upto
         if version is None:
             return self.read(ref, current), current
         if version >= current:

@@ -5,7 +5,8 @@ their inputs since the input versions recorded in their last commit (the Delta c
 so compactions bring nothing back); ``overwrite`` datasets read their inputs whole.
 The batch id is made from those input version ranges, so processing the same input twice never
 commits twice, whatever the run. Rows a transform rejects go to ``<table>__quarantine`` with a
-``_reason``, before the good rows, so a crash between the two commits loses nothing.
+``_reason``, before the good rows, so a crash between the two commits loses nothing; the next
+build then takes the same input range again, so it quarantines nothing twice.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def derive(rt: Runtime, ref: str, *, pipeline: str, run_id: str) -> list[WriteRe
     results.recover(lake, ref, pipeline=pipeline)
     incremental = dataset.write in {"append", "merge"}
     consumed = lake.last_inputs(ref) if incremental else {}
+    upto = interrupted_inputs(rt, ref) if incremental else {}
     inputs: dict[str, pa.Table] = {}
     versions: dict[str, int] = {}
     ranges = []
@@ -42,7 +44,9 @@ def derive(rt: Runtime, ref: str, *, pipeline: str, run_id: str) -> list[WriteRe
             raise UnknownDatasetError(
                 f"{ref}: input {upstream} does not exist yet (built by pipeline {builder})"
             )
-        table, versions[upstream] = lake.changes_since(upstream, consumed.get(upstream))
+        table, versions[upstream] = lake.changes_since(
+            upstream, consumed.get(upstream), upto.get(upstream)
+        )
         contract = config.datasets[upstream].contract if upstream in config.datasets else None
         if contract:
             check(table, contract, where=f"{ref}: input {upstream}")
@@ -70,6 +74,24 @@ def derive(rt: Runtime, ref: str, *, pipeline: str, run_id: str) -> list[WriteRe
         inputs=versions,
     )
     return commit_build(rt, dataset, decision, output.rejects, commit, commit_empty=incremental)
+
+
+def interrupted_inputs(rt: Runtime, ref: str) -> dict[str, int]:
+    """The input versions of a build whose rejects were committed and its rows not.
+
+    A build commits its quarantine first; a crash before its rows leaves that commit alone.
+    The next build takes exactly the same input range again, so it repeats the same batch
+    (whose quarantine is then already committed) instead of quarantining those rejects twice
+    under a wider one. Empty when the last build ended.
+    """
+    lake = rt.lake
+    quarantine = ref + QUARANTINE_SUFFIX
+    batch = lake.last_metadata(quarantine, "batch_id")
+    if batch is None or not (batch.startswith(f"{ref}@") and batch.endswith(QUARANTINE_SUFFIX)):
+        return {}
+    if lake.is_committed(ref, batch.removesuffix(QUARANTINE_SUFFIX)):
+        return {}
+    return lake.last_inputs(quarantine)
 
 
 def validated(

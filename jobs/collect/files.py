@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from connectors.files import FileReader
 from connectors.folders import DropFolder, RemoteFile, open_folder
@@ -47,6 +48,8 @@ def collect_files(run: FilesRun) -> list[WriteResult]:
         for file in files:
             if file in new:
                 results += _collect_file(run, folder, file)
+            else:  # a run killed right after the file's commit left its download behind
+                _staged(run, file).unlink(missing_ok=True)
             if stream.archive_folder:
                 folder.move(file, stream.archive_folder)
     return results or no_rows(run)
@@ -62,8 +65,13 @@ def source_folder(source: FileSource) -> DropFolder:
     )
 
 
+def _staged(run: FilesRun, file: RemoteFile) -> Path:
+    """Where ``file`` is downloaded to (and resumed from) before it is loaded."""
+    return run.staging / f"{file.name}.{file.size}.{file.mtime}.part"
+
+
 def _collect_file(run: FilesRun, folder: DropFolder, file: RemoteFile) -> list[WriteResult]:
-    local = run.staging / f"{file.name}.{file.size}.{file.mtime}.part"
+    local = _staged(run, file)
     folder.fetch(file, local, _progress(file))
     if local.stat().st_size != file.size:
         local.unlink()
