@@ -181,6 +181,13 @@ def test_every_answer_as_documented_and_none_without_a_valid_token(target: Targe
         response = case.call(session=session, headers=headers)
         signed.statuses[response.status_code] += 1
         sent = {"session": session, "headers": headers}
+        if case.operation.path.startswith("/delta-sharing/"):
+            # The share interface answers a user's token with its protocol's 401: held to no
+            # 5xx here; tests/integration/test_delta_sharing.py checks its answers with the
+            # protocol's own client.
+            if response.status_code >= 500:
+                signed.failures.append((f"{label}: {response.status_code}", case.as_curl_command()))
+            return
         try:
             case.validate_response(response, headers=headers, transport_kwargs=sent)
         except FailureGroup as failed:
