@@ -11,11 +11,8 @@ addresses and paths out of the share table are refused.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +26,7 @@ import pytest
 from typer.testing import CliRunner
 
 from apps.cli.main import app
+from bench.delta_sharing import client_python
 from catalog.sharing import applications as chain
 from catalog.sharing.signed_urls import FileAddress, signed_url
 from govlake.lakehouse import LINEAGE_COLUMNS, Commit
@@ -36,13 +34,11 @@ from govlake.principal import Principal
 from govlake.runtime import Runtime
 from services import audit
 from services.identity.policy import AccessDenied
-from tests.conftest import REPO
 from tests.integration.sharing_scenario import GOLD, application, gold_code
 from tests.integration.test_sharing import platform  # noqa: F401
 from tests.served import served
 
 pytestmark = pytest.mark.integration
-CLIENT = "delta-sharing==1.4.2"
 DRIVER = Path(__file__).resolve().parent.parent / "delta_sharing_client.py"
 COLUMNS = ["uscc", "name", "status", "legal_representative"]
 URL_KEY = "a-share-url-signing-key-for-the-tests-only-0123456789"
@@ -55,19 +51,7 @@ def sharing_client() -> Call:
 
     Its virtualenv is made once, from PyPI, under ``.tools/`` (kept between runs).
     """
-    venv = REPO / ".tools" / CLIENT.replace("==", "-")
-    python = venv / "bin" / "python"
-    if not python.exists():
-        uv = REPO / ".tools" / "uv" / "bin" / "uv"
-        tool = str(uv) if uv.exists() else shutil.which("uv") or "uv"
-        partial = venv.with_name(venv.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
-        subprocess.run([tool, "venv", "-q", "--python", sys.executable, str(partial)],
-                       check=True, env=env)  # fmt: skip
-        subprocess.run([tool, "pip", "install", "-q", "--python", str(partial / "bin" / "python"),
-                        CLIENT], check=True, env=env)  # fmt: skip
-        partial.rename(venv)
+    python = client_python()
 
     def call(**request: Any) -> dict[str, Any]:
         done = subprocess.run([str(python), str(DRIVER), json.dumps(request)],
