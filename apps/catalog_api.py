@@ -15,7 +15,7 @@ name dependencies local to :func:`create_app`, at run time.)
 
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 
 from apps.api_access import bearer, log_requests
 from apps.api_query import declared_only
@@ -39,20 +39,21 @@ def create_app(rt: Runtime) -> FastAPI:
         title="govlake data catalog",
         description="Published information resources: their schema, lineage and quality.",
         version="1",
-        responses=refusals(401, 503),
-        dependencies=[Depends(declared_only(signed_in))],
     )
     log_requests(app, rt)
-    app.include_router(share_routes(rt, signed_in))
+    # Every route but the share interface's (which takes share tokens) takes a user's token.
+    guard, answers = [Depends(declared_only(signed_in))], refusals(401, 503)
+    router = APIRouter(dependencies=guard, responses=answers)
+    app.include_router(share_routes(rt, signed_in), dependencies=guard, responses=answers)
+    app.include_router(notify_routes(rt, signed_in), dependencies=guard, responses=answers)
     install_delta_sharing(app, rt)
-    app.include_router(notify_routes(rt, signed_in))
 
     def view(principal: Annotated[Principal, Depends(signed_in)]) -> View:
         return View(catalog, principal)
 
     Reader = Annotated[View, Depends(view)]
 
-    @app.get("/resources")
+    @router.get("/resources")
     def list_resources(
         reader: Reader,
         department: str | None = None,
@@ -71,7 +72,7 @@ def create_app(rt: Runtime) -> FastAPI:
         )
         return [resource_record(e) for e in reader.entries(chosen)]
 
-    @app.get("/resources/{code}", responses=refusals(403, 404))
+    @router.get("/resources/{code}", responses=refusals(403, 404))
     def show_resource(reader: Reader, code: str, published_only: bool = True) -> dict[str, Any]:
         """One resource: its record, lineage and workflow history."""
         try:
@@ -92,7 +93,7 @@ def create_app(rt: Runtime) -> FastAPI:
             ],
         }
 
-    @app.get("/search")
+    @router.get("/search")
     def search(
         reader: Reader,
         q: Annotated[str, Query(min_length=1, description="Words, Chinese or not.")],
@@ -103,10 +104,11 @@ def create_app(rt: Runtime) -> FastAPI:
         found = reader.search(q, Filters(published_only=published_only), limit)
         return [{**resource_record(e), "rank": e.rank} for e in found]
 
-    @app.get("/export")
+    @router.get("/export")
     def export(reader: Reader, published_only: bool = True) -> dict[str, Any]:
         """The catalogue document (schema: ``catalog/export.schema.json``)."""
         entries = reader.entries(Filters(published_only=published_only))
         return catalogue_document(entries, published_only=published_only)
 
+    app.include_router(router)
     return app

@@ -48,9 +48,12 @@ def notify_routes(rt: Runtime, signed_in: Callable[..., Principal]) -> APIRouter
             reader, status=status, channel=channel, since=since, limit=limit)])  # fmt: skip
 
     @router.get("/pending")
-    def waiting(caller: Caller) -> list[dict[str, Any]]:
-        """Deliveries not yet sent nor given up."""
-        return _answer(lambda: [asdict(d) for d in manage.pending(rt.acting_as(caller))])
+    def waiting(
+        caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[dict[str, Any]]:
+        """Deliveries not yet sent nor given up, at most ``limit``."""
+        reader = rt.acting_as(caller)
+        return _answer(lambda: [asdict(d) for d in manage.pending(reader, limit=limit)])
 
     @router.post("/deliveries/{delivery}/resend")
     def resend(caller: Caller, delivery: int) -> dict[str, Any]:
