@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import Path as FastPath
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -269,7 +270,12 @@ def _files(router: APIRouter, rt: Runtime) -> None:
 
     @router.get(route, operation_id="shared_file")
     def shared_file(
-        request: Request, grant_id: int, path: str, holder: str, expires: int, signature: str
+        request: Request,
+        grant_id: Annotated[int, FastPath(ge=1, le=2**31 - 1)],
+        path: str,
+        holder: str,
+        expires: int,
+        signature: str,
     ) -> Response:
         """A file of a share table, whole or by ``Range``, for a signed, unexpired address."""
         request.state.principal = holder

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from apps.api_responses import refusals
 from govlake.errors import GovlakeError
@@ -22,6 +22,8 @@ from govlake.runtime import Runtime
 from services.identity.policy import AccessDenied
 from services.notifications import inbox, manage
 
+# A row id of the platform DB: an integer column, so the range PostgreSQL holds.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # The values of DELIVERY_STATUSES and outbox.CHANNELS, spelt out for the OpenAPI document.
 Status = Literal["pending", "sending", "sent", "failed", "dead"]
 Channel = Literal["email", "webhook", "inbox"]
@@ -56,7 +58,7 @@ def notify_routes(rt: Runtime, signed_in: Callable[..., Principal]) -> APIRouter
         return _answer(lambda: [asdict(d) for d in manage.pending(reader, limit=limit)])
 
     @router.post("/deliveries/{delivery}/resend")
-    def resend(caller: Caller, delivery: int) -> dict[str, Any]:
+    def resend(caller: Caller, delivery: RowId) -> dict[str, Any]:
         """A new delivery of ``delivery``'s message, linked to it."""
         return _answer(lambda: asdict(manage.resend(rt.acting_as(caller), delivery)))
 
@@ -66,7 +68,7 @@ def notify_routes(rt: Runtime, signed_in: Callable[..., Principal]) -> APIRouter
         return [asdict(i) for i in inbox.inbox(rt.acting_as(caller), unread=unread)]
 
     @router.post("/inbox/{delivery}/read")
-    def read(caller: Caller, delivery: int) -> dict[str, Any]:
+    def read(caller: Caller, delivery: RowId) -> dict[str, Any]:
         """Mark one of the caller's in-app messages read."""
         try:
             inbox.mark_read(rt.acting_as(caller), delivery)

@@ -263,6 +263,18 @@ def test_a_nul_in_a_code_names_no_resource(target: Target) -> None:
     assert audit.verify(target.rt).ok
 
 
+def test_a_row_id_beyond_the_database_integer_is_a_422(target: Target) -> None:
+    # PostgreSQL's integer column cannot hold it: the lookup was a 500 there.
+    with _client(target, target.valid[0]) as client:
+        for too_big in ("2147483648", "314467993703", "-1"):
+            read = client.post(f"/v1/notify/inbox/{too_big}/read")
+            resend = client.post(f"/v1/notify/deliveries/{too_big}/resend")
+            got = client.get(f"/delta-sharing/files/{too_big}/x.parquet",
+                             params={"holder": "x", "expires": 1, "signature": "y"})  # fmt: skip
+            assert (read.status_code, resend.status_code, got.status_code) == (422, 422, 422)
+    assert audit.verify(target.rt).ok
+
+
 @pytest.mark.parametrize("target", ["sqlite"], indirect=True)
 def test_a_parameter_a_route_does_not_take_or_given_twice_is_refused(target: Target) -> None:
     code = target.aims["code"]
