@@ -233,3 +233,9 @@ def _umask_restored() -> Iterator[None]:
     os.umask(before)
     yield
     os.umask(before)
+
+
+@pytest.fixture(autouse=True)
+def _debug_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``govlake --debug`` run in this process sets GOVLAKE_DEBUG; no later test inherits it."""
+    monkeypatch.delenv("GOVLAKE_DEBUG", raising=False)
