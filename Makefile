@@ -32,7 +32,9 @@ test: setup test-servers  ## lint, types, layers and the whole test suite (needs
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -m "not cluster"
+	$(BIN)/pytest -m "not cluster and not slow"
+	# The concurrency trials, the kill suites and the API fuzz run: minutes each, their own tier.
+	$(BIN)/pytest -m slow
 	# A process holds one SparkSession: the standalone-cluster tier runs in its own.
 	$(BIN)/pytest -m cluster
 

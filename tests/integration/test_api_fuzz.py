@@ -45,7 +45,7 @@ from tests.integration.sharing_scenario import (
 )
 from tests.served import served
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CASES_PER_OPERATION = 40  # each sent with a valid token, then with a bad one
 # What a schema-valid request may get: a filter, a cursor and a list of granted fields are
 # languages a JSON Schema cannot state, so a string of the right type may still be one the grant

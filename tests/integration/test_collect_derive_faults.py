@@ -38,7 +38,7 @@ from jobs.runner import run_pipeline
 from tests.collect_derive_faults import commit_env
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROWS = 3000
 BRONZE, DROP, SILVER, GOLD = "bronze.src", "bronze.drop", "silver.src_clean", "gold.src_copy"

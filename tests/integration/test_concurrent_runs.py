@@ -27,7 +27,7 @@ from govlake.principal import Principal
 from subjects.social_insurance import seed as si
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TRIALS = 5
 ROWS_PER_TRIAL = 20_000

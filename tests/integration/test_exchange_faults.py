@@ -33,7 +33,7 @@ from tests.conftest import REPO
 from tests.integration.test_exchange import NODES, SOURCE, SUBSCRIPTION, _append, _rows
 from tests.sshd import SshServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TRIALS = 5
 ROWS = 150_000
