@@ -91,7 +91,7 @@ streams:
     table: {table}
     primary_key: [id]
     cursor: {cursor}
-    batch_size: 3
+    batch_size: {batch_size}
 """
 
 DATASET_YAML = """\
@@ -142,7 +142,7 @@ def single_source_conf(source_conf: Callable[..., Path]) -> Callable[..., Path]:
     """Write a minimal conf folder with one database source collected into bronze."""
 
     def write(name: str, table: str, cursor: str = "updated_at") -> Path:
-        values = {"name": name, "table": table, "cursor": cursor}
+        values = {"name": name, "table": table, "cursor": cursor, "batch_size": 3}
         return source_conf(name, SOURCE_YAML.format(**values))
 
     return write

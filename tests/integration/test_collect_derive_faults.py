@@ -37,26 +37,13 @@ from jobs.quality.results import RESULTS
 from jobs.runner import run_pipeline
 from tests.collect_derive_faults import commit_env
 from tests.conftest import REPO
+from tests.integration.conftest import SOURCE_YAML
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROWS = 3000
 BRONZE, DROP, SILVER, GOLD = "bronze.src", "bronze.drop", "silver.src_clean", "gold.src_copy"
 MALFORMED = 7
-
-DATABASE_SOURCE = """\
-name: src
-kind: database
-title: test source
-owner: platform
-conn_id: src_db
-streams:
-  - name: rows
-    table: {table}
-    primary_key: [id]
-    cursor: updated_at
-    batch_size: 500
-"""
 
 DROP_SOURCE = """\
 name: drop
@@ -237,7 +224,7 @@ def scene(
     def make(transport: str = "local", folder: Path | None = None, archive: bool = False) -> Scene:
         drop = folder or tmp_path / "drop"
         drop.mkdir(exist_ok=True)
-        conf = source_conf("src", DATABASE_SOURCE.format(table=f"{schema}.rows"))
+        conf = source_conf("src", _source(schema, 500))
         (conf / "sources" / "drop.yaml").write_text(
             DROP_SOURCE.format(
                 transport=transport,
@@ -468,3 +455,9 @@ def test_partition_overwrite_killed_then_rerun_writes_each_row_once(
     for name in ("src_ingest", "src_refine", "src_parts"):
         s.build(name)
     assert_exactly_once(s, PARTS, _source(s, ROWS + 500)[0])
+
+
+def _source(schema: str, batch_size: int) -> str:
+    """The database source ``src`` over ``<schema>.rows``, read ``batch_size`` rows at a time."""
+    table = f"{schema}.rows"
+    return SOURCE_YAML.format(name="src", table=table, cursor="updated_at", batch_size=batch_size)

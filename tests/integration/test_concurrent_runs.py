@@ -26,26 +26,13 @@ from govlake.lakehouse import Lakehouse
 from govlake.principal import Principal
 from subjects.social_insurance import seed as si
 from tests.conftest import REPO
+from tests.integration.conftest import SOURCE_YAML
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TRIALS = 5
 ROWS_PER_TRIAL = 20_000
 COPIES = 100
-
-DATABASE_SOURCE = """\
-name: src
-kind: database
-title: test source
-owner: platform
-conn_id: src_db
-streams:
-  - name: rows
-    table: {table}
-    primary_key: [id]
-    cursor: updated_at
-    batch_size: 5000
-"""
 
 FILES_SOURCE = """\
 name: src
@@ -202,7 +189,7 @@ def database_conf(
     engine, schema = postgres_schema
     table = _source_table(engine, schema)
     monkeypatch.setenv("AIRFLOW_CONN_SRC_DB", "postgres://postgres@127.0.0.1:5432/test")
-    return source_conf("src", DATABASE_SOURCE.format(table=f"{schema}.rows")), engine, table
+    return source_conf("src", _source(schema, 5000)), engine, table
 
 
 def test_the_same_database_ingest_twice_at_once_loads_each_row_once(
@@ -288,3 +275,9 @@ def test_two_hosts_ingesting_one_table_at_once_load_each_row_once(
         _count(tally, f"two hosts trial {trial}", held=held, distinct=distinct, expected=expected)
     print(f"two hosts: {tally}")
     assert (tally.doubled, tally.lost) == (0, 0)
+
+
+def _source(schema: str, batch_size: int) -> str:
+    """The database source ``src`` over ``<schema>.rows``, read ``batch_size`` rows at a time."""
+    table = f"{schema}.rows"
+    return SOURCE_YAML.format(name="src", table=table, cursor="updated_at", batch_size=batch_size)
