@@ -224,7 +224,7 @@ def scene(
     def make(transport: str = "local", folder: Path | None = None, archive: bool = False) -> Scene:
         drop = folder or tmp_path / "drop"
         drop.mkdir(exist_ok=True)
-        conf = source_conf("src", _source(schema, 500))
+        conf = source_conf("src", _database_source(schema, 500))
         (conf / "sources" / "drop.yaml").write_text(
             DROP_SOURCE.format(
                 transport=transport,
@@ -457,7 +457,7 @@ def test_partition_overwrite_killed_then_rerun_writes_each_row_once(
     assert_exactly_once(s, PARTS, _source(s, ROWS + 500)[0])
 
 
-def _source(schema: str, batch_size: int) -> str:
+def _database_source(schema: str, batch_size: int) -> str:
     """The database source ``src`` over ``<schema>.rows``, read ``batch_size`` rows at a time."""
     table = f"{schema}.rows"
     return SOURCE_YAML.format(name="src", table=table, cursor="updated_at", batch_size=batch_size)
