@@ -50,7 +50,13 @@ def register_in_catalog(conf_dir: str, refs: list[str], *, pipeline: str) -> dic
 
 
 def deliver_subscription(conf_dir: str, subscription: str) -> dict[str, Any]:
-    """Deliver the subscription's next batch; a refusal is logged and in the ledger."""
+    """Deliver the subscription's next batch.
+
+    A refusal (no grant in force, node not approved) is in the ledger and the audit, and ends
+    the task *skipped* with its reason, so that the Airflow UI shows that nothing went out.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from apps.guarded import DeliveryRefused, deliver
 
     rt = Runtime.load(conf_dir)
@@ -58,8 +64,7 @@ def deliver_subscription(conf_dir: str, subscription: str) -> dict[str, Any]:
     try:
         return asdict(deliver(rt, subscription, progress=print))
     except DeliveryRefused as exc:
-        print(f"{exc}; the ledger records the refusal")
-        return {"subscription": subscription, "status": "refused", "reason": str(exc)}
+        raise AirflowSkipException(f"{exc}; the ledger records the refusal") from None
 
 
 def maintain_table(conf_dir: str, ref: str) -> list[dict[str, Any]]:
