@@ -61,6 +61,7 @@ FAILURES: dict[int | str, dict[str, Any]] = {
         "validly signed (PERMISSION_DENIED).",
         404: "No such share, schema, table or file (RESOURCE_DOES_NOT_EXIST).",
         429: "The grant's quota is spent for now (RESOURCE_EXHAUSTED).",
+        503: "The server has no key to sign file addresses with (INTERNAL_ERROR).",
     }.items()
 }
 
@@ -391,8 +392,12 @@ def _file(request: Request, caller: Holder, found: ShareFile) -> dict[str, Any]:
     expires = expiry(utc_now())
     address = FileAddress(caller.grant.id, found.path, caller.principal.username, expires)
     base = str(request.base_url).rstrip("/") + PREFIX
+    try:
+        url = signed_url(base, address)
+    except GovlakeError as exc:  # no signing key: the server's configuration, not the caller's
+        raise SharingError(503, "INTERNAL_ERROR", str(exc)) from None
     line: dict[str, Any] = {
-        "url": signed_url(base, address),
+        "url": url,
         "id": hashlib.sha256(found.path.encode()).hexdigest()[:32],
         "partitionValues": {},
         "size": found.size,

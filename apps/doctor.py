@@ -32,6 +32,7 @@ KEYS = (
     ("GOVLAKE_TOKEN_KEY", "govlake_tokens", "login tokens", True),
     ("GOVLAKE_AUDIT_SIGNING_KEY", "govlake_audit_signing", "audit checkpoints", False),
     ("GOVLAKE_MASK_KEY", "govlake_masking", "token masks", False),
+    ("GOVLAKE_SHARE_URL_KEY", "govlake_share_urls", "signed share file URLs", False),
 )
 
 

@@ -346,3 +346,16 @@ def test_an_expired_grant_is_refused_on_the_next_call(
         assert chain.expire(hub, clock=lambda: until + timedelta(seconds=1)) == [code]
         ended = sharing_client(call="load", profile=str(profile), table=table)
         assert ended["error"] == 403 and "is expired" in ended["message"]
+
+
+def test_a_server_without_its_url_key_says_so_instead_of_failing(
+    share: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOVLAKE_SHARE_URL_KEY")
+    token = json.loads(Path(share["profile"]).read_text())["bearerToken"]
+    answer = httpx.post(f"{share['url']}/delta-sharing/shares/{share['code']}/schemas/gold/"
+                        "tables/enterprise_directory/query", json={},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=60)  # fmt: skip
+    assert answer.status_code == 503
+    assert answer.json()["errorCode"] == "INTERNAL_ERROR"
+    assert "GOVLAKE_SHARE_URL_KEY" in answer.json()["message"]
