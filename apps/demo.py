@@ -2,7 +2,8 @@
 
 The pipelines' DAGs run first; then the catalog entries they registered are reviewed and
 published, each receiving department applies for its subscription's resource and is granted it
-(:mod:`apps.demo_grants`), and only then do the exchange DAGs deliver, under those grants.
+(:mod:`apps.demo_grants`), and only then do the exchange DAGs deliver, under those grants. Last,
+two departments are granted shares they read (:mod:`apps.demo_shares`).
 
 Airflow runs in this process (``dag.test()``) against a throwaway SQLite metadata database in
 ``$GOVLAKE_HOME/airflow``; its own log lines go to ``$GOVLAKE_HOME/demo.log`` so the terminal
@@ -25,9 +26,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from apps import demo_grants, demo_people
+from apps import demo_grants, demo_people, demo_shares
 from apps.airflow_home import activate, dags_folder
 from apps.demo_people import Person
+from apps.demo_shares import ShareAccess
 from apps.local_servers import LOOPBACK, FtpServer, WebServer
 from catalog.records import CatalogEntry
 from govlake.config.models import DatabaseSource
@@ -74,6 +76,7 @@ class DemoReport:
     people: list[Person]
     keys: Path
     waiting: list[str]
+    shares: list[ShareAccess]
     audit: Verification
 
 
@@ -173,6 +176,7 @@ def run_demo(rt: Runtime, rows: int = 2000, progress: Callable[[str], None] = pr
         demo_grants.grant_subscriptions(rt, made, progress)
         exchange = [f"exchange__{name}" for name in config.subscriptions]
         runs += _run_dags(rt, dags, exchange, progress)
+    shares = demo_shares.grant_shares(rt, made, progress)
     _stop_spark(config.home / "demo.log")
     from jobs.quality.results import latest_score
 
@@ -196,6 +200,7 @@ def run_demo(rt: Runtime, rows: int = 2000, progress: Callable[[str], None] = pr
         made,
         keys,
         waiting,
+        shares,
         _verified_audit(rt),
     )
 

@@ -1,13 +1,13 @@
 """The demo's keys and people: who uses the embedded default, made once, passwords shown once.
 
 On a first run the demo generates the keys the platform needs (token signing, audit chain,
-checkpoint signing) into ``$GOVLAKE_HOME/demo.env`` (owner-only; a key already in the
-environment is kept), then creates, as a platform administrator: a data steward (the first
-``stewards:`` entry of conf, else ``<department>.steward``) and an analyst
+checkpoint signing, signed share URLs, token masks) into ``$GOVLAKE_HOME/demo.env`` (owner-only;
+a key already in the environment is kept), then creates, as a platform administrator: a data
+steward (the first ``stewards:`` entry of conf, else ``<department>.steward``) and an analyst
 (``<department>.analyst``) per department, an auditor, and the service principals the DAG tasks
-act as. Each person gets a generated password that is printed once and stored nowhere. After
-the DAGs, the owning departments' stewards review the registered catalog entries and the
-platform's steward publishes them, each logged in with their password.
+act as. Each person gets a generated password that is printed once and stored nowhere. After the
+DAGs, the owning departments' stewards review the registered catalog entries and the platform's
+steward publishes them, each logged in with their password.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from catalog.sharing.signed_urls import KEY_VARIABLE as SHARE_URL_KEY
 from govlake.errors import GovlakeError
 from govlake.principal import Principal
 from govlake.runtime import Runtime
+from jobs.masking import KEY_VARIABLE as MASK_KEY
 from services.audit.keys import CHAIN_KEY, SIGNING_KEY
 from services.identity import authentication, delegation, service_accounts, user_admin
 from services.identity.stewards import STEWARD
@@ -33,6 +35,8 @@ from services.identity.tokens import KEY_VARIABLE as TOKEN_KEY
 from services.identity.user_admin import NewAccount
 
 ADMIN, AUDITOR = "admin", "auditor"
+# Token signing, the audit chain, checkpoint signing, signed share URLs, token masks.
+DEMO_KEYS = (TOKEN_KEY, CHAIN_KEY[0], SIGNING_KEY[0], SHARE_URL_KEY, MASK_KEY)
 
 
 @dataclass(frozen=True)
@@ -46,21 +50,27 @@ class Person:
 
 
 def keys(home: Path) -> Path:
-    """Put the demo's keys in the environment, made once into ``home/demo.env`` (mode 0600)."""
+    """Put the demo's keys in the environment, kept in ``home/demo.env`` (mode 0600).
+
+    Keys the file lacks (one made before a key was needed) are made and added to it.
+    """
     path = home / "demo.env"
+    stored: dict[str, str] = {}
     if path.exists():
         if path.stat().st_mode & 0o077:
             mode = stat.S_IMODE(path.stat().st_mode)
             raise GovlakeError(f"{path} is open to other users (mode {mode:04o}): refused")
-        stored = dict(
-            line.split("=", 1) for line in path.read_text(encoding="ascii").splitlines() if line
-        )
-    else:
-        stored = {name: _new_key(name) for name in (TOKEN_KEY, CHAIN_KEY[0], SIGNING_KEY[0])}
+        lines = path.read_text(encoding="ascii").splitlines()
+        stored = dict(line.split("=", 1) for line in lines if line)
+    missing = [name for name in DEMO_KEYS if name not in stored]
+    if missing:
+        stored |= {name: _new_key(name) for name in missing}
         home.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="ascii") as file:
             file.writelines(f"{name}={value}\n" for name, value in stored.items())
+        os.replace(partial, path)
     for name, value in stored.items():
         os.environ.setdefault(name, value)
     return path

@@ -36,6 +36,7 @@ def show(report: DemoReport) -> None:
     emit(runs, Format.table)
     _tables(report)
     _deliveries(report)
+    _shares(report)
     catalog = Listing("Data catalog (govlake catalog list|show|search)",
                       ("code", "dataset", "title", "status"), whole=frozenset({"dataset"}),
                       compact=True)  # fmt: skip
@@ -85,6 +86,18 @@ def _deliveries(report: DemoReport) -> None:
         listing.add(d.subscription, d.node, d.status, d.rows,
                     "new" if started >= report.began else "earlier")  # fmt: skip
     emit(listing, Format.table)
+
+
+def _shares(report: DemoReport) -> None:
+    listing = Listing("Shares in force (served by govlake catalog serve)",
+                      ("department", "mode", "application", "resource"), compact=True)  # fmt: skip
+    for share in report.shares:
+        listing.add(share.department, share.mode, share.application, share.resource)
+    emit(listing, Format.table)
+    for share in report.shares:
+        out.print(f"{share.department} ({share.mode}):", highlight=False)
+        for line in share.how:
+            out.print(f"  {line}", soft_wrap=True, highlight=False)
 
 
 def _places(report: DemoReport) -> None:

@@ -6,17 +6,24 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
+from bench.delta_sharing import client_python
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.e2e
 GOVLAKE = str(Path(sys.executable).with_name("govlake"))
 BIN = Path(sys.executable).parent
+DEMO_SECONDS = 600  # one demo on a loaded 2-core machine; about 60 s alone
 
 
 def _govlake(
@@ -25,27 +32,32 @@ def _govlake(
     extra_env: dict[str, str] | None = None,
     check: bool = True,
     stdin: str | None = None,
+    timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
     """``govlake ARGS`` as a user runs it, with the demo's keys once the demo has made them."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GOVLAKE"))}
-    keys = home / "demo.env"
-    if keys.exists():
-        env.update(line.split("=", 1) for line in keys.read_text().splitlines() if line)
-    env.update({"GOVLAKE_HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
-                **(extra_env or {})})  # fmt: skip
     done = subprocess.run(
         [GOVLAKE, *args],
         cwd=REPO,
-        env=env,
+        env={**_env(home), **(extra_env or {})},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
         input=stdin,
     )
     if check:
         assert done.returncode == 0, done.stdout + done.stderr
     return done
+
+
+def _env(home: Path) -> dict[str, str]:
+    """A user's environment for ``home``: the demo's keys once it has made them, no others."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GOVLAKE"))}
+    keys = home / "demo.env"
+    if keys.exists():
+        env.update(line.partition("=")[::2] for line in keys.read_text().splitlines() if line)
+    env.update({"GOVLAKE_HOME": str(home), "XDG_CONFIG_HOME": str(home / "config")})
+    return env
 
 
 def _passwords(stdout: str) -> dict[str, str]:
@@ -86,10 +98,10 @@ def _counts(home: Path, passwords: dict[str, str]) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.timeout(1200)  # two demos through Airflow, then the README's commands
+@pytest.mark.timeout(1800)  # two demos through Airflow, then the README's commands
 def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    first = _govlake(home, "demo", "--rows", "500")
+    first = _govlake(home, "demo", "--rows", "500", timeout=DEMO_SECONDS)
     passwords = _passwords(first.stdout)
     assert {"admin", "auditor", "zhang.wei", "market_regulation.analyst", "tax.analyst"} <= set(
         passwords
@@ -104,6 +116,8 @@ def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
         ("tax", "subscription", "credit_profile_to_tax"),
         ("credit_center", "table", "credit_profile_to_credit_platform"),
         ("human_resources", "subscription", "penalty_notices_to_hr"),
+        ("credit_center", "share_interface", "share_interface"),
+        ("human_resources", "service_api", "service_api"),
     }
     assert not re.search(r"^ *\w+ +failed ", first.stdout, re.MULTILINE)
     assert counts["bronze"] == 500
@@ -122,10 +136,12 @@ def test_demo_twice_gives_the_same_tables(tmp_path: Path) -> None:
     _check_deliveries(home, counts)
     _check_catalog(home, counts)
     _check_refusals_and_audit(home, passwords)
+    _check_shares(home, passwords, first.stdout, counts)
 
-    second = _govlake(home, "demo", "--rows", "500")
+    second = _govlake(home, "demo", "--rows", "500", timeout=DEMO_SECONDS)
     assert "registry database reusing" in second.stdout and "Demo users" not in second.stdout
     assert len(re.findall(r"sharing: \w+: in force \(grant \d+\)", second.stdout)) == 3
+    assert len(re.findall(r"sharing: \w+ \w+: in force \(grant \d+\)", second.stdout)) == 2
     assert re.search(r"audit: +OK, \d+ events", second.stdout)
     assert re.search(r"silver\.enterprise_registry +\d+ +0 +100\.0 +earlier", second.stdout)
     assert re.search(r"penalty_notices_to_hr +\w+ +delivered +20 +earlier", second.stdout)
@@ -204,6 +220,71 @@ def _check_catalog(home: Path, counts: dict[str, int]) -> None:
     }
     found = _govlake(home, "catalog", "search", "行政处罚").stdout
     assert "silver.penalty_notices" in found and "gold.enterprise_credit_profile" in found
+
+
+def _check_shares(
+    home: Path, passwords: dict[str, str], stdout: str, counts: dict[str, int]
+) -> None:
+    """Each share the demo printed, called as it says: the service API and Delta Sharing."""
+    read = re.search(r"human_resources reads (GL-\d+) by service_api: (.*)$", stdout, re.M)
+    assert read and "legal_representative=" in read[2]
+    profile_file = home / "shares" / "credit_center.share"
+    assert profile_file.stat().st_mode & 0o777 == 0o600
+    profile = json.loads(profile_file.read_text(encoding="utf-8"))
+    table = re.search(r"load_as_pandas\('[^#']+#([\w.-]+)'\)", stdout)
+    assert table and profile["bearerToken"].startswith("gls_")
+    with _serving(home) as url:
+        _login(home, passwords, "human_resources.analyst")
+        token = (home / "config" / "govlake" / "token").read_text(encoding="ascii")
+        service = f"{url}/v1/resources/{read[1]}/service"
+        got = httpx.get(f"{service}/records", params={"limit": 10},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=60)  # fmt: skip
+        assert got.status_code == 200, got.text
+        rows = got.json()["rows"]
+        assert len(rows) == 10
+        assert {tuple(r) for r in rows} == {
+            ("uscc", "name", "legal_representative", "address", "status")
+        }
+        assert all(set(r["legal_representative"][1:]) <= {"*"} for r in rows), "names masked"
+        refused = httpx.get(f"{service}/records", timeout=60)
+        assert refused.status_code == 401
+        local = home / "credit_center-local.share"
+        local.write_text(json.dumps({**profile, "endpoint": f"{url}/delta-sharing"}))
+        loaded = subprocess.run(
+            [str(client_python()), "-c", LOAD_AS_PANDAS, f"{local}#{table[1]}"],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert loaded.returncode == 0, loaded.stderr[-3000:]
+        assert int(loaded.stdout.split()[-1]) == counts["profile"]
+
+
+LOAD_AS_PANDAS = "import sys, delta_sharing; print(len(delta_sharing.load_as_pandas(sys.argv[1])))"
+
+
+@contextmanager
+def _serving(home: Path) -> Iterator[str]:
+    """``govlake catalog serve`` on a free loopback port, as a user starts it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [GOVLAKE, "catalog", "serve", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=REPO, env=_env(home), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            try:
+                if httpx.get(f"{url}/openapi.json", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "govlake catalog serve did not start"
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 def _check_deliveries(home: Path, counts: dict[str, int]) -> None:
