@@ -8,6 +8,7 @@ columns are masked. The API is served by uvicorn on loopback, the platform DB is
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -60,6 +61,10 @@ def platform(
 @pytest.fixture
 def served(platform: dict[str, Runtime]) -> Iterator[Served]:
     """The API served; the tax bureau holds composite-query grants on both published resources."""
+    yield from _serve(platform)
+
+
+def _serve(platform: dict[str, Runtime], columns: list[str] = REGISTRY_COLUMNS) -> Iterator[Served]:
     from apps.catalog_api import create_app
     from services.identity import authentication
     from tests.conftest import TEST_PASSWORD
@@ -68,7 +73,7 @@ def served(platform: dict[str, Runtime]) -> Iterator[Served]:
     tax = platform["tax.analyst"]
     registry = publish_registry(platform)
     authorise(platform, "composite_query", QUERY_GRANTS["composite_query"])
-    terms = chain.Grant(columns=REGISTRY_COLUMNS, row_filter=REGISTRY_FILTER)
+    terms = chain.Grant(columns=columns, row_filter=REGISTRY_FILTER)
     authorise(platform, "composite_query", terms, code=registry)
     token = authentication.login(tax, "tax.analyst", TEST_PASSWORD).token
     with served(create_app(tax)) as url:
@@ -209,3 +214,47 @@ def test_a_composite_query_is_refused_naming_what_it_may_not_ask(
         e.object == f"catalog:{r}" and e.details["mode"] == "composite_query" for e in denied
     )
     assert _post(s, {"resources": [d]}).status_code == 200  # the directory's grant still holds
+
+
+@pytest.fixture
+def tokenised(
+    conf_dir: Path,
+    registry_db: Path,
+    sign_in: Callable[..., Principal],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[Served, dict[str, Runtime]]]:
+    """The scenario with the credit code masked by token wherever a grant does not clear it."""
+    monkeypatch.setenv("GOVLAKE_MASK_KEY", secrets.token_urlsafe(32))
+    path = conf_dir / "catalog.yaml"
+    rule = "  - {pattern: uscc, label: 统一社会信用代码, mask: token}\n"
+    text = path.read_text(encoding="utf-8").replace(
+        "sensitive_columns:\n", f"sensitive_columns:\n{rule}"
+    )
+    path.write_text(text, encoding="utf-8")
+    platform = published_registry(conf_dir, sign_in)
+    for s in _serve(platform, ["uscc", "legal_representative"]):
+        yield s, platform
+
+
+def test_a_masked_key_joins_as_a_token_on_both_sides_and_never_against_clear_values(
+    tokenised: tuple[Served, dict[str, Runtime]],
+) -> None:
+    s, platform = tokenised
+    d, r = s.directory, s.registry
+    body = {"resources": [d, r], "fields": [f"{d}.uscc", f"{r}.uscc", f"{d}.region_code"]}
+    rows = _pages(s, {**body, "limit": 1000})
+    active = {row["uscc"] for row in s.tax.lake.read(GOLD).to_pylist() if row["status"] == "active"}
+    large = {row["uscc"] for row in s.tax.lake.read(SILVER).to_pylist()
+             if row["registered_capital_yuan"] >= 1_000_000}  # fmt: skip
+    assert len(rows) == len(active & large) > 0  # the same enterprises as joined in clear
+    assert all(re.fullmatch("[0-9a-f]{32}", row[f"{d}.uscc"]) for row in rows)
+    assert all(row[f"{d}.uscc"] == row[f"{r}.uscc"] for row in rows)
+
+    (composite,) = [a for a in chain.listed(s.tax) if a.request.mode == "composite_query"
+                    and a.resource == r]  # fmt: skip
+    chain.act(platform["li.na"], composite.code, "revoke", "改为明文")
+    terms = chain.Grant(columns=["uscc", "legal_representative"], clear=["uscc"])
+    authorise(platform, "composite_query", terms, code=r)
+    mixed = _post(s, body)
+    assert mixed.status_code == 400, mixed.text
+    assert f"on: {d}.uscc is shown masked by token and its partner in clear" in mixed.text
