@@ -43,6 +43,20 @@ class QueryRefused(GovlakeError):
     """The SQL is not one read-only statement over the lakehouse views."""
 
 
+class ConditionFailed(GovlakeError):
+    """A condition cannot be evaluated over the data: two types compared, a cast that fails."""
+
+
+# What a parsed filter can still make DuckDB refuse: binding it to the columns' types, or a
+# value it casts.
+_CONDITION_ERRORS = (duckdb.BinderException, duckdb.DataError)
+
+
+def _condition_failed(exc: duckdb.Error) -> ConditionFailed:
+    first = str(exc).splitlines()[0].split(": ", 1)[-1]
+    return ConditionFailed(f"cannot be evaluated: {first}")
+
+
 def sandbox() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that reaches nothing but what is registered in it; lock it after."""
     return duckdb.connect(config=dict(SANDBOX))
@@ -191,6 +205,8 @@ def select(
         if order_by:
             sql += " ORDER BY " + ", ".join(quoted(c) for c in order_by)
         return con.sql(f"{sql} LIMIT {int(limit)}", params=list(params)).to_arrow_table()
+    except _CONDITION_ERRORS as exc:
+        raise _condition_failed(exc) from None
     except duckdb.Error as exc:
         raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
     finally:
@@ -224,6 +240,8 @@ def scan(
         if conditions:
             sql += " WHERE " + " AND ".join(f"({c})" for c in conditions)
         yield con.sql(sql, params=list(params)).to_arrow_reader(batch_rows)
+    except _CONDITION_ERRORS as exc:
+        raise _condition_failed(exc) from None
     except duckdb.Error as exc:
         raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
     finally:
@@ -244,6 +262,8 @@ def select_streams(
             con.register(name, stream)
         lock(con)
         return con.sql(sql, params=list(params)).to_arrow_table()
+    except _CONDITION_ERRORS as exc:
+        raise _condition_failed(exc) from None
     except duckdb.Error as exc:
         raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
     finally:

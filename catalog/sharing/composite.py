@@ -43,7 +43,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +57,7 @@ from catalog.sharing.terms import ShareMode
 from govlake import row_filter
 from govlake.runtime import Runtime
 from jobs.masking import MaskKind, mask_batch, mask_key, masks_for
-from jobs.query import quoted, scan, select_streams
+from jobs.query import ConditionFailed, quoted, scan, select_streams
 from services.identity import trail
 from services.identity.policy import acting
 from services.identity.settings import Clock, utc_now
@@ -134,13 +134,10 @@ def composite_read(rt: Runtime, query: Composite, *, clock: Clock = utc_now) -> 
     for _, grant in found:
         usage.count_call(rt, grant, actor, clock())
     plan = _plan(rt, [_side(rt, entry, grant) for entry, grant in found], query)
-    with ExitStack() as open_scans:
-        streams = {
-            f"s{i}": _masked_stream(open_scans.enter_context(_scan(rt, side, plan)), side)
-            for i, side in enumerate(plan.sides)
-        }
-        sql, params = _sql(plan, streams, query)
-        rows = select_streams(streams, sql, params)
+    try:
+        rows = _joined(rt, plan, query)
+    except ConditionFailed as exc:
+        raise BadSelection(f"filter {exc}") from None
     more = rows.num_rows > query.limit
     rows = rows.slice(0, query.limit)
     cursor = _cursor(rows, plan) if more else None
@@ -152,6 +149,17 @@ def composite_read(rt: Runtime, query: Composite, *, clock: Clock = utc_now) -> 
         trail.write(rt, actor, "data.read", f"catalog:{side.code}", "success", details)
         usage.add_rows(rt, side.grant, actor, clock(), read)
     return CompositePage(rows.select(plan.fields), cursor, [s.grant for s in plan.sides])
+
+
+def _joined(rt: Runtime, plan: _Plan, query: Composite) -> pa.Table:
+    """The page's rows and one more, each resource's scan open while the join reads it."""
+    with ExitStack() as open_scans:
+        streams = {
+            f"s{i}": _masked_stream(open_scans.enter_context(_scan(rt, side, plan)), side)
+            for i, side in enumerate(plan.sides)
+        }
+        sql, params = _sql(plan, streams, query)
+        return select_streams(streams, sql, params)
 
 
 def _side(rt: Runtime, entry: CatalogEntry, grant: ShareGrant) -> _Side:
@@ -294,7 +302,7 @@ def _shown(mask: MaskKind | None) -> str:
     return "in clear" if mask is None else f"masked by {mask}"
 
 
-def _scan(rt: Runtime, side: _Side, plan: _Plan) -> Any:
+def _scan(rt: Runtime, side: _Side, plan: _Plan) -> AbstractContextManager[pa.RecordBatchReader]:
     every = [c.name for c in side.entry.definition.columns]
     conditions = list(plan.pushed[side.code])
     if side.grant.terms.row_filter:
