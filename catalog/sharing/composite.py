@@ -131,8 +131,9 @@ def composite_read(rt: Runtime, query: Composite, *, clock: Clock = utc_now) -> 
     if not 1 <= len(codes) <= MAX_RESOURCES or len(set(codes)) != len(codes):
         raise BadSelection(f"resources: 1 to {MAX_RESOURCES} distinct codes, not {codes}")
     found = [granted(rt, code, MODE, clock=clock) for code in codes]
+    called = clock()  # the call's minute, where its rows are added however long it reads
     for _, grant in found:
-        usage.count_call(rt, grant, actor, clock())
+        usage.count_call(rt, grant, actor, called)
     plan = _plan(rt, [_side(rt, entry, grant) for entry, grant in found], query)
     try:
         rows = _joined(rt, plan, query)
@@ -147,7 +148,7 @@ def composite_read(rt: Runtime, query: Composite, *, clock: Clock = utc_now) -> 
                    "rows": read, "table": side.entry.dataset,
                    "joined_with": [s.code for s in plan.sides if s is not side]}  # fmt: skip
         trail.write(rt, actor, "data.read", f"catalog:{side.code}", "success", details)
-        usage.add_rows(rt, side.grant, actor, clock(), read)
+        usage.add_rows(rt, side.grant, actor, called, read)
     return CompositePage(rows.select(plan.fields), cursor, [s.grant for s in plan.sides])
 
 

@@ -6,9 +6,9 @@ quota, and reads only the granted columns of the rows the grant's row filter let
 further narrowed by the caller's own filter (parsed like the grant's, over granted columns
 the grant does not mask, so that no condition probes a value the grant withholds or hides),
 in key order, a page at a time, its sensitive columns masked unless the grant gives them in
-clear; a filter DuckDB cannot evaluate over the data (two types compared) is refused too. Each read is one
-``data.read`` audit row with the mode, the grant and the rows returned, and counts against the
-grant's quota and usual volume (:mod:`catalog.sharing.usage`).
+clear; a filter DuckDB cannot evaluate over the data (two types compared) is refused too.
+Each read is one ``data.read`` audit row with the mode, the grant and the rows returned, and
+counts against the grant's quota and usual volume (:mod:`catalog.sharing.usage`).
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def read(
     """A page of resource ``code`` in ``mode``, as the acting principal's grant allows."""
     actor = acting(rt)
     entry, grant = granted(rt, code, mode, clock=clock)
-    usage.count_call(rt, grant, actor, clock())
+    called = clock()  # the call's minute, where its rows are added however long it reads
+    usage.count_call(rt, grant, actor, called)
     keys = rt.config.dataset(entry.dataset).keys
     columns = _fields(grant, selection)
     masked_columns = _masks(rt, grant.terms.columns, grant)
@@ -88,7 +89,7 @@ def read(
     details = {"mode": mode, "grant": grant.id, "application": grant.application,
                "rows": rows.num_rows, "table": entry.dataset}  # fmt: skip
     trail.write(rt, actor, "data.read", f"catalog:{entry.code}", "success", details)
-    usage.add_rows(rt, grant, actor, clock(), rows.num_rows)
+    usage.add_rows(rt, grant, actor, called, rows.num_rows)
     return Page(rows, cursor, grant)
 
 
