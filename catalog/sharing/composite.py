@@ -29,8 +29,10 @@ row once across pages. Each read is one ``data.read`` audit row per resource, wi
 that resource in the page, and counts them against its grant's usual volume.
 
 Memory: every resource is scanned as a stream of batches (at most
-:data:`~jobs.query.scan`'s batch rows each) of its granted columns, filtered in the scan and
-masked batch by batch; DuckDB's hash join holds the filtered, projected rows of the resources it
+:data:`~jobs.query.scan`'s batch rows each) of its granted columns, filtered in the scan, the
+masked columns the query joins, filters after the join or sorts on masked batch by batch (the
+other masked columns on the page's rows: a mask is a function of the value alone, so the
+values are the same); DuckDB's hash join holds the filtered, projected rows of the resources it
 builds on (all but the one it streams) and keeps only the ``limit + 1`` first rows of the
 order (a top-N, not a sort of the join), inside the sandbox's ``memory_limit``. No table is
 read whole into Python.
@@ -56,7 +58,7 @@ from catalog.sharing.reads import MAX_PAGE, BadSelection, granted
 from catalog.sharing.terms import ShareMode
 from govlake import row_filter
 from govlake.runtime import Runtime
-from jobs.masking import MaskKind, mask_batch, mask_key, masks_for
+from jobs.masking import MaskKind, mask_batch, mask_key, mask_table, masks_for
 from jobs.query import ConditionFailed, quoted, scan, select_streams
 from services.identity import trail
 from services.identity.policy import acting
@@ -122,6 +124,13 @@ class _Plan:
     order: list[tuple[str, bool]]
     fields: list[str]
     digest: str
+    compared: frozenset[str]
+    """The columns (``CODE.column``) joined on, filtered after the join or sorted by."""
+
+    def masks(self, side: _Side, *, compared: bool) -> dict[str, MaskKind]:
+        """The side's masks by qualified name, of the compared columns or of the others."""
+        named = {f"{side.code}.{c}": kind for c, kind in side.masks.items()}
+        return {c: kind for c, kind in named.items() if (c in self.compared) == compared}
 
 
 def composite_read(rt: Runtime, query: Composite, *, clock: Clock = utc_now) -> CompositePage:
@@ -153,14 +162,22 @@ def composite_read(rt: Runtime, query: Composite, *, clock: Clock = utc_now) -> 
 
 
 def _joined(rt: Runtime, plan: _Plan, query: Composite) -> pa.Table:
-    """The page's rows and one more, each resource's scan open while the join reads it."""
+    """The page's rows and one more, each resource's scan open while the join reads it.
+
+    The columns the join compares are masked in the stream, before it; a mask being a function
+    of the value alone, the others are masked on the page's rows, which gives the same values.
+    """
     with ExitStack() as open_scans:
         streams = {
-            f"s{i}": _masked_stream(open_scans.enter_context(_scan(rt, side, plan)), side)
+            f"s{i}": _masked_stream(
+                open_scans.enter_context(_scan(rt, side, plan)), plan.masks(side, compared=True)
+            )
             for i, side in enumerate(plan.sides)
         }
         sql, params = _sql(plan, streams, query)
-        return select_streams(streams, sql, params)
+        rows = select_streams(streams, sql, params)
+    late = {c: kind for side in plan.sides for c, kind in plan.masks(side, compared=False).items()}
+    return mask_table(rows, late, token_key=mask_key()) if late else rows
 
 
 def _side(rt: Runtime, entry: CatalogEntry, grant: ShareGrant) -> _Side:
@@ -187,12 +204,13 @@ def _plan(rt: Runtime, sides: list[_Side], query: Composite) -> _Plan:
         if query.fields
         else [f"{s.code}.{c}" for s in sides for c in s.columns]
     )
-    pushed, after_join = _filter(by_code, query.where)
+    pushed, after_join, filtered = _filter(by_code, query.where)
     order = _order(by_code, sides, query.sort)
     joins = _joins(by_code, sides, query.on)
     shape = [list(by_code), joins, query.where, order]
     digest = hashlib.sha256(json.dumps(shape, ensure_ascii=False).encode()).hexdigest()[:16]
-    return _Plan(sides, joins, pushed, after_join, order, fields, digest)
+    compared = {*filtered, *(name for name, _ in order), *(c for j in joins for p in j for c in p)}
+    return _Plan(sides, joins, pushed, after_join, order, fields, digest, frozenset(compared))
 
 
 def _split(by_code: dict[str, _Side], text: str, where: str) -> tuple[_Side, str]:
@@ -215,12 +233,15 @@ def _named(by_code: dict[str, _Side], text: str, where: str) -> str:
     return f"{side.code}.{column}"
 
 
-def _filter(by_code: dict[str, _Side], where: str | None) -> tuple[dict[str, list[str]], list[str]]:
-    """The filter's parts run in each resource's scan, and those run after the join."""
+def _filter(
+    by_code: dict[str, _Side], where: str | None
+) -> tuple[dict[str, list[str]], list[str], set[str]]:
+    """The filter's parts run in each resource's scan, those run after the join, their columns."""
     pushed: dict[str, list[str]] = {code: [] for code in by_code}
     after_join: list[str] = []
+    columns: set[str] = set()
     if not where:
-        return pushed, after_join
+        return pushed, after_join, columns
     granted_columns = {code: side.columns for code, side in by_code.items()}
     try:
         parts = row_filter.qualified_parts(where, granted_columns, where="filter")
@@ -234,7 +255,8 @@ def _filter(by_code: dict[str, _Side], where: str | None) -> tuple[dict[str, lis
                 pushed[code].append(part.sql(lambda _, column: column))
                 continue
         after_join.append(part.sql(lambda table, column: f"{table}.{column}"))
-    return pushed, after_join
+        columns |= {f"{table}.{column}" for table, column in part.columns}
+    return pushed, after_join, columns
 
 
 def _order(
@@ -314,9 +336,10 @@ def _scan(rt: Runtime, side: _Side, plan: _Plan) -> AbstractContextManager[pa.Re
     return scan(rt.lake, side.entry.dataset, columns, conditions, [])
 
 
-def _masked_stream(reader: pa.RecordBatchReader, side: _Side) -> pa.RecordBatchReader:
-    """``reader``'s batches with the side's masks applied, one batch at a time."""
-    masks = {f"{side.code}.{c}": kind for c, kind in side.masks.items()}
+def _masked_stream(
+    reader: pa.RecordBatchReader, masks: dict[str, MaskKind]
+) -> pa.RecordBatchReader:
+    """``reader``'s batches with ``masks`` applied, one batch at a time."""
     if not masks:
         return reader
     key = mask_key()
