@@ -378,19 +378,15 @@ def _after(order: list[tuple[str, bool]], last: list[Any], params: list[Any]) ->
     """Rows after ``last`` in ``order`` (nulls last): (o1 after a) OR (o1 = a AND o2 after b) ..."""
     alternatives = []
     for depth, (column, desc) in enumerate(order):
-        terms = []
-        for (name, _), value in zip(order[:depth], last[:depth], strict=True):
-            if value is None:
-                terms.append(f"{quoted(name)} IS NULL")
-            else:
-                terms.append(f"{quoted(name)} = ?")
-                params.append(value)
-        value = last[depth]
-        if value is None:
+        if last[depth] is None:
             continue  # nothing comes after a null, nulls being last
+        terms, values = [], []
+        for (name, _), value in zip(order[:depth], last[:depth], strict=True):
+            terms.append(f"{quoted(name)} IS NULL" if value is None else f"{quoted(name)} = ?")
+            values += [] if value is None else [value]
         terms.append(f"({quoted(column)} {'<' if desc else '>'} ? OR {quoted(column)} IS NULL)")
-        params.append(value)
         alternatives.append("(" + " AND ".join(terms) + ")")
+        params += [*values, last[depth]]
     return "(" + (" OR ".join(alternatives) or "FALSE") + ")"
 
 
