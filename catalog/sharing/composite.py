@@ -28,8 +28,8 @@ the last row's order values bound to the query's resources, joins, filter and or
 row once across pages. Each read is one ``data.read`` audit row per resource, with the rows of
 that resource in the page, and counts them against its grant's usual volume.
 
-Memory: every resource is scanned as a stream of batches (at most
-:data:`~jobs.query.scan`'s batch rows each) of its granted columns, filtered in the scan, the
+Memory: every resource is scanned as a stream of batches (65,536 rows at most each,
+:func:`jobs.query.scan`) of its granted columns, filtered in the scan, the
 masked columns the query joins, filters after the join or sorts on masked batch by batch (the
 other masked columns on the page's rows: a mask is a function of the value alone, so the
 values are the same); DuckDB's hash join holds the filtered, projected rows of the resources it
