@@ -23,7 +23,7 @@ from apps.api_responses import refusals
 from apps.catalog_view import NotFound, View
 from apps.delta_sharing_api import install as install_delta_sharing
 from apps.notify_api import notify_routes
-from apps.sharing_api import share_routes
+from apps.sharing_api import composite_routes, share_routes
 from catalog.export import catalogue_document, resource_record
 from catalog.store import Catalog, Filters
 from govlake.principal import Principal
@@ -45,6 +45,7 @@ def create_app(rt: Runtime) -> FastAPI:
     guard, answers = [Depends(declared_only(signed_in))], refusals(401, 503)
     router = APIRouter(dependencies=guard, responses=answers)
     app.include_router(share_routes(rt, signed_in), dependencies=guard, responses=answers)
+    app.include_router(composite_routes(rt, signed_in), dependencies=guard, responses=answers)
     app.include_router(notify_routes(rt, signed_in), dependencies=guard, responses=answers)
     install_delta_sharing(app, rt)
 

@@ -8,15 +8,21 @@ records, described for the caller's grant by ``/v1/resources/{code}/service/open
 Each needs a bearer token and a grant in force for the caller's organisation in that mode
 (:mod:`catalog.sharing.reads`): 403 without one (an unknown code answers the same), 429 with
 ``Retry-After`` past the grant's quota, 400 for a filter, field, page or cursor it may not ask
-for. (No postponed annotations: FastAPI reads the routes' annotations at run time.)
+for. ``POST /v1/composite`` is the composite query over several resources joined on shared
+keys (:mod:`catalog.sharing.composite`): a read, posted because the query is a document; the
+same answers, each resource needing its own grant. (No postponed annotations: FastAPI reads the
+routes' annotations at run time.)
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from apps.api_responses import refusals
+from catalog.sharing.composite import MAX_RESOURCES, MAX_SORT, Composite, composite_read
 from catalog.sharing.reads import MAX_PAGE, BadSelection, Selection, granted, read
 from catalog.sharing.service_schema import openapi, typed
 from catalog.sharing.terms import ShareMode
@@ -79,8 +85,16 @@ Paged = Annotated[Selection, Depends(_paged)]
 
 
 def _page(rt: Runtime, caller: Principal, code: str, mode: ShareMode, selection: Selection) -> Any:
-    try:
+    with _answered():
         page = read(rt.acting_as(caller), code, mode, selection)
+    return {"rows": page.rows.to_pylist(), "next_cursor": page.next_cursor}
+
+
+@contextmanager
+def _answered() -> Iterator[None]:
+    """A refusal as its HTTP answer: 403 ungranted, 429 past the quota, 400 a bad selection."""
+    try:
+        yield
     except AccessDenied as exc:
         raise HTTPException(status_code=403, detail=str(exc)) from None
     except QuotaExceeded as exc:
@@ -88,4 +102,58 @@ def _page(rt: Runtime, caller: Principal, code: str, mode: ShareMode, selection:
         raise HTTPException(status_code=429, detail=str(exc), headers=headers) from None
     except BadSelection as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    return {"rows": page.rows.to_pylist(), "next_cursor": page.next_cursor}
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class CompositeQuery(BaseModel):
+    """A composite query: columns are named by resource code, ``GL-000001.uscc``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resources: list[Name] = Field(
+        min_length=1, max_length=MAX_RESOURCES, description="Codes of granted resources."
+    )
+    on: list[Annotated[str, StringConstraints(max_length=400)]] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Join pairs `A.x = B.y`; none: each resource joins the first on its keys.",
+    )
+    fields: list[Name] | None = Field(
+        default=None, max_length=500, description="Qualified granted columns; none: all."
+    )
+    filter: str | None = Field(
+        default=None, max_length=2000, description='Row filter, e.g. `"GL-000001".status = 1`.'
+    )
+    sort: list[Name] = Field(
+        default_factory=list,
+        max_length=MAX_SORT,
+        description="Qualified granted columns, `-` first for descending; then the keys.",
+    )
+    limit: int = Field(default=100, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(default=None, max_length=4000)
+
+
+def composite_routes(rt: Runtime, signed_in: Callable[..., Principal]) -> APIRouter:
+    """The composite query over several resources, for the principals ``signed_in`` gives."""
+    router = APIRouter(prefix="/v1", tags=["sharing"], responses=refusals(400, 403, 429))
+    Caller = Annotated[Principal, Depends(signed_in)]
+
+    @router.post("/composite")
+    def composite(caller: Caller, query: CompositeQuery) -> Any:
+        """A page of granted resources joined on shared keys, filtered and sorted."""
+        asked = Composite(
+            resources=query.resources,
+            on=query.on,
+            fields=query.fields,
+            where=query.filter,
+            sort=query.sort,
+            limit=query.limit,
+            cursor=query.cursor,
+        )
+        with _answered():
+            page = composite_read(rt.acting_as(caller), asked)
+        return {"rows": page.rows.to_pylist(), "next_cursor": page.next_cursor}
+
+    return router

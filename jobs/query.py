@@ -15,7 +15,8 @@ settings are locked once the views exist. Every other use of DuckDB on data open
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -40,6 +41,20 @@ SANDBOX: dict[str, str | bool] = {
 
 class QueryRefused(GovlakeError):
     """The SQL is not one read-only statement over the lakehouse views."""
+
+
+class ConditionFailed(GovlakeError):
+    """A condition cannot be evaluated over the data: two types compared, a cast that fails."""
+
+
+# What a parsed filter can still make DuckDB refuse: binding it to the columns' types, or a
+# value it casts.
+_CONDITION_ERRORS = (duckdb.BinderException, duckdb.DataError)
+
+
+def _condition_failed(exc: duckdb.Error) -> ConditionFailed:
+    first = str(exc).splitlines()[0].split(": ", 1)[-1]
+    return ConditionFailed(f"cannot be evaluated: {first}")
 
 
 def sandbox() -> duckdb.DuckDBPyConnection:
@@ -184,19 +199,79 @@ def select(
         if ref not in tables:
             raise UnknownDatasetError(f"table {ref} is not built yet")
         zone, _, name = ref.partition(".")
-        sql = f"SELECT {', '.join(_quoted(c) for c in columns)} FROM {zone}.{_quoted(name)}"
+        sql = f"SELECT {', '.join(quoted(c) for c in columns)} FROM {zone}.{quoted(name)}"
         if conditions:
             sql += " WHERE " + " AND ".join(f"({c})" for c in conditions)
         if order_by:
-            sql += " ORDER BY " + ", ".join(_quoted(c) for c in order_by)
+            sql += " ORDER BY " + ", ".join(quoted(c) for c in order_by)
         return con.sql(f"{sql} LIMIT {int(limit)}", params=list(params)).to_arrow_table()
+    except _CONDITION_ERRORS as exc:
+        raise _condition_failed(exc) from None
     except duckdb.Error as exc:
         raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
 
 
-def _quoted(name: str) -> str:
+@contextmanager
+def scan(
+    lake: Lakehouse,
+    ref: str,
+    columns: Mapping[str, str],
+    conditions: Sequence[str],
+    params: Sequence[Any],
+    *,
+    batch_rows: int = 65_536,
+) -> Iterator[pa.RecordBatchReader]:
+    """A stream of ``columns`` (name -> name given it) of table ``ref`` where every condition holds.
+
+    Like :func:`select`, unordered and read a batch of at most ``batch_rows`` at a time while
+    the context is open: only the batch in hand is in memory.
+    """
+    con, tables, broken = connect(lake, [ref])
+    try:
+        if ref in broken:
+            raise BrokenTableError(broken[ref])
+        if ref not in tables:
+            raise UnknownDatasetError(f"table {ref} is not built yet")
+        zone, _, name = ref.partition(".")
+        chosen = ", ".join(f"{quoted(c)} AS {quoted(a)}" for c, a in columns.items())
+        sql = f"SELECT {chosen} FROM {zone}.{quoted(name)}"
+        if conditions:
+            sql += " WHERE " + " AND ".join(f"({c})" for c in conditions)
+        yield con.sql(sql, params=list(params)).to_arrow_reader(batch_rows)
+    except _CONDITION_ERRORS as exc:
+        raise _condition_failed(exc) from None
+    except duckdb.Error as exc:
+        raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
+def select_streams(
+    streams: Mapping[str, pa.RecordBatchReader], sql: str, params: Sequence[Any]
+) -> pa.Table:
+    """The result of ``sql`` over ``streams``, each registered under its name, in the sandbox.
+
+    ``sql`` is built by the caller from quoted names, parsed filters and ``?`` placeholders for
+    ``params``. Each stream is read once, as DuckDB's plan pulls it.
+    """
+    con = sandbox()
+    try:
+        for name, stream in streams.items():
+            con.register(name, stream)
+        lock(con)
+        return con.sql(sql, params=list(params)).to_arrow_table()
+    except _CONDITION_ERRORS as exc:
+        raise _condition_failed(exc) from None
+    except duckdb.Error as exc:
+        raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
+def quoted(name: str) -> str:
+    """``name`` as a DuckDB identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -212,11 +287,11 @@ def select_rows(
     try:
         con.register("arrow__rows", rows)
         lock(con)
-        sql = f"SELECT {', '.join(_quoted(c) for c in columns)} FROM arrow__rows"
+        sql = f"SELECT {', '.join(quoted(c) for c in columns)} FROM arrow__rows"
         if conditions:
             sql += " WHERE " + " AND ".join(f"({c})" for c in conditions)
         if order_by:
-            sql += " ORDER BY " + ", ".join(_quoted(c) for c in order_by)
+            sql += " ORDER BY " + ", ".join(quoted(c) for c in order_by)
         return con.sql(sql).to_arrow_table()
     except duckdb.Error as exc:
         raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None

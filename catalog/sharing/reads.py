@@ -3,11 +3,12 @@
 :func:`read` finds the grant in force for the caller's organisation on the resource in the
 mode asked (refused and audited when there is none), counts the call against the grant's
 quota, and reads only the granted columns of the rows the grant's row filter lets through,
-further narrowed by the caller's own filter (parsed like the grant's, and over granted columns
-only, so that no condition probes a column the grant withholds), in key order, a page at a
-time, its sensitive columns masked unless the grant gives them in clear. Each read is one
-``data.read`` audit row with the mode, the grant and the rows returned, and counts against the
-grant's quota and usual volume (:mod:`catalog.sharing.usage`).
+further narrowed by the caller's own filter (parsed like the grant's, over granted columns
+the grant does not mask, so that no condition probes a value the grant withholds or hides),
+in key order, a page at a time, its sensitive columns masked unless the grant gives them in
+clear; a filter DuckDB cannot evaluate over the data (two types compared) is refused too.
+Each read is one ``data.read`` audit row with the mode, the grant and the rows returned, and
+counts against the grant's quota and usual volume (:mod:`catalog.sharing.usage`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
@@ -30,8 +32,8 @@ from govlake import row_filter
 from govlake.errors import GovlakeError
 from govlake.principal import Principal
 from govlake.runtime import Runtime
-from jobs.masking import mask_key, mask_table, masks_for
-from jobs.query import select
+from jobs.masking import MaskKind, mask_key, mask_table, masks_for
+from jobs.query import ConditionFailed, select
 from services.identity import trail
 from services.identity.organisations import OrgTree
 from services.identity.policy import AccessDenied, acting
@@ -70,19 +72,24 @@ def read(
     """A page of resource ``code`` in ``mode``, as the acting principal's grant allows."""
     actor = acting(rt)
     entry, grant = granted(rt, code, mode, clock=clock)
-    usage.count_call(rt, grant, actor, clock())
+    called = clock()  # the call's minute, where its rows are added however long it reads
+    usage.count_call(rt, grant, actor, called)
     keys = rt.config.dataset(entry.dataset).keys
     columns = _fields(grant, selection)
-    conditions, params = _conditions(entry, grant, selection, keys)
-    rows = select(rt.lake, entry.dataset, columns, conditions, params,
-                  order_by=keys, limit=selection.limit + 1)  # fmt: skip
+    masked_columns = _masks(rt, grant.terms.columns, grant)
+    conditions, params = _conditions(entry, grant, selection, keys, masked_columns)
+    try:
+        rows = select(rt.lake, entry.dataset, columns, conditions, params,
+                      order_by=keys, limit=selection.limit + 1)  # fmt: skip
+    except ConditionFailed as exc:
+        raise BadSelection(f"filter {exc}") from None
     more = rows.num_rows > selection.limit
     rows = masked(rt, rows.slice(0, selection.limit), grant)
     cursor = _cursor_after(rows, keys) if more and set(keys) <= set(columns) else None
     details = {"mode": mode, "grant": grant.id, "application": grant.application,
                "rows": rows.num_rows, "table": entry.dataset}  # fmt: skip
     trail.write(rt, actor, "data.read", f"catalog:{entry.code}", "success", details)
-    usage.add_rows(rt, grant, actor, clock(), rows.num_rows)
+    usage.add_rows(rt, grant, actor, called, rows.num_rows)
     return Page(rows, cursor, grant)
 
 
@@ -92,9 +99,13 @@ def masked(rt: Runtime, rows: pa.Table, grant: ShareGrant) -> pa.Table:
     The rules of ``conf/catalog.yaml`` say how (:mod:`jobs.masking`): the one masking of every
     share path.
     """
-    rules = rt.config.catalog.sensitive_columns
-    masks = masks_for(rows.column_names, rules, clear=grant.terms.clear)
+    masks = _masks(rt, rows.column_names, grant)
     return mask_table(rows, masks, token_key=mask_key()) if masks else rows
+
+
+def _masks(rt: Runtime, columns: list[str], grant: ShareGrant) -> dict[str, MaskKind]:
+    rules = rt.config.catalog.sensitive_columns
+    return masks_for(columns, rules, clear=grant.terms.clear)
 
 
 def granted(
@@ -147,7 +158,11 @@ def _fields(grant: ShareGrant, selection: Selection) -> list[str]:
 
 
 def _conditions(
-    entry: CatalogEntry, grant: ShareGrant, selection: Selection, keys: list[str]
+    entry: CatalogEntry,
+    grant: ShareGrant,
+    selection: Selection,
+    keys: list[str],
+    masked: Collection[str],
 ) -> tuple[list[str], list[Any]]:
     every = [c.name for c in entry.definition.columns]
     conditions: list[str] = []
@@ -159,8 +174,15 @@ def _conditions(
             conditions.append(
                 row_filter.render(selection.where, grant.terms.columns, where="filter")
             )
+            probed = sorted(row_filter.columns_of(selection.where) & set(masked))
         except ValueError as exc:
             raise BadSelection(str(exc)) from None
+        if probed:
+            raise BadSelection(
+                f"filter names {', '.join(probed)}, masked for this grant: a filter here compares "
+                "clear values, so it may not name a masked column (POST /v1/composite compares "
+                "them masked)"
+            )
     if selection.record is not None:
         if len(keys) != 1:
             raise BadSelection(f"{entry.code} is keyed by {keys or 'nothing'}: filter instead")

@@ -102,13 +102,26 @@ def gold_code(rt: Runtime) -> str:
     return Catalog(rt).resource(GOLD).code
 
 
-def authorise(people: dict[str, Runtime], mode: ShareMode, terms: chain.Grant) -> ShareGrant:
-    """The tax bureau applies for the directory in ``mode``; accepted, approved, authorised."""
+def authorise(
+    people: dict[str, Runtime], mode: ShareMode, terms: chain.Grant, *, code: str | None = None
+) -> ShareGrant:
+    """The tax bureau applies for ``code`` (the directory) in ``mode``; authorised through."""
     tax, owner, hub = (people[n] for n in ("tax.analyst", "zhang.wei", "li.na"))
-    made = chain.apply(tax, gold_code(tax), application(mode=mode))
+    made = chain.apply(tax, code or gold_code(tax), application(mode=mode))
     chain.act(hub, made.code, "accept")
     chain.act(owner, made.code, "approve")
     return chain.authorize_application(hub, made.code, terms)
+
+
+def publish_registry(people: dict[str, Runtime]) -> str:
+    """The registry's silver table reviewed by its owner and published; its resource code."""
+    catalog = Catalog(people["li.na"])
+    code = catalog.resource(SILVER).code
+    steward, hub = people["zhang.wei"].principal, people["li.na"].principal
+    assert steward is not None and hub is not None
+    catalog.review(code, approve=True, actor=steward, comment=None, version=None)
+    catalog.publish(code, actor=hub)
+    return code
 
 
 def grant_every_query_mode(people: dict[str, Runtime]) -> None:

@@ -69,3 +69,29 @@ def test_conf_check_refuses_a_pasted_statement_naming_file_line_and_field(
     assert (issue.file, issue.line, issue.field) == (path, line, "subscriptions.0.filter")
     assert "not allowed in a filter" in issue.message
     assert not Path("/tmp/pwned.csv").exists()
+
+
+def test_a_filter_over_several_tables_splits_into_parts_naming_their_columns() -> None:
+    granted = {"GL-1": ["status", "region"], "GL-2": ["amount"]}
+    text = """"GL-1".status = 'a' AND ("GL-2".amount > 1 OR "GL-1".region IS NULL)"""
+    one, both = row_filter.qualified_parts(text, granted, where="filter")
+    assert one.columns == {("GL-1", "status")} and one.sql(lambda _, c: c) == "\"status\" = 'a'"
+    assert both.columns == {("GL-2", "amount"), ("GL-1", "region")}
+    assert both.sql(lambda t, c: f"{t}.{c}") == '"GL-2.amount" > 1 OR "GL-1.region" IS NULL'
+
+
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        ("status = 'a'", 'columns are named by their table, "table".column, not status'),
+        ('"GL-3".status = 1', "filter: GL-3 is none of GL-1"),
+        ('"GL-1".secret = 1', r"filter names GL-1.secret, not a column of GL-1 it may read"),
+        ('"GL-1".status IN (SELECT 1)', "Subquery"),
+        ('"GL-1".status = 1; DROP TABLE x', "Block|not a condition"),
+    ],
+)
+def test_a_filter_over_several_tables_names_granted_columns_by_table(
+    text: str, refusal: str
+) -> None:
+    with pytest.raises(ValueError, match=refusal):
+        row_filter.qualified_parts(text, {"GL-1": ["status"]}, where="filter")
