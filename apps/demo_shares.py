@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from apps.cli import profile_file
-from apps.cli.token_file import token_path
 from apps.demo_people import Person, login
 from catalog.records import CatalogEntry
 from catalog.sharing import applications as chain
-from catalog.sharing import grants, reads, share_tokens
+from catalog.sharing import grants, profile_file, reads, share_tokens
 from catalog.sharing.grants import ShareGrant
 from catalog.sharing.terms import Request, ShareMode
 from catalog.store import Catalog
@@ -31,7 +29,7 @@ from services.identity.organisations import OrgTree
 from services.identity.stewards import STEWARD
 
 PERIOD = timedelta(days=365)
-SERVER = "http://127.0.0.1:8090"  # govlake catalog serve
+SERVER = "http://127.0.0.1:8090"  # where govlake catalog serve listens by default
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,8 @@ class ShareAccess:
     mode: ShareMode
     application: str
     resource: str
-    how: tuple[str, ...]
+    dataset: str
+    profile: Path | None  # the share interface's profile file, where the demo wrote it
 
 
 def grant_shares(
@@ -92,8 +91,9 @@ def grant_shares(
             continue
         if analyst is not None:
             _first_call(rt.acting_as(analyst), entry.code, grant.application, share, progress)
-        how = _how(rt, entry.code, grant.application, share)
-        found.append(ShareAccess(share.department, share.mode, grant.application, entry.code, how))
+        profile = profile_path(rt, share) if share.mode == "share_interface" else None
+        found.append(ShareAccess(share.department, share.mode, grant.application, entry.code,
+                                 share.dataset, profile))  # fmt: skip
     return found
 
 
@@ -140,23 +140,6 @@ def _first_call(
     record = page.rows.to_pylist()[0] if page.rows.num_rows else {}
     shown = ", ".join(f"{k}={v}" for k, v in record.items())
     progress(f"sharing: {share.department} reads {code} by {share.mode}: {shown}")
-
-
-def _how(rt: Runtime, code: str, application: str, share: DemoShare) -> tuple[str, ...]:
-    """How the department calls its share, once ``govlake catalog serve`` runs."""
-    if share.mode == "share_interface":
-        schema, _, table = share.dataset.partition(".")
-        profile = profile_path(rt, share)
-        made = () if profile.exists() else (f"govlake applications profile {application} "
-                                            f"--out {profile}",)  # fmt: skip
-        return (*made, f"delta_sharing.load_as_pandas('{profile}#{application.lower()}."
-                       f"{schema}.{table}')")  # fmt: skip
-    service = f"{SERVER}/v1/resources/{code}/service"
-    return (
-        f"govlake login {share.department}.analyst",
-        f'curl -H "Authorization: Bearer $(cat {token_path()})" "{service}/records?limit=10"',
-        f"(its schema: {service}/openapi.json)",
-    )
 
 
 def _in_force(rt: Runtime, share: DemoShare) -> ShareGrant | None:

@@ -212,7 +212,7 @@ def _served(conf: str) -> str:
 @cache
 def _profile(conf: str, application: str) -> Path:
     """A profile of the grant for the server of this process (made before the clock)."""
-    from apps.cli.profile_file import save
+    from catalog.sharing.profile_file import save
     from catalog.sharing import share_tokens
 
     issued = share_tokens.issue(_runtime(conf), application)

@@ -15,11 +15,10 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from apps.cli import profile_file
 from apps.cli.common import ConfOption, out, reports_errors, signed_in
 from apps.cli.listing import Format, FormatOption, Listing, emit
 from catalog.sharing import applications as chain
-from catalog.sharing import share_tokens
+from catalog.sharing import profile_file, share_tokens
 from catalog.sharing.terms import SHARE_MODES, Request
 from govlake.errors import GovlakeError
 

@@ -13,6 +13,8 @@ import typer
 
 from apps.cli.common import err, out
 from apps.cli.listing import Format, Listing, emit
+from apps.cli.token_file import token_path
+from apps.demo_shares import SERVER, ShareAccess
 from catalog.labels import STATUS_NAMES
 
 if TYPE_CHECKING:
@@ -96,8 +98,24 @@ def _shares(report: DemoReport) -> None:
     emit(listing, Format.table)
     for share in report.shares:
         out.print(f"{share.department} ({share.mode}):", highlight=False)
-        for line in share.how:
+        for line in _how(share):
             out.print(f"  {line}", soft_wrap=True, highlight=False)
+
+
+def _how(share: ShareAccess) -> tuple[str, ...]:
+    """How the department calls its share, once ``govlake catalog serve`` runs."""
+    if share.profile is not None:
+        schema, _, table = share.dataset.partition(".")
+        fetch = f"govlake applications profile {share.application} --out {share.profile}"
+        made = () if share.profile.exists() else (fetch,)
+        coordinates = f"{share.application.lower()}.{schema}.{table}"
+        return (*made, f"delta_sharing.load_as_pandas('{share.profile}#{coordinates}')")
+    service = f"{SERVER}/v1/resources/{share.resource}/service"
+    return (
+        f"govlake login {share.department}.analyst",
+        f'curl -H "Authorization: Bearer $(cat {token_path()})" "{service}/records?limit=10"',
+        f"(its schema: {service}/openapi.json)",
+    )
 
 
 def _places(report: DemoReport) -> None:
