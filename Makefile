@@ -38,7 +38,7 @@ test: setup test-servers  ## lint, types, layers and the whole test suite (needs
 	# A process holds one SparkSession: the standalone-cluster tier runs in its own.
 	$(BIN)/pytest -m cluster
 
-bench-setup: setup test-servers  ## the benchmarks' peers (dlt, ADBC) beside the locked dependencies
+bench-setup: setup test-servers  ## the benchmarks' peers and load (dlt, ADBC, locust) beside the locked dependencies
 	$(UV) sync --frozen --python python3.11 --group bench
 
 # The suite takes about 25 minutes on 2 cores and rewrites bench/RESULTS.md (needs the local

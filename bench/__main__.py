@@ -36,6 +36,8 @@ class Scenario:
 
 NO_DLT = ["govlake", "get", "local_arrow"]
 AUDIT = {"writes": 1000, "rows": 100_000}  # audited writes per run; rows of the verified ledger
+# The share API answers about 6 requests a second here: 500 per arm keep the run to minutes.
+SHARE_LOAD = {"backend": "postgresql", "rows": 50_000, "requests": 500, "users": 50}
 # Most scenarios run three times; the largest fewer, to keep the suite within 30 minutes on two
 # cores. dlt's SFTP CSV arm (about 0.8 MB/s) runs at 30 MB only; its ratio is per row.
 SUITE = [
@@ -56,6 +58,7 @@ SUITE = [
     Scenario("delta_sharing_1m", "bench.delta_sharing", {"rows": 1_000_000}),
     Scenario("notify_sqlite", "bench.notify", {"backend": "sqlite", "messages": 2000}),
     Scenario("notify_postgresql", "bench.notify", {"backend": "postgresql", "messages": 2000}),
+    Scenario("share_latency", "bench.share_latency", SHARE_LOAD, repeat=1),
 ]
 
 

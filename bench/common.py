@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from govlake.runtime import Runtime
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LAKEHOUSE = "root: {lake}\n"
+
+
+@contextmanager
+def platform_database(backend: str, work: Path, name: str) -> Iterator[str]:
+    """The URL of a fresh platform DB on ``backend``.
+
+    A SQLite file under ``work``, or a new schema ``bench_<name>_...`` of the local PostgreSQL,
+    dropped afterwards.
+    """
+    if backend == "sqlite":
+        yield f"sqlite:///{work}/platform.db"
+        return
+    schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES)
+    with admin.begin() as db:
+        db.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as db:
+            db.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
 
 
 def write_conf(base: Path, source_yaml: str, name: str, *, write: str = "append") -> Path:

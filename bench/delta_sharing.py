@@ -100,25 +100,36 @@ def client_python() -> Path:
 @contextmanager
 def prepared(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The registry built and published, the grant made, its share table and profile ready."""
-    work = Path(tempfile.mkdtemp(prefix="govlake-bench-sharing-"))
-    saved = {name: os.environ.get(name) for name in (*KEYS, "GOVLAKE_HOME", "GOVLAKE_CONF")}
-    os.environ.update(KEYS, GOVLAKE_HOME=str(work / "home"))  # the arms inherit them
-    os.environ.pop("GOVLAKE_CONF", None)
-    try:
-        conf = _conf(work)
+    with platform_home("sharing") as work:
+        conf = conf_without_servers(work)
         code, grant_id = _granted(conf, params["rows"])
         yield {**params, "conf": str(conf), "application": code, "grant": grant_id,
                "python": str(client_python())}  # fmt: skip
+
+
+@contextmanager
+def platform_home(name: str) -> Iterator[Path]:
+    """A fresh work folder with the platform's home under it, its keys in the environment.
+
+    The arms inherit them; the environment is put back and the folder removed afterwards.
+    """
+    work = Path(tempfile.mkdtemp(prefix=f"govlake-bench-{name}-"))
+    saved = {key: os.environ.get(key) for key in (*KEYS, "GOVLAKE_HOME", "GOVLAKE_CONF")}
+    os.environ.update(KEYS, GOVLAKE_HOME=str(work / "home"))
+    os.environ.pop("GOVLAKE_CONF", None)
+    try:
+        yield work
     finally:
-        for name, value in saved.items():
+        for key, value in saved.items():
             if value is None:
-                os.environ.pop(name, None)
+                os.environ.pop(key, None)
             else:
-                os.environ[name] = value
+                os.environ[key] = value
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _conf(work: Path) -> Path:
+def conf_without_servers(work: Path) -> Path:
+    """The shipped conf under ``work``, less the departments that need servers, on arrow."""
     conf = work / "conf"
     shutil.copytree(REPO / "conf", conf)
     for name in SERVED:
@@ -131,11 +142,23 @@ def _conf(work: Path) -> Path:
 
 def _granted(conf: Path, rows: int) -> tuple[str, int]:
     """Build, publish, apply, accept, approve, authorise, materialise: the application, grant."""
-    from apps.demo import source_path
-    from catalog.build import build_catalog
     from catalog.sharing import applications as chain
     from catalog.sharing.share_tables import refreshed
-    from catalog.sharing.terms import Request
+
+    people, code = published_directory(conf, rows)
+    application, grant = authorised(people, code, "share_interface", chain.Grant(columns=COLUMNS))
+    refreshed(people["tax.analyst"], grant)
+    return application, grant.id
+
+
+def published_directory(conf: Path, rows: int) -> tuple[dict[str, Any], str]:
+    """The registry seeded with ``rows``, built and its directory published; people, its code.
+
+    The people (runtimes acting as them, by name) are the owner's steward ``zhang.wei``, the
+    platform's ``li.na`` and the tax bureau's ``tax.analyst``, each with :data:`PASSWORD`.
+    """
+    from apps.demo import source_path
+    from catalog.build import build_catalog
     from catalog.store import Catalog
     from govlake.runtime import Runtime
     from jobs.runner import run_pipeline
@@ -163,15 +186,20 @@ def _granted(conf: Path, rows: int) -> tuple[str, int]:
     catalog.review(code, approve=True, actor=as_["zhang.wei"].principal, comment=None,
                    version=None)  # type: ignore[arg-type]  # fmt: skip
     catalog.publish(code, actor=as_["li.na"].principal)  # type: ignore[arg-type]
+    return as_, code
+
+
+def authorised(people: dict[str, Any], code: str, mode: str, terms: Any) -> tuple[str, Any]:
+    """The tax bureau's application for ``code`` in ``mode`` walked to its grant of ``terms``."""
+    from catalog.sharing import applications as chain
+    from catalog.sharing.terms import Request
+
     until = datetime.now(UTC).date() + timedelta(days=30)
-    request = Request(matter="bench", scenario="bench", purpose="bench", mode="share_interface",
-                      until=until)  # fmt: skip
-    made = chain.apply(as_["tax.analyst"], code, request)
-    chain.act(as_["li.na"], made.code, "accept")
-    chain.act(as_["zhang.wei"], made.code, "approve")
-    grant = chain.authorize_application(as_["li.na"], made.code, chain.Grant(columns=COLUMNS))
-    refreshed(as_["tax.analyst"], grant)
-    return made.code, grant.id
+    request = Request(matter="bench", scenario="bench", purpose="bench", mode=mode, until=until)  # type: ignore[arg-type]
+    made = chain.apply(people["tax.analyst"], code, request)
+    chain.act(people["li.na"], made.code, "accept")
+    chain.act(people["zhang.wei"], made.code, "approve")
+    return made.code, chain.authorize_application(people["li.na"], made.code, terms)
 
 
 @cache
@@ -190,23 +218,25 @@ def _warm(params: dict[str, Any]) -> None:
 @cache
 def _served(conf: str) -> str:
     """The catalog API served from this process (before the clock); its base URL."""
-    import socket
+    from apps.catalog_api import create_app
+
+    return serve(create_app(_runtime(conf)))
+
+
+def serve(app: Any) -> str:
+    """``app`` served by uvicorn on a free loopback port, from a thread of this process; its URL."""
     import threading
 
     import uvicorn
 
-    from apps.catalog_api import create_app
+    from apps.local_servers import LOOPBACK, free_port
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(_runtime(conf)), host="127.0.0.1", port=port,
-                            log_level="warning")  # fmt: skip
-    server = uvicorn.Server(config)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    return f"http://127.0.0.1:{port}"
+    return f"http://{LOOPBACK}:{port}"
 
 
 @cache

@@ -30,9 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-from bench.common import POSTGRES
+from bench.common import platform_database
 from bench.harness import serve_arm
 from govlake.platform_db.schema import notify_delivery, notify_message
 from govlake.runtime import Runtime
@@ -71,23 +69,6 @@ class _Keeper:
 
 
 @contextmanager
-def _database(backend: str, work: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{work}/platform.db"
-        return
-    schema = f"bench_notify_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES)
-    with admin.begin() as db:
-        db.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as db:
-            db.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
-
-
-@contextmanager
 def prepared(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The SMTP server started, the platform DB migrated, its connection in the environment."""
     from aiosmtpd.controller import Controller
@@ -104,7 +85,7 @@ def prepared(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     server = Controller(_Keeper(log), hostname=LOOPBACK, port=port)
     server.start()
     try:
-        with _database(params["backend"], work) as url:
+        with platform_database(params["backend"], work, "notify") as url:
             conf = work / "conf"
             conf.mkdir()
             (conf / "lakehouse.yaml").write_text(f"root: {work}/lake\n")

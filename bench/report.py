@@ -98,6 +98,8 @@ def _summary(records: list[dict[str, Any]]) -> list[str]:
     for record in records:
         found = [_speed(record, *pair) for pair in SPEEDS.get(record["module"], [])]
         found = [f for f in found if f]
+        if record["module"] == "bench.share_latency":
+            found = _latencies(record)
         if not found:
             found = [", ".join(f"{a['arm']} {a['work_s']} s" for a in record["arms"])]
         rss = ", ".join(f"{a['arm']} {a['peak_rss_mb']} MB" for a in record["arms"])
@@ -105,6 +107,33 @@ def _summary(records: list[dict[str, Any]]) -> list[str]:
             found.append(_validation_share(record))
         lines.append(f"- **{record['scenario']}**: " + "; ".join([*found, f"peak RSS {rss}"]))
     return [*lines, ""]
+
+
+LATENCY_PEERS = {"record": ["plain_record", "read_record"], "page": ["plain_page", "read_page"]}
+
+
+def _latencies(record: dict[str, Any]) -> list[str]:
+    """Per API arm: its p50/p99 and requests/s, and its peers' against it."""
+    found = []
+    for name, peers in LATENCY_PEERS.items():
+        arm = _arm(record, name)
+        if arm is None:
+            continue
+        mine = arm["extra"]
+        told = [f"{name} p50 {mine['p50_ms']} ms, p99 {mine['p99_ms']} ms, "
+                f"{mine['requests_per_s']} req/s"]  # fmt: skip
+        for peer in (_arm(record, p) for p in peers):
+            if peer is None:
+                continue
+            theirs = peer["extra"]
+            told.append(
+                f"{peer['arm']} p50 {theirs['p50_ms']} ms, {theirs['requests_per_s']} req/s "
+                f"({name} / {peer['arm']} p50 **{mine['p50_ms'] / max(theirs['p50_ms'], 1):.1f}**"
+                f", {peer['arm']} / {name} throughput "
+                f"**{theirs['requests_per_s'] / mine['requests_per_s']:.1f}**)"
+            )
+        found.append("; ".join(told))
+    return found
 
 
 def _validation_share(record: dict[str, Any]) -> str:

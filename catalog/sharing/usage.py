@@ -2,7 +2,8 @@
 
 Every call of a share mode counts in its minute (per grant and principal): a grant with
 ``per_minute`` refuses the calls of a minute past that many, whoever makes them. The rows
-returned are added to the same minute; when a principal's rows in one minute exceed
+returned are added to the minute they are returned in (the call's, or the next one for a
+read across a minute's end); when a principal's rows in one minute exceed
 :data:`FACTOR` times its usual rows per active minute over the last :data:`HISTORY` (and at
 least :data:`FLOOR` rows), one ``sharing.anomaly`` audit row is written for that minute: the
 standard's 调用异常监测, for the auditors and the message service to act on.
@@ -63,11 +64,15 @@ def add_rows(rt: Runtime, grant: ShareGrant, caller: Principal, now: datetime, r
     """Add ``rows`` to the caller's minute; alert once that minute when it is unusual."""
     minute = _minute(now)
     with rt.platform_db.begin() as conn:
-        conn.execute(
-            share_call.update()
-            .where(*_bucket(grant, caller, minute))
-            .values(rows=share_call.c.rows + rows)
-        )
+        # The call may have been counted in the minute before (a read across a minute's end).
+        insert = _dialect_insert(conn)(share_call).values(
+            grant_id=grant.id, principal=caller.username, minute=minute, calls=0, rows=rows,
+            alerted=False,
+        )  # fmt: skip
+        conn.execute(insert.on_conflict_do_update(
+            index_elements=["grant_id", "principal", "minute"],
+            set_={"rows": share_call.c.rows + rows},
+        ))  # fmt: skip
         current, alerted = conn.execute(
             sa.select(share_call.c.rows, share_call.c.alerted).where(
                 *_bucket(grant, caller, minute)

@@ -393,3 +393,32 @@ def test_a_volume_far_above_the_usual_raises_one_alert(platform: dict[str, Runti
         usage.count_call(tax, grant, caller, now)
     assert 1 <= refused.value.retry_after <= 31
     usage.count_call(tax, grant, caller, now + timedelta(minutes=1))  # a new minute
+
+
+@BOTH
+def test_rows_returned_after_the_minute_of_their_call_count_in_the_next(
+    platform: dict[str, Runtime],
+) -> None:
+    from catalog.sharing import usage
+    from govlake.platform_db.schema import share_call
+
+    tax, owner, hub = (platform[n] for n in ("tax.analyst", "zhang.wei", "li.na"))
+    made = chain.apply(tax, gold_code(tax), application(mode="composite_query"))
+    chain.act(hub, made.code, "accept")
+    chain.act(owner, made.code, "approve")
+    grant = chain.authorize_application(hub, made.code, chain.Grant(per_minute=1))
+    caller = tax.principal
+    assert caller is not None
+    called = datetime.now(UTC).replace(second=59, microsecond=900_000)
+    usage.count_call(tax, grant, caller, called)
+    usage.add_rows(tax, grant, caller, called + timedelta(seconds=1), 1000)  # the next minute
+    with tax.platform_db.connect() as conn:
+        buckets = conn.execute(
+            sa.select(share_call.c.calls, share_call.c.rows)
+            .where(share_call.c.grant_id == grant.id)
+            .order_by(share_call.c.minute)
+        ).all()
+    assert [tuple(b) for b in buckets] == [(1, 0), (0, 1000)]
+    usage.count_call(tax, grant, caller, called + timedelta(seconds=1))  # the next minute's call
+    with pytest.raises(usage.QuotaExceeded):
+        usage.count_call(tax, grant, caller, called + timedelta(seconds=2))
