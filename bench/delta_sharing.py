@@ -242,8 +242,8 @@ def serve(app: Any) -> str:
 @cache
 def _profile(conf: str, application: str) -> Path:
     """A profile of the grant for the server of this process (made before the clock)."""
-    from catalog.sharing.profile_file import save
     from catalog.sharing import share_tokens
+    from catalog.sharing.profile_file import save
 
     issued = share_tokens.issue(_runtime(conf), application)
     folder = Path(tempfile.mkdtemp(prefix="govlake-bench-profile-"))

@@ -329,8 +329,7 @@ def test_an_expired_grant_is_refused_on_the_next_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from apps.catalog_api import create_app
-    from catalog.sharing import profile_file
-    from catalog.sharing import share_tokens
+    from catalog.sharing import profile_file, share_tokens
 
     monkeypatch.setenv("GOVLAKE_SHARE_URL_KEY", URL_KEY)
     tax, hub = platform["tax.analyst"], platform["li.na"]
