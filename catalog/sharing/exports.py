@@ -147,7 +147,10 @@ def _written(
                 raise ExportRefused(f"{count} rows do not fit an Excel sheet "
                                     f"({EXCEL_MAX_ROWS}): export csv or parquet")  # fmt: skip
             batches = _masked(rt, grant, selected.batches())
-            rows = write(batches, folder / name, settings)
+            try:
+                rows = write(batches, folder / name, settings)
+            except GovlakeError as exc:  # a value the format cannot hold, named with its row
+                raise ExportRefused(str(exc)) from None
         manifest = _manifest(folder, entry, grant, asked, batches.schema, rows, version, now, name)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

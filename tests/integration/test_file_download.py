@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
@@ -31,6 +32,7 @@ from catalog.sharing import applications as chain
 from catalog.sharing import exports
 from catalog.sharing.signed_urls import LIFETIME, FileAddress, signed_url
 from catalog.store import Catalog
+from govlake.lakehouse import LINEAGE_COLUMNS, Commit
 from govlake.principal import Principal
 from govlake.runtime import Runtime
 from services import audit
@@ -214,6 +216,14 @@ def test_what_is_refused(
         refused = _export(exporting, **asked)
         assert refused.status_code == status, (asked, refused.text)
         assert any(r in refused.text for r in reason.split("|")), (asked, refused.text)
+    tax = platform["tax.analyst"]
+    rows = tax.lake.read(GOLD).drop_columns(list(LINEAGE_COLUMNS))
+    first = next(r for r in rows.to_pylist() if r["status"] == "active")
+    beyond = pa.Table.from_pylist([{**first, "legal_representative": "😀张三"}], rows.schema)
+    tax.lake.write(GOLD, beyond, Commit("test", "run", "b-1", "test"), mode="merge", keys=["uscc"])
+    unencodable = _export(exporting, format="csv", encoding="gbk")
+    assert unencodable.status_code == 400 and "cannot be written in GBK" in unencodable.text
+    assert _export(exporting, format="csv", encoding="utf-8").status_code == 201
     monkeypatch.setattr(exports, "EXCEL_MAX_ROWS", 3)
     too_many = _export(exporting, format="xlsx")
     assert too_many.status_code == 400 and "do not fit an Excel sheet (3)" in too_many.text
@@ -225,7 +235,6 @@ def test_what_is_refused(
     assert revoked.status_code == 403 and f"grant {grant.id} is revoked" in revoked.text
     assert _export(exporting, format="csv").status_code == 403
 
-    tax = platform["tax.analyst"]
     denied = [e for e in audit.events(tax, action="access.denied", limit=50)
               if e.details.get("mode") == "file_download"]  # fmt: skip
     reasons = " ".join(e.details["reason"] for e in denied)
@@ -234,7 +243,7 @@ def test_what_is_refused(
         assert said in reasons
     refused_reads = [e for e in audit.events(tax, action="data.read", limit=50)
                      if e.outcome == "refused"]  # fmt: skip
-    assert len(refused_reads) == 4  # two fields or filters, the injection, the Excel limit
+    assert len(refused_reads) == 5  # fields, filter, injection, GBK and the Excel limit
     assert not any((tax.config.home / "exports").glob(f"grant-{grant.id}/*/*.xlsx"))
 
 
