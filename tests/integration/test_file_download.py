@@ -278,3 +278,25 @@ def test_old_exports_are_cleaned_and_the_command_downloads(
                                      "--format", "parquet", "--encoding", "gbk",
                                      "--conf", str(conf_dir)])  # fmt: skip
     assert wrong.exit_code == 1 and "applies to csv only" in wrong.output
+
+
+def test_a_resource_no_longer_shared_is_refused_whatever_its_grant(
+    exporting: dict[str, Any],
+    platform: dict[str, Runtime],  # noqa: F811
+    conf_dir: Path,
+) -> None:
+    from catalog.build import build_catalog
+
+    assert _export(exporting, format="csv").status_code == 201
+    datasets = conf_dir / "datasets" / "enterprise_registry.yaml"
+    text = datasets.read_text(encoding="utf-8")
+    datasets.write_text(text.replace("classification: public", "classification: restricted"),
+                        encoding="utf-8")  # fmt: skip
+    build_catalog(Runtime.load(conf_dir), [GOLD])  # a new version: 不予共享
+    catalog, code = Catalog(platform["li.na"]), exporting["code"]
+    catalog.review(code, approve=True, actor=platform["zhang.wei"].principal,  # type: ignore[arg-type]
+                   comment="重新分级", version=None)  # fmt: skip
+    catalog.publish(code, actor=platform["li.na"].principal)  # type: ignore[arg-type]
+    assert catalog.resource(code, published=True).definition.sharing.type == "not_shared"
+    refused = _export(exporting, format="csv")
+    assert refused.status_code == 403 and f"{code} is not shared" in refused.text
