@@ -116,7 +116,7 @@ def export(rt: Runtime, code: str, asked: Asked, *, clock: Clock = utc_now) -> E
         trail.write(rt, actor, "data.read", f"catalog:{entry.code}", "refused",
                     {**details, "reason": str(exc)})  # fmt: skip
         raise
-    done = Export(folder.name, grant, rows, names, actor.username, expiry(now))
+    done = Export(folder.name, grant, rows, names, actor.username, expiry(clock()))
     trail.write(rt, actor, "data.read", f"catalog:{entry.code}", "success",
                 {**details, "rows": rows, "export": done.id})  # fmt: skip
     usage.add_rows(rt, grant, actor, now, rows)
@@ -193,12 +193,20 @@ def export_path(path: str) -> PurePosixPath:
 
 
 def clean(rt: Runtime, now: datetime) -> list[Path]:
-    """Remove the exports made longer ago than a file address lives; those removed."""
+    """Remove the exports last written longer ago than a file address lives; those removed.
+
+    An export's age is that of its newest file (the manifest, written as its addresses are
+    issued), so an export still being written is never removed.
+    """
     root = rt.config.home / ROUTE
     cutoff = (now - LIFETIME).timestamp()
     removed = []
     for folder in sorted(root.glob("grant-*/*")):
-        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+        try:
+            written = max([folder.stat().st_mtime, *(f.stat().st_mtime for f in folder.iterdir())])
+        except (FileNotFoundError, NotADirectoryError):  # removed by another clean meanwhile
+            continue
+        if written < cutoff:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

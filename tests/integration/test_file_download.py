@@ -256,6 +256,7 @@ def test_old_exports_are_cleaned_and_the_command_downloads(
 ) -> None:
     body = _export(exporting, format="parquet").json()
     tax = platform["tax.analyst"]
+    assert exports.clean(tax, utc_now() + LIFETIME - timedelta(seconds=60)) == []  # URLs live
     removed = exports.clean(tax, utc_now() + LIFETIME + timedelta(seconds=1))
     assert [p.name for p in removed] == [body["export"]]
     with _client(exporting) as client:
