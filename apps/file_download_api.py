@@ -109,5 +109,7 @@ def _asked(raw: bytes) -> Asked:
     try:
         return Asked.model_validate_json(raw)
     except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        # Not the input: a body that is not UTF-8 cannot be quoted back as JSON.
+        errors = [{"type": e["type"], "loc": ("body", *e["loc"]), "msg": e["msg"]}
+                  for e in exc.errors(include_url=False)]  # fmt: skip
         raise RequestValidationError(errors) from None

@@ -194,6 +194,10 @@ def test_what_is_refused(
         assert other.status_code == 403 and "issued to tax.analyst" in other.text
     with _client(exporting, None) as client:
         assert client.get(data).status_code == 401
+        for raw in (b"\x00", b'{"format": "csv"}'):  # no token: a 401 whatever the body
+            unsigned = client.post(f"/v1/resources/{code}/exports", content=raw,
+                                   headers={"Content-Type": "application/json"})  # fmt: skip
+            assert unsigned.status_code == 401, unsigned.text
 
     # no grant, an unknown code, an unpublished resource, ungranted fields or filters
     silver = Catalog(platform["li.na"]).resource(SILVER).code
@@ -216,6 +220,10 @@ def test_what_is_refused(
         refused = _export(exporting, **asked)
         assert refused.status_code == status, (asked, refused.text)
         assert any(r in refused.text for r in reason.split("|")), (asked, refused.text)
+    with _client(exporting) as client:  # a body that is not UTF-8: a 422, not a 500 (fuzz run)
+        garbled = client.post(f"/v1/resources/{code}/exports", content=b"T\xae",
+                              headers={"Content-Type": "application/json"})  # fmt: skip
+        assert garbled.status_code == 422 and garbled.json()["detail"][0]["loc"][0] == "body"
     tax = platform["tax.analyst"]
     rows = tax.lake.read(GOLD).drop_columns(list(LINEAGE_COLUMNS))
     first = next(r for r in rows.to_pylist() if r["status"] == "active")
