@@ -26,7 +26,8 @@ _MEANING = {
     403: "The caller may not read this (no right, no grant in force, or no such resource).",
     404: "No such resource or record.",
     429: "The grant's quota is spent for now.",
-    503: "The audit key is not configured: what cannot be recorded is not served.",
+    503: "The audit key (or, for exports, the share URL key) is not configured: what cannot be "
+    "recorded or signed is not served.",
 }
 _HEADERS = {
     401: {

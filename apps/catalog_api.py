@@ -7,7 +7,8 @@ resources the caller may review or publish (:mod:`apps.catalog_view`). A query p
 route does not take, or one given twice, is a 422 (:mod:`apps.api_query`). Every request is an
 audit row. Nothing here changes the catalog; the message service's routes are
 :mod:`apps.notify_api`. The share interface (Delta Sharing) is served under ``/delta-sharing``
-(:mod:`apps.delta_sharing_api`); its calls carry a share token instead. Run it with ``govlake
+(:mod:`apps.delta_sharing_api`); its calls carry a share token instead. Exports of the file
+download mode and their signed URLs are :mod:`apps.file_download_api`. Run it with ``govlake
 catalog serve``; the OpenAPI document, with every answer of every route, is at
 ``/openapi.json``. (No postponed annotations here: FastAPI reads the routes' annotations, which
 name dependencies local to :func:`create_app`, at run time.)
@@ -22,6 +23,7 @@ from apps.api_query import declared_only
 from apps.api_responses import refusals
 from apps.catalog_view import NotFound, View
 from apps.delta_sharing_api import install as install_delta_sharing
+from apps.file_download_api import export_routes
 from apps.notify_api import notify_routes
 from apps.sharing_api import composite_routes, share_routes
 from catalog.export import catalogue_document, resource_record
@@ -46,6 +48,7 @@ def create_app(rt: Runtime) -> FastAPI:
     router = APIRouter(dependencies=guard, responses=answers)
     app.include_router(share_routes(rt, signed_in), dependencies=guard, responses=answers)
     app.include_router(composite_routes(rt, signed_in), dependencies=guard, responses=answers)
+    app.include_router(export_routes(rt, signed_in), dependencies=guard, responses=answers)
     app.include_router(notify_routes(rt, signed_in), dependencies=guard, responses=answers)
     install_delta_sharing(app, rt)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -37,6 +38,7 @@ SANDBOX: dict[str, str | bool] = {
     "python_enable_replacements": False,
     "memory_limit": "4GB",
 }
+STREAM_BATCH_ROWS = 10_000
 
 
 class QueryRefused(GovlakeError):
@@ -297,3 +299,53 @@ def select_rows(
         raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
+
+
+@contextmanager
+def streamed(
+    lake: Lakehouse,
+    ref: str,
+    version: int,
+    columns: Sequence[str],
+    conditions: Sequence[str],
+    params: Sequence[Any],
+    *,
+    batch_rows: int = STREAM_BATCH_ROWS,
+) -> Iterator[Streamed]:
+    """``columns`` of table ``ref`` at ``version`` where every condition holds, as a stream.
+
+    Like :func:`select`, in the sandbox over ``ref`` alone, but unordered (so no sort holds
+    the rows) and read batch by batch while the block lasts: memory is bounded by the batch,
+    not the table. The version is pinned, so :meth:`Streamed.count` and the batches agree.
+    """
+    con = sandbox()
+    try:
+        con.register("arrow__table", scannable(lake.dataset(ref, version)))
+        lock(con)
+        sql = f"FROM arrow__table WHERE {' AND '.join(f'({c})' for c in conditions) or 'true'}"
+        yield Streamed(con, [quoted(c) for c in columns], sql, list(params), batch_rows)
+    except duckdb.Error as exc:
+        raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A selection over one pinned table version: its row count, and its rows in batches."""
+
+    con: duckdb.DuckDBPyConnection
+    columns: list[str]
+    source: str
+    params: list[Any]
+    batch_rows: int
+
+    def count(self) -> int:
+        """How many rows the selection holds."""
+        (found,) = self.con.sql(f"SELECT count(*) {self.source}", params=self.params).fetchall()
+        return int(found[0])
+
+    def batches(self) -> pa.RecordBatchReader:
+        """The rows, ``batch_rows`` at a time, read as they are consumed."""
+        sql = f"SELECT {', '.join(self.columns)} {self.source}"
+        return self.con.sql(sql, params=self.params).to_arrow_reader(self.batch_rows)

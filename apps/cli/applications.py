@@ -18,12 +18,13 @@ from pydantic import ValidationError
 from apps.cli.common import ConfOption, out, reports_errors, signed_in
 from apps.cli.listing import Format, FormatOption, Listing, emit
 from catalog.sharing import applications as chain
-from catalog.sharing import profile_file, share_tokens
+from catalog.sharing import exports, profile_file, share_tokens
 from catalog.sharing.terms import SHARE_MODES, Request
 from govlake.errors import GovlakeError
 
 applications_app = typer.Typer(
-    help="Resource applications: list, show, accept, approve, authorize, reject, revoke, profile.",
+    help="Resource applications: list, show, accept, approve, authorize, reject, revoke, profile, "
+    "download.",
     no_args_is_help=True,
 )
 Code = Annotated[str, typer.Argument(help="The application's code, e.g. AP-000001.")]
@@ -195,6 +196,41 @@ def profile(
     out.print(f"{code}: profile {written} for share {grant.application.lower()}, table "
               f"{grant.dataset}, until {issued.expires_at:%Y-%m-%d %H:%M} UTC",
               highlight=False)  # fmt: skip
+
+
+@applications_app.command("download")
+@reports_errors
+def download(
+    code: Code,
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or xlsx.")],
+    encoding: Annotated[str, typer.Option(help="CSV's encoding: utf-8 or gbk.")] = "utf-8",
+    row_filter: Annotated[
+        str | None, typer.Option("--filter", help="Fewer rows, over granted columns.")
+    ] = None,
+    field: Annotated[
+        list[str] | None, typer.Option("--field", help="A granted column (repeat; default: all).")
+    ] = None,
+    to: Annotated[Path, typer.Option("--to", help="The folder to write the files to.")] = Path(),
+    conf: ConfOption = None,
+) -> None:
+    """Export a grant by file_download of yours and save the file and its manifest.
+
+    Each file's SHA-256 is checked against the manifest.
+    """
+    try:
+        asked = exports.Asked(format=fmt, encoding=encoding, filter=row_filter, fields=field)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "format"
+        raise GovlakeError(f"--{where}: {first['msg']}") from None
+    rt = signed_in(conf)
+    _, _, grant = chain.show(rt, code)
+    if grant is None or grant.mode != exports.MODE:
+        raise GovlakeError(f"{code} has no grant by {exports.MODE}: nothing to download")
+    done = exports.export(rt, grant.resource, asked)
+    data, manifest = exports.saved(rt, done, to)
+    out.print(f"{code}: {done.rows} rows of {grant.resource} -> {data}, manifest {manifest}; "
+              "sha256 verified", highlight=False)  # fmt: skip
 
 
 def _step(code: str, action: chain.Action, comment: str | None, conf: ConfOption) -> None:

@@ -1,4 +1,4 @@
-"""Reading a shared resource: the one path every query share mode takes.
+"""Reading a shared resource: the one path every query share mode and the file download take.
 
 :func:`read` finds the grant in force for the caller's organisation on the resource in the
 mode asked (refused and audited when there is none), counts the call against the grant's
@@ -6,9 +6,10 @@ quota, and reads only the granted columns of the rows the grant's row filter let
 further narrowed by the caller's own filter (parsed like the grant's, over granted columns
 the grant does not mask, so that no condition probes a value the grant withholds or hides),
 in key order, a page at a time, its sensitive columns masked unless the grant gives them in
-clear; a filter DuckDB cannot evaluate over the data (two types compared) is refused too.
-Each read is one ``data.read`` audit row with the mode, the grant and the rows returned, and
-counts against the grant's quota and usual volume (:mod:`catalog.sharing.usage`).
+clear; a filter DuckDB cannot evaluate over the data (two types compared) is refused too. A
+``not_shared`` resource is refused whatever grant it has. Each read is one ``data.read`` audit
+row with the mode, the grant and the rows returned, and counts against the grant's quota and
+usual volume (:mod:`catalog.sharing.usage`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import pyarrow as pa
 
@@ -32,7 +33,7 @@ from govlake import row_filter
 from govlake.errors import GovlakeError
 from govlake.principal import Principal
 from govlake.runtime import Runtime
-from jobs.masking import MaskKind, mask_key, mask_table, masks_for
+from jobs.masking import MaskKind, mask_batch, mask_key, mask_table, masks_for
 from jobs.query import ConditionFailed, select
 from services.identity import trail
 from services.identity.organisations import OrgTree
@@ -40,6 +41,7 @@ from services.identity.policy import AccessDenied, acting
 from services.identity.settings import Clock, utc_now
 
 MAX_PAGE = 1000
+Rows = TypeVar("Rows", pa.Table, pa.RecordBatch)
 
 
 class BadSelection(GovlakeError):
@@ -75,9 +77,9 @@ def read(
     called = clock()  # the call's minute, where its rows are added however long it reads
     usage.count_call(rt, grant, actor, called)
     keys = rt.config.dataset(entry.dataset).keys
-    columns = _fields(grant, selection)
-    masked_columns = _masks(rt, grant.terms.columns, grant)
-    conditions, params = _conditions(entry, grant, selection, keys, masked_columns)
+    if not 1 <= selection.limit <= MAX_PAGE:
+        raise BadSelection(f"limit must be 1 to {MAX_PAGE}, not {selection.limit}")
+    columns, conditions, params = scope(rt, entry, grant, selection)
     try:
         rows = select(rt.lake, entry.dataset, columns, conditions, params,
                       order_by=keys, limit=selection.limit + 1)  # fmt: skip
@@ -93,19 +95,63 @@ def read(
     return Page(rows, cursor, grant)
 
 
-def masked(rt: Runtime, rows: pa.Table, grant: ShareGrant) -> pa.Table:
-    """``rows`` with the sensitive columns the grant does not give in clear masked.
+def masked(rt: Runtime, rows: Rows, grant: ShareGrant) -> Rows:
+    """``rows`` (a table or a batch) with the sensitive columns the grant does not clear masked.
 
     The rules of ``conf/catalog.yaml`` say how (:mod:`jobs.masking`): the one masking of every
     share path.
     """
-    masks = _masks(rt, rows.column_names, grant)
-    return mask_table(rows, masks, token_key=mask_key()) if masks else rows
+    masks = _masks(rt, rows.schema.names, grant)
+    if not masks:
+        return rows
+    if isinstance(rows, pa.RecordBatch):
+        return mask_batch(rows, masks, token_key=mask_key())
+    return mask_table(rows, masks, token_key=mask_key())
+
+
+def scope(
+    rt: Runtime, entry: CatalogEntry, grant: ShareGrant, selection: Selection
+) -> tuple[list[str], list[str], list[Any]]:
+    """The columns, the SQL conditions and their parameters of ``selection`` under ``grant``.
+
+    The columns are the fields asked for (default: every granted column), each of them
+    granted; the conditions, the grant's row filter, the caller's filter (over granted
+    columns the grant does not mask), the record's key and the cursor's position, each rendered
+    from a parse.
+    """
+    keys = rt.config.dataset(entry.dataset).keys
+    masked_columns = _masks(rt, grant.terms.columns, grant)
+    return _fields(grant, selection), *_conditions(entry, grant, selection, keys, masked_columns)
 
 
 def _masks(rt: Runtime, columns: list[str], grant: ShareGrant) -> dict[str, MaskKind]:
     rules = rt.config.catalog.sensitive_columns
     return masks_for(columns, rules, clear=grant.terms.clear)
+
+
+def still_granted(
+    rt: Runtime, actor: Principal, grant_id: int, mode: ShareMode, now: datetime
+) -> ShareGrant:
+    """Grant ``grant_id`` when it is in force now in ``mode`` for ``actor``'s organisation.
+
+    Else refused and audited as every refusal of a read is: a revocation or an expiry holds
+    from the next request, even for an address issued before it.
+    """
+    with rt.platform_db.connect() as conn:
+        grant = grants.by_id(conn, grant_id)
+    lineage = OrgTree.of(rt.config).lineage(actor.organisation)
+    why = (
+        f"no grant {grant_id} by {mode} for {actor.organisation}"
+        if grant is None or grant.mode != mode or grant.organisation not in lineage
+        else "an auditor reads the audit and nothing else" if actor.holds("auditor")
+        else f"grant {grant_id} is {grant.status}" if grant.status != "active"
+        else f"grant {grant_id} is outside its period" if not grant.in_force(now)
+        else None
+    )  # fmt: skip
+    if why is not None:
+        _refuse(rt, actor, grant.resource if grant else f"grant-{grant_id}", mode, why)
+    assert grant is not None
+    return grant
 
 
 def granted(
@@ -131,6 +177,8 @@ def _entry(rt: Runtime, actor: Principal, code: str, mode: ShareMode) -> Catalog
 def _grant(
     rt: Runtime, actor: Principal, entry: CatalogEntry, mode: ShareMode, now: datetime
 ) -> ShareGrant:
+    if entry.definition.sharing.type == "not_shared":  # whatever grant was made before
+        _refuse(rt, actor, entry.code, mode, f"{entry.code} is not shared (不予共享)")
     lineage = OrgTree.of(rt.config).lineage(actor.organisation)
     with rt.platform_db.connect() as conn:
         found = grants.in_force(conn, lineage, entry.dataset, now, mode)
@@ -152,9 +200,7 @@ def _fields(grant: ShareGrant, selection: Selection) -> list[str]:
     withheld = [f for f in asked if f not in granted]
     if withheld:
         raise BadSelection(f"not granted: {', '.join(withheld)}; granted: {', '.join(granted)}")
-    if not 1 <= selection.limit <= MAX_PAGE:
-        raise BadSelection(f"limit must be 1 to {MAX_PAGE}, not {selection.limit}")
-    return list(asked)
+    return list(dict.fromkeys(asked))
 
 
 def _conditions(

@@ -1,7 +1,9 @@
-"""Signed, expiring addresses of a share table's files, for the Delta Sharing client to fetch.
+"""Signed, expiring addresses of a grant's files: a share table's, or a file download's export.
 
-A file address names the grant, the file's path inside the grant's share table, the principal
-it was issued to, and when it expires; ``signature`` is HMAC-SHA256 over those with the key of
+A file address names the route serving it (``files``: a share table's file, for the Delta
+Sharing client; ``exports``: an export's), the grant, the file's path inside the grant's
+folder, the principal it was issued to, and when it expires; ``signature`` is HMAC-SHA256
+over those with the key of
 ``GOVLAKE_SHARE_URL_KEY`` (else the password of the connection ``govlake_share_urls``), which
 is never in conf or the platform DB. Changing any part, or using it after it expires, is
 refused; so is a path that could leave the share table, even signed.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
@@ -31,16 +34,18 @@ class UrlRefused(GovlakeError):
 
 @dataclass(frozen=True)
 class FileAddress:
-    """What a signed file address says: grant, path in its share table, holder, expiry."""
+    """What a signed file address says: grant, path in its folder, holder, expiry, route."""
 
     grant_id: int
     path: str
     holder: str
     expires: int  # Unix seconds
+    route: str = "files"
 
     def payload(self) -> bytes:
-        """The bytes signed."""
-        return f"{self.grant_id}\n{self.path}\n{self.holder}\n{self.expires}".encode()
+        """The bytes signed: an address of one route is no address of another."""
+        fields = (self.route, self.grant_id, self.path, self.holder, self.expires)
+        return "\n".join(str(f) for f in fields).encode()
 
 
 def url_key() -> bytes:
@@ -62,7 +67,7 @@ def signed_url(base: str, address: FileAddress) -> str:
     """``base`` + the file's route and its signed query."""
     query = urlencode({"holder": address.holder, "expires": address.expires,
                        "signature": _signature(address)})  # fmt: skip
-    return f"{base}/files/{address.grant_id}/{quote(address.path)}?{query}"
+    return f"{base}/{address.route}/{address.grant_id}/{quote(address.path)}?{query}"
 
 
 def expiry(now: datetime) -> int:
@@ -70,9 +75,19 @@ def expiry(now: datetime) -> int:
     return int((now + LIFETIME).timestamp())
 
 
-def checked(address: FileAddress, signature: str, now: datetime) -> FileAddress:
-    """``address`` when its path stays in its table, its signature holds and it is unexpired."""
-    safe_path(address.path)
+def checked(
+    address: FileAddress,
+    signature: str,
+    now: datetime,
+    *,
+    safe: Callable[[str], PurePosixPath] | None = None,
+) -> FileAddress:
+    """``address`` when its path is ``safe``, its signature holds and it is unexpired.
+
+    ``safe`` (default: :func:`safe_path`, a share table's file) refuses a path that could
+    leave the grant's folder.
+    """
+    (safe or safe_path)(address.path)
     if not hmac.compare_digest(_signature(address), signature):
         raise UrlRefused("the file address's signature does not match")
     if now.timestamp() >= address.expires:

@@ -118,10 +118,21 @@ def _parquet(reader: pa.RecordBatchReader, path: Path, encoding: str) -> int:
 
 def _xlsx(reader: pa.RecordBatchReader, path: Path, encoding: str) -> int:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils.exceptions import IllegalCharacterError
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("data")
     sheet.append(reader.schema.names)
+
+    def cell(value: Any) -> Any:
+        """A text starting with ``=`` stays text: a shared value never becomes a formula."""
+        if not (isinstance(value, str) and value.startswith("=")):
+            return _excel_value(value)
+        text = WriteOnlyCell(sheet, value=value)
+        text.data_type = "s"
+        return text
+
     rows = 0
     for batch in reader:
         rows += batch.num_rows
@@ -130,8 +141,14 @@ def _xlsx(reader: pa.RecordBatchReader, path: Path, encoding: str) -> int:
                 f"{path.name}: {rows} rows or more do not fit an Excel sheet "
                 f"({EXCEL_MAX_ROWS}); deliver csv or parquet"
             )
-        for record in batch.to_pylist():
-            sheet.append([_excel_value(v) for v in record.values()])
+        for at, record in enumerate(batch.to_pylist(), start=rows - batch.num_rows + 1):
+            try:
+                sheet.append([cell(v) for v in record.values()])
+            except IllegalCharacterError:
+                raise GovlakeError(
+                    f"{path.name}: row {at} holds a control character an Excel sheet cannot "
+                    "keep; deliver csv or parquet"
+                ) from None
     book.save(path)
     return rows
 

@@ -102,6 +102,7 @@ def target(
     """The API served over the shared scenario, its OpenAPI document loaded by schemathesis."""
     if request.param == "postgresql":
         on_postgres(request.getfixturevalue("postgres_schema"), monkeypatch)
+    monkeypatch.setenv("GOVLAKE_SHARE_URL_KEY", "a-share-url-key-for-the-fuzz-run-0123456789")
     people = published_registry(conf_dir, sign_in)
     grant_every_query_mode(people)
     rt = people["tax.analyst"]
@@ -237,10 +238,14 @@ def test_the_document_names_every_answer_of_every_route(target: Target) -> None:
         for method, operation in methods.items()
     }
     users = {op: statuses for op, statuses in answers.items() if not op[0].startswith("/delta-")}
-    assert all({"200", "401", "422", "503"} <= statuses for statuses in users.values()), users
+    assert all({"401", "422", "503"} <= statuses and statuses & {"200", "201"}
+               for statuses in users.values()), users  # fmt: skip
     assert {"403", "404"} <= answers[("/resources/{code}", "get")]
     sharing = [op for op in users if op[0].startswith("/v1/resources/")]
-    assert len(sharing) == 3 and all({"400", "403", "429"} <= answers[op] for op in sharing)
+    assert len(sharing) == 4 and all({"400", "403", "429"} <= answers[op] for op in sharing)
+    assert "201" in answers[("/v1/resources/{code}/exports", "post")]
+    for method in ("get", "head"):  # an export's file, by its signed URL
+        assert {"200", "403", "404"} <= answers[("/v1/exports/{grant_id}/{path}", method)]
     assert "404" in answers[("/v1/resources/{code}/records/{key}", "get")]
     quota = paths["/v1/resources/{code}/records"]["get"]["responses"]["429"]
     assert quota["headers"]["Retry-After"]["schema"] == {"type": "integer"}
