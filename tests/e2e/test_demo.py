@@ -268,23 +268,31 @@ def _serving(home: Path) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [GOVLAKE, "catalog", "serve", "--port", str(port)]
-    server = subprocess.Popen(command, cwd=REPO, env=_env(home), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)  # fmt: skip
+    log = home / "serve.log"
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            try:
-                if httpx.get(f"{url}/openapi.json", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
+    with (
+        log.open("wb") as written,
+        subprocess.Popen(
+            command, cwd=REPO, env=_env(home), stdout=written, stderr=subprocess.STDOUT
+        ) as server,
+    ):
+        try:
+            deadline = time.monotonic() + 60
+            while not _answers(f"{url}/openapi.json"):
+                assert server.poll() is None, log.read_text(encoding="utf-8", errors="replace")
                 assert time.monotonic() < deadline, "govlake catalog serve did not start"
                 time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(30)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def _check_deliveries(home: Path, counts: dict[str, int]) -> None:
