@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from govlake import row_filter
 from govlake.config.models import (
     DatasetRef,
+    Deadline,
     Identifier,
     PasswordFreeUrl,
     Strict,
@@ -120,6 +121,9 @@ class Subscription(Strict):
     )
     retries: int = Field(default=3, ge=0, le=10)
     retry_delay_minutes: int = Field(default=2, ge=0)
+    deadline: Deadline | None = Field(
+        default=None, description="A delivery run not done by then raises a delay alert."
+    )
 
     @field_validator("schedule")
     @classmethod
