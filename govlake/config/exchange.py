@@ -22,6 +22,7 @@ from govlake.config.models import (
     PasswordFreeUrl,
     Strict,
     known_schedule,
+    no_logical_date,
 )
 from govlake.config.notifications import PlatformNotifications
 
@@ -136,6 +137,11 @@ class Subscription(Strict):
         if value is not None:
             row_filter.parse(value)
         return value
+
+    @model_validator(mode="after")
+    def _deadline_has_a_reference(self) -> Subscription:
+        no_logical_date(self.deadline, self.schedule)
+        return self
 
 
 class PlatformDatabase(Strict):

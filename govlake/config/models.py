@@ -461,6 +461,15 @@ class Deadline(Strict):
     reference: Literal["queued_at", "logical_date"] = "queued_at"
 
 
+def no_logical_date(deadline: Deadline | None, schedule: str | None) -> None:
+    """Refuse a deadline from the logical date where runs have none (on_update, unscheduled)."""
+    if deadline and deadline.reference == "logical_date" and schedule in (None, "on_update"):
+        raise ValueError(
+            f"deadline.reference logical_date needs a timetable: runs scheduled {schedule} "
+            "have no logical date; use reference: queued_at"
+        )
+
+
 class Pipeline(Strict):
     """One Airflow DAG: the datasets it builds, in dependency order, and when it runs."""
 
@@ -484,3 +493,8 @@ class Pipeline(Strict):
     @classmethod
     def _known_schedule(cls, value: str | None) -> str | None:
         return value if value is None else known_schedule(value)
+
+    @model_validator(mode="after")
+    def _deadline_has_a_reference(self) -> Pipeline:
+        no_logical_date(self.deadline, self.schedule)
+        return self
