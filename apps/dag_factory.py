@@ -280,8 +280,16 @@ def send_messages(conf_dir: str) -> dict[str, int]:
     return tasks.send_messages(conf_dir)
 
 
+@task
+def check_overdue(conf_dir: str) -> dict[str, int]:
+    """Warn and escalate overdue application steps (see apps.tasks.check_overdue)."""
+    from apps import tasks
+
+    return tasks.check_overdue(conf_dir)
+
+
 def build_notify_dag(config: ProjectConfig, fileloc: str | None = None) -> DAG:
-    """The message worker: sends what is due, on the schedule of ``conf/platform.yaml``."""
+    """The message worker: raises the overdue applications' alerts, then sends what is due."""
     settings = config.platform.notifications
     with DAG(
         dag_id="notify_worker",
@@ -289,8 +297,9 @@ def build_notify_dag(config: ProjectConfig, fileloc: str | None = None) -> DAG:
         doc_md=(
             "## Message worker\n\nSends every e-mail and webhook delivery that is due, tries "
             "failed ones again later and takes back those a stopped worker left sending, as "
-            "the service `notify.worker`. The send log: `govlake notify log`. Schedule: "
-            "`notifications.schedule` in `conf/platform.yaml`."
+            "the service `notify.worker`, after warning and escalating the application steps "
+            "past their handling time (`govlake alerts list`). The send log: `govlake notify "
+            "log`. Schedule: `notifications.schedule` in `conf/platform.yaml`."
         ),
         schedule=settings.schedule,
         start_date=START_DATE,
@@ -299,7 +308,10 @@ def build_notify_dag(config: ProjectConfig, fileloc: str | None = None) -> DAG:
         tags=["govlake", "notifications"],
         default_args=_default_args("platform", 1, timedelta(minutes=1), str(config.conf_dir)),
     ) as dag:
-        send_messages.override(task_id="send")(str(config.conf_dir))
+        overdue = check_overdue.override(task_id="check_overdue")(str(config.conf_dir))
+        # what is due goes out even when the check failed
+        send = send_messages.override(task_id="send", trigger_rule="all_done")
+        overdue >> send(str(config.conf_dir))
     if fileloc:
         dag.fileloc = fileloc
     return dag

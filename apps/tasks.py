@@ -83,6 +83,14 @@ def send_messages(conf_dir: str) -> dict[str, int]:
     return work(_as(conf_dir, MESSENGER)).as_details()
 
 
+def check_overdue(conf_dir: str) -> dict[str, int]:
+    """Warn and escalate the application steps past their handling time, as the message worker."""
+    from catalog.sharing.overdue import check
+
+    raised = check(_as(conf_dir, MESSENGER))
+    return {stage: sum(r.stage == stage for r in raised) for stage in ("warning", "escalation")}
+
+
 def task_failed(conf_dir: str, *, dag: str, task: str, run: str, attempt: int, error: str) -> int:
     """Tell who may fix it that a task of a govlake DAG failed; the message's id."""
     from services.notifications import Notice, notify

@@ -18,12 +18,12 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from govlake.platform_db.schema import notify_alert
+from govlake.platform_db.schema import notify_alert, notify_delivery
 from govlake.runtime import Runtime
 from services.identity import trail
 from services.identity.policy import acting, require
 from services.identity.settings import Clock, as_utc, utc_now
-from services.notifications.outbox import Notice, notify
+from services.notifications.outbox import INBOX, Notice, notify
 
 KINDS = ("pipeline_run", "subscription_run", "application_step")
 STAGES = ("late", "warning", "escalation")
@@ -42,6 +42,7 @@ class Alert:
     recipients: list[str]
     message: int
     resolved_at: datetime | None
+    told: list[str]
 
 
 def raise_once(
@@ -106,9 +107,21 @@ def listed(rt: Runtime, *, resolved: bool = False, kinds: Sequence[str] = KINDS)
             query = query.where(a.resolved_at.is_(None))
         with rt.platform_db.connect() as conn:
             rows = conn.execute(query.order_by(a.deadline, a.id)).all()
+            told = _told(conn, [r.message for r in rows])
         noted["rows"] = len(rows)
     return [
         Alert(r.kind, r.object, r.stage, as_utc(r.deadline), as_utc(r.raised_at),
-              list(r.recipients), r.message, as_utc(r.resolved_at) if r.resolved_at else None)
+              list(r.recipients), r.message, as_utc(r.resolved_at) if r.resolved_at else None,
+              told.get(r.message, []))
         for r in rows
     ]  # fmt: skip
+
+
+def _told(conn: sa.Connection, messages: list[int]) -> dict[int, list[str]]:
+    """The people each message reached, by their inbox deliveries (everyone told has one)."""
+    d = notify_delivery.c
+    query = sa.select(d.message, d.recipient).where(d.message.in_(messages), d.channel == INBOX)
+    told: dict[int, list[str]] = {}
+    for row in conn.execute(query.order_by(d.recipient)):
+        told.setdefault(row.message, []).append(row.recipient)
+    return told

@@ -7,13 +7,16 @@ weekend, never slept. The messages are read back from the people's inboxes, the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from typer.testing import CliRunner
 
+from apps.cli.main import app
 from catalog.sharing import applications as chain
 from catalog.sharing import overdue
 from govlake.principal import Principal
@@ -27,7 +30,7 @@ from tests.integration.test_sharing import platform
 pytestmark = pytest.mark.integration
 __all__ = ["platform"]  # the fixture, shared with the sharing tests
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-WEDNESDAY = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)  # clocks give UTC
+WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)  # clocks give UTC
 
 
 class Clock:
@@ -41,7 +44,7 @@ class Clock:
 
 
 def test_working_days_skip_the_weekend() -> None:
-    friday = datetime(2026, 12, 4, 16, 30, tzinfo=SHANGHAI)
+    friday = datetime(2026, 11, 27, 16, 30, tzinfo=SHANGHAI)
     assert overdue.after_working_days(friday, 1, SHANGHAI).weekday() == 0
     assert overdue.after_working_days(WEDNESDAY, 1, SHANGHAI) == WEDNESDAY + timedelta(days=1)
     assert overdue.after_working_days(friday, 1, SHANGHAI) == friday + timedelta(days=3)
@@ -70,7 +73,7 @@ def test_an_unaccepted_application_warns_then_escalates_once(
     assert overdue.check(admin, clock=clock) == []  # the check runs again: nothing new
     assert _subjects(hub) == [f"【督办】资源申请 {code} 待受理已超时"]
     [message] = [i for i in inbox.inbox(hub) if "督办" in i.subject]
-    assert "办理时限为 1 个工作日，已于 2026-12-03 10:00（Asia/Shanghai） 到期" in message.body
+    assert "办理时限为 1 个工作日，已于 2026-11-26 10:00（Asia/Shanghai） 到期" in message.body
     # two working days after the warning: Friday and Monday, not the weekend
     clock.now = WEDNESDAY + timedelta(days=5, hours=-1)  # Monday 09:00
     assert overdue.check(admin, clock=clock) == []
@@ -84,6 +87,19 @@ def test_an_unaccepted_application_warns_then_escalates_once(
     audited = events(admin, object=f"application:{code}")
     assert [e.action for e in audited][:2] == ["sharing.overdue_escalation",
                                                "sharing.overdue_warning"]  # fmt: skip
+    # the command, as the platform administrator and as someone who may not read the alerts
+    sign_in(conf_dir, "admin")
+    done = CliRunner().invoke(app, ["alerts", "list", "-o", "json", "--conf", str(conf_dir)])
+    assert done.exit_code == 0, done.output
+    [row] = json.loads(done.output)
+    assert {k: row[k] for k in ("kind", "object", "deadline_utc", "warned", "escalated")} == {
+        "kind": "application step", "object": f"{code} (submitted)",
+        "deadline_utc": "2026-11-26T02:00:00+00:00", "warned": "li.na", "escalated": "admin",
+    }  # fmt: skip
+    assert "day" in row["overdue_by"] and row["resolved_utc"] is None
+    sign_in(conf_dir, "tax.analyst")
+    done = CliRunner().invoke(app, ["alerts", "list", "--conf", str(conf_dir)])
+    assert done.exit_code == 1 and "tax.analyst may not read_messages" in done.output
     # accepting ends those alerts; the owner's approval has its own 3 working days
     chain.act(hub, code, "accept", clock=clock)
     assert overdue.check(admin, clock=clock) == []
