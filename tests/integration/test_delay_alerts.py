@@ -25,7 +25,7 @@ from services.audit.read import events
 from services.identity.policy import AccessDenied
 from services.notifications import alerts, inbox
 from tests.integration.sharing_scenario import application, gold_code
-from tests.integration.test_sharing import platform
+from tests.integration.test_sharing import BOTH, platform
 
 pytestmark = pytest.mark.integration
 __all__ = ["platform"]  # the fixture, shared with the sharing tests
@@ -56,6 +56,7 @@ def _subjects(rt: Runtime) -> list[str]:
     return [item.subject for item in inbox.inbox(rt) if "督办" in item.subject]
 
 
+@BOTH
 def test_an_unaccepted_application_warns_then_escalates_once(
     platform: dict[str, Runtime], conf_dir: Path, sign_in: Callable[..., Principal]
 ) -> None:
