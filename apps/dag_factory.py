@@ -69,7 +69,10 @@ def _run_ended(conf_dir: str, deadline: Deadline, context: Any) -> None:
     from apps import tasks
 
     run = context["dag_run"]
-    start = getattr(run, deadline.reference, None) or run.start_date
+    # The Task SDK's run (a callback in the DAG processor) has no queued_at: run_after is the
+    # earliest it could have been queued, so a run left waiting in the queue is still late.
+    start = getattr(run, deadline.reference, None) or getattr(run, "run_after", None)
+    start = start or run.start_date
     tasks.run_late(conf_dir, dag=run.dag_id, run=str(run.run_id), due=start + deadline.after,
                    ended=datetime.now(UTC))  # fmt: skip
 
