@@ -51,14 +51,13 @@ def _failed(conf_dir: str, context: Any) -> None:
                       attempt=int(ti.try_number), error=str(context.get("exception")))  # fmt: skip
 
 
-def deadline_missed(conf_dir: str, dag: str, context: dict[str, Any] | None = None) -> None:
+def deadline_missed(conf_dir: str, dag: str, context: dict[str, Any]) -> None:
     """Airflow's deadline callback: the run is still going past its deadline (apps.tasks).
 
     The scheduler calls it with a context naming the run and the deadline's time.
     """
     from apps import tasks
 
-    context = context or {}
     due = context["deadline"]["deadline_time"]
     due = due if isinstance(due, datetime) else datetime.fromisoformat(str(due))
     tasks.run_late(conf_dir, dag=dag, run=str(context["dag_run"]["dag_run_id"]), due=due)
