@@ -8,7 +8,9 @@ Assets rather than by timetables. The last task of every pipeline DAG registers 
 built in the data catalog. Heavy imports happen inside the task, at run time.
 ``GOVLAKE_RETRIES`` overrides every pipeline's retries (the demo and the tests set 0, so that a
 failure fails at once instead of waiting for a retry). A task that fails tells who may fix it,
-through the message service; the ``notify_worker`` DAG sends the messages.
+through the message service; the ``notify_worker`` DAG sends the messages. A pipeline or
+subscription with a ``deadline`` gets Airflow's Deadline Alert and a check at the run's end,
+both raising one delay alert per late run.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, get_current_context, task
 
+# airflow.sdk exports these three lazily, where mypy cannot see them: the modules it loads.
+from airflow.sdk.definitions.callback import SyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+
 from govlake.config.exchange import Subscription
 from govlake.config.loader import load_config
-from govlake.config.models import Dataset, Pipeline
+from govlake.config.models import Dataset, Deadline, Pipeline
 from govlake.config.project import ProjectConfig
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
@@ -43,6 +49,64 @@ def _failed(conf_dir: str, context: Any) -> None:
     ti = context["ti"]
     tasks.task_failed(conf_dir, dag=ti.dag_id, task=ti.task_id, run=str(context["run_id"]),
                       attempt=int(ti.try_number), error=str(context.get("exception")))  # fmt: skip
+
+
+def deadline_missed(conf_dir: str, dag: str, context: dict[str, Any]) -> None:
+    """Airflow's deadline callback: the run is still going past its deadline (apps.tasks).
+
+    The scheduler calls it with a context naming the run and the deadline's time.
+    """
+    from apps import tasks
+
+    due = context["deadline"]["deadline_time"]
+    due = due if isinstance(due, datetime) else datetime.fromisoformat(str(due))
+    tasks.run_late(conf_dir, dag=dag, run=str(context["dag_run"]["dag_run_id"]), due=due)
+
+
+def _run_ended(conf_dir: str, deadline: Deadline, context: Any) -> None:
+    """The DAG's ``on_success_callback`` and ``on_failure_callback``: a run that ended late."""
+    from apps import tasks
+
+    run = context["dag_run"]
+    # The Task SDK's run (a callback in the DAG processor) has no queued_at: run_after is the
+    # earliest it could have been queued, so a run left waiting in the queue is still late.
+    start = getattr(run, deadline.reference, None) or getattr(run, "run_after", None)
+    start = start or run.start_date
+    tasks.run_late(conf_dir, dag=run.dag_id, run=str(run.run_id), due=start + deadline.after,
+                   ended=datetime.now(UTC))  # fmt: skip
+
+
+def deadline_args(dag_id: str, deadline: Deadline | None, conf_dir: str) -> dict[str, Any]:
+    """The DAG arguments of a declared deadline: Airflow's Deadline Alert, and the run's end.
+
+    Airflow's scheduler calls :func:`deadline_missed` when a run is still going at its deadline
+    (docs/adr/0019-delay-alerts.md); the end of a run that ended late raises the same alert,
+    under the same key, where no scheduler watches deadlines (``dag.test()``).
+    """
+    if deadline is None:
+        return {}
+    references = {"queued_at": DeadlineReference.DAGRUN_QUEUED_AT,
+                  "logical_date": DeadlineReference.DAGRUN_LOGICAL_DATE}  # fmt: skip
+    reference = references[deadline.reference]
+    callback = SyncCallback(deadline_missed, kwargs={"conf_dir": conf_dir, "dag": dag_id})
+    ended = functools.partial(_run_ended, conf_dir, deadline)
+    return {
+        "deadline": DeadlineAlert(reference=reference, interval=deadline.after, callback=callback,
+                                  name=f"{dag_id}_deadline"),
+        "on_success_callback": ended,
+        "on_failure_callback": ended,
+    }  # fmt: skip
+
+
+def run_in_process(dag: DAG) -> Any:
+    """``dag.test()`` of ``dag``, without its Deadline Alert; the run's end still checks it.
+
+    Airflow 3.3.2's ``dag.test()`` fails a run that ends with a Deadline Alert declared: it
+    looks the alerts up by id in its own copy of the DAG, which holds them serialized instead.
+    The scheduler's copy holds ids, so deployments are unaffected (docs/adr/0019-delay-alerts.md).
+    """
+    dag.deadline = None
+    return dag.test()
 
 
 def _default_args(owner: str, retries: int, delay: timedelta, conf_dir: str) -> dict[str, Any]:
@@ -114,6 +178,7 @@ def build_dag(pipeline: Pipeline, config: ProjectConfig, fileloc: str | None = N
             timedelta(minutes=pipeline.retry_delay_minutes),
             str(config.conf_dir),
         ),  # fmt: skip
+        **deadline_args(pipeline.name, pipeline.deadline, str(config.conf_dir)),
     ) as dag:
         tasks: dict[str, Any] = {}
         for ref in pipeline.builds:
@@ -201,6 +266,7 @@ def build_exchange_dag(sub: Subscription, config: ProjectConfig, fileloc: str | 
             ),
             "retry_exponential_backoff": 2.0,
         },  # fmt: skip
+        **deadline_args(f"exchange__{sub.name}", sub.deadline, str(config.conf_dir)),
     ) as dag:
         deliver.override(task_id="deliver")(str(config.conf_dir), sub.name)
     if fileloc:
@@ -216,8 +282,16 @@ def send_messages(conf_dir: str) -> dict[str, int]:
     return tasks.send_messages(conf_dir)
 
 
+@task
+def check_overdue(conf_dir: str) -> dict[str, int]:
+    """Warn and escalate overdue application steps (see apps.tasks.check_overdue)."""
+    from apps import tasks
+
+    return tasks.check_overdue(conf_dir)
+
+
 def build_notify_dag(config: ProjectConfig, fileloc: str | None = None) -> DAG:
-    """The message worker: sends what is due, on the schedule of ``conf/platform.yaml``."""
+    """The message worker: raises the overdue applications' alerts, then sends what is due."""
     settings = config.platform.notifications
     with DAG(
         dag_id="notify_worker",
@@ -225,8 +299,9 @@ def build_notify_dag(config: ProjectConfig, fileloc: str | None = None) -> DAG:
         doc_md=(
             "## Message worker\n\nSends every e-mail and webhook delivery that is due, tries "
             "failed ones again later and takes back those a stopped worker left sending, as "
-            "the service `notify.worker`. The send log: `govlake notify log`. Schedule: "
-            "`notifications.schedule` in `conf/platform.yaml`."
+            "the service `notify.worker`, after warning and escalating the application steps "
+            "past their handling time (`govlake alerts list`). The send log: `govlake notify "
+            "log`. Schedule: `notifications.schedule` in `conf/platform.yaml`."
         ),
         schedule=settings.schedule,
         start_date=START_DATE,
@@ -235,7 +310,10 @@ def build_notify_dag(config: ProjectConfig, fileloc: str | None = None) -> DAG:
         tags=["govlake", "notifications"],
         default_args=_default_args("platform", 1, timedelta(minutes=1), str(config.conf_dir)),
     ) as dag:
-        send_messages.override(task_id="send")(str(config.conf_dir))
+        overdue = check_overdue.override(task_id="check_overdue")(str(config.conf_dir))
+        # what is due goes out even when the check failed
+        send = send_messages.override(task_id="send", trigger_rule="all_done")
+        overdue >> send(str(config.conf_dir))
     if fileloc:
         dag.fileloc = fileloc
     return dag

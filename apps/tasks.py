@@ -11,6 +11,7 @@ Nothing here imports Airflow, and each task imports only the work it runs.
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any
 
 from govlake.runtime import Runtime
@@ -21,6 +22,7 @@ from services.identity.service_accounts import (
     node_service,
     pipeline_service,
 )
+from services.identity.settings import Clock, utc_now
 
 
 def build(conf_dir: str, ref: str, *, pipeline: str, run_id: str) -> list[dict[str, Any]]:
@@ -86,15 +88,96 @@ def send_messages(conf_dir: str) -> dict[str, int]:
     return work(_as(conf_dir, MESSENGER)).as_details()
 
 
-def task_failed(conf_dir: str, *, dag: str, task: str, run: str, attempt: int, error: str) -> int:
-    """Tell who may fix it that a task of a govlake DAG failed; the message's id.
+def check_overdue(conf_dir: str) -> dict[str, int]:
+    """Warn and escalate the application steps past their handling time, as the message worker."""
+    from catalog.sharing.overdue import check
 
-    A pipeline's failure goes to whoever may build its tables, an exchange DAG's to whoever may
-    approve its node (the policy's answer, people only).
-    """
+    raised = check(_as(conf_dir, MESSENGER))
+    return {stage: sum(r.stage == stage for r in raised) for stage in ("warning", "escalation")}
+
+
+def task_failed(conf_dir: str, *, dag: str, task: str, run: str, attempt: int, error: str) -> int:
+    """Tell who may fix it that a task of a govlake DAG failed; the message's id."""
     from services.notifications import Notice, notify
 
     rt = Runtime.load(conf_dir)
+    context = {"dag": dag, "task": task, "run": run, "attempt": attempt, "error": error[:500]}
+    notice = Notice("task.failed", f"dag:{dag}", _responsible(rt, dag), context)
+    return notify(rt, notice, by=f"dag:{dag}")
+
+
+def run_late(
+    conf_dir: str,
+    *,
+    dag: str,
+    run: str,
+    due: datetime,
+    ended: datetime | None = None,
+    clock: Clock = utc_now,
+) -> bool:
+    """Raise the delay alert of run ``run`` of ``dag``, due at ``due``, once; whether raised now.
+
+    Airflow's deadline callback calls it while the run is still going; the run's end calls it
+    with ``ended``: late only if it ended after ``due``, and its alert is resolved then.
+    """
+    from services.identity import trail
+    from services.notifications import Notice
+    from services.notifications.alerts import raise_once, resolve
+
+    rt = Runtime.load(conf_dir)
+    now = clock()
+    about = f"dag:{dag}:run:{run}"
+    raised = False
+    if (ended or now) > due:
+        notice = Notice(
+            "run.late", about, _responsible(rt, dag), _late_context(rt, dag, run, due, ended)
+        )
+        kind = "pipeline_run" if dag in rt.config.pipelines else "subscription_run"
+        raised = raise_once(rt, kind=kind, stage="late", deadline=due, notice=notice,
+                            by=f"dag:{dag}", clock=clock)  # fmt: skip
+        if raised:
+            details = {"deadline": due.isoformat(), "ended": ended and ended.isoformat()}
+            trail.write(rt, f"dag:{dag}", "alerts.delay", about, "success", details)
+    if ended is not None:
+        with rt.platform_db.begin() as conn:
+            resolve(conn, about, ended)
+    return raised
+
+
+def _late_context(
+    rt: Runtime, dag: str, run: str, due: datetime, ended: datetime | None
+) -> dict[str, Any]:
+    pipeline = rt.config.pipelines.get(dag)
+    entry = pipeline or rt.config.subscriptions.get(dag.removeprefix("exchange__"))
+    deadline = entry.deadline if entry else None
+    state = f"实际于 {ended:%Y-%m-%d %H:%M:%S}（UTC）结束" if ended else "至今仍未完成"
+    return {
+        "what": "流程" if pipeline else "交换订阅", "name": dag, "run": run,
+        "title": entry.title if entry else dag, "deadline": f"{due:%Y-%m-%d %H:%M:%S}",
+        "state": state,
+        "reference": REFERENCES[deadline.reference] if deadline else "运行开始",
+        "after": _span(deadline.after) if deadline else "",
+    }  # fmt: skip
+
+
+REFERENCES = {"queued_at": "进入队列", "logical_date": "逻辑日期"}
+
+
+def _span(span: timedelta) -> str:
+    """``1天2小时30分`` for a time span (seconds only when there are any)."""
+    minutes, seconds = divmod(int(span.total_seconds()), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [(days, "天"), (hours, "小时"), (minutes, "分"), (seconds, "秒")]
+    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0秒"
+
+
+def _responsible(rt: Runtime, dag: str) -> list[str]:
+    """Who answers for a govlake DAG (the policy's answer, people only).
+
+    Whoever may build a pipeline's tables, or approve an exchange DAG's node; else the
+    platform administrators.
+    """
     pipeline = rt.config.pipelines.get(dag)
     if pipeline is not None:
         recipients = [f"may:build@dataset:{ref}" for ref in pipeline.builds]
@@ -103,9 +186,7 @@ def task_failed(conf_dir: str, *, dag: str, task: str, run: str, attempt: int, e
         node = sub.node if sub else None
         recipients = [f"may:approve_node@node:{node}"] if node else []
     platform = rt.config.catalog.platform_department
-    recipients = recipients or [f"role:platform_admin@{platform}"]
-    context = {"dag": dag, "task": task, "run": run, "attempt": attempt, "error": error[:500]}
-    return notify(rt, Notice("task.failed", f"dag:{dag}", recipients, context), by=f"dag:{dag}")
+    return recipients or [f"role:platform_admin@{platform}"]
 
 
 def _as(conf: str | Runtime, service: str) -> Runtime:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from apps.cli.alerts import alerts_app
 from apps.cli.applications import applications_app, apply
 from apps.cli.audit import audit_app
 from apps.cli.catalog import catalog_app
@@ -84,6 +85,7 @@ app.add_typer(grants_app, name="grants")
 app.add_typer(audit_app, name="audit")
 app.add_typer(applications_app, name="applications")
 app.add_typer(notify_app, name="notify")
+app.add_typer(alerts_app, name="alerts")
 app.command("apply")(apply)
 
 

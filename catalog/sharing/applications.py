@@ -195,6 +195,12 @@ def warn_expiring(
     return warned
 
 
+def waiting_in(conn: sa.Connection, statuses: tuple[Status, ...]) -> list[Application]:
+    """Every application in one of ``statuses``, whoever may see it (for the platform's checks)."""
+    query = sa.select(share_application).where(share_application.c.status.in_(statuses))
+    return [_application(row._mapping) for row in conn.execute(query.order_by("id"))]
+
+
 def listed(rt: Runtime, status: Status | None = None) -> list[Application]:
     """The applications the acting principal may see: its organisation's, and those it decides."""
     actor = acting(rt)

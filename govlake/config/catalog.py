@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
@@ -102,6 +103,32 @@ def rule_for(column: str, rules: Iterable[SensitiveRule]) -> SensitiveRule | Non
     return next((rule for rule in rules if rule.matches(column)), None)
 
 
+class HandlingTimes(Strict):
+    """How long each step of a resource application may wait, in working days (Monday to Friday).
+
+    A step waiting longer warns whoever may take it; ``escalate_after`` working days later it
+    is escalated to the administrators of the organisation that handles it. Working days are
+    counted in ``timezone``; public holidays are not known, so they count as working days.
+    """
+
+    accept: int = Field(default=1, ge=1, le=60, description="Working days to accept or reject.")
+    approve: int = Field(default=3, ge=1, le=60, description="Working days for the owner.")
+    authorize: int = Field(default=1, ge=1, le=60, description="Working days to authorise.")
+    escalate_after: int = Field(
+        default=2, ge=1, le=60, description="Working days from the warning to the escalation."
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="Where a working day is counted.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (say Asia/Shanghai)") from None
+        return value
+
+
 class CatalogConfig(Strict):
     """``conf/catalog.yaml``: codes, categories, who runs the platform, sensitive columns."""
 
@@ -116,6 +143,9 @@ class CatalogConfig(Strict):
     columns: dict[str, str] = Field(
         default_factory=dict,
         description="Data elements: column name -> description, wherever the column appears.",
+    )
+    handling: HandlingTimes = Field(
+        default=HandlingTimes(), description="Working days each application step may wait."
     )
 
     @property

@@ -17,10 +17,12 @@ from pydantic import Field, field_validator, model_validator
 from govlake import row_filter
 from govlake.config.models import (
     DatasetRef,
+    Deadline,
     Identifier,
     PasswordFreeUrl,
     Strict,
     known_schedule,
+    no_logical_date,
 )
 from govlake.config.notifications import PlatformNotifications
 
@@ -120,6 +122,9 @@ class Subscription(Strict):
     )
     retries: int = Field(default=3, ge=0, le=10)
     retry_delay_minutes: int = Field(default=2, ge=0)
+    deadline: Deadline | None = Field(
+        default=None, description="A delivery run not done by then raises a delay alert."
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -132,6 +137,11 @@ class Subscription(Strict):
         if value is not None:
             row_filter.parse(value)
         return value
+
+    @model_validator(mode="after")
+    def _deadline_has_a_reference(self) -> Subscription:
+        no_logical_date(self.deadline, self.schedule)
+        return self
 
 
 class PlatformDatabase(Strict):

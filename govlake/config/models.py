@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import codecs
 import re
+from datetime import timedelta
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -429,6 +431,45 @@ def known_schedule(value: str) -> str:
     )
 
 
+DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def duration(value: object) -> timedelta:
+    """``2h``, ``90m``, ``1d12h``, ``45s`` as a positive time span; anything else an error."""
+    if isinstance(value, timedelta):
+        return value
+    found = DURATION.match(str(value).strip()) if isinstance(value, str | int) else None
+    if not found or not any(found.groups()):
+        raise ValueError(f"{value!r} is not a duration such as 30m, 2h or 1d12h")
+    days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
+    span = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if not span:
+        raise ValueError(f"{value!r} is no time at all: a deadline needs a positive duration")
+    return span
+
+
+Duration = Annotated[timedelta, BeforeValidator(duration)]
+
+
+class Deadline(Strict):
+    """When a run is late: ``after`` this long from when it was queued or its logical date.
+
+    A run still not done then raises one delay alert (docs/adr/0019-delay-alerts.md).
+    """
+
+    after: Duration
+    reference: Literal["queued_at", "logical_date"] = "queued_at"
+
+
+def no_logical_date(deadline: Deadline | None, schedule: str | None) -> None:
+    """Refuse a deadline from the logical date where runs have none (on_update, unscheduled)."""
+    if deadline and deadline.reference == "logical_date" and schedule in (None, "on_update"):
+        raise ValueError(
+            f"deadline.reference logical_date needs a timetable: runs scheduled {schedule} "
+            "have no logical date; use reference: queued_at"
+        )
+
+
 class Pipeline(Strict):
     """One Airflow DAG: the datasets it builds, in dependency order, and when it runs."""
 
@@ -444,8 +485,16 @@ class Pipeline(Strict):
     retries: int = Field(default=2, ge=0, le=10)
     retry_delay_minutes: int = Field(default=5, ge=0)
     tags: list[str] = Field(default_factory=list)
+    deadline: Deadline | None = Field(
+        default=None, description="A run not done by then raises a delay alert."
+    )
 
     @field_validator("schedule")
     @classmethod
     def _known_schedule(cls, value: str | None) -> str | None:
         return value if value is None else known_schedule(value)
+
+    @model_validator(mode="after")
+    def _deadline_has_a_reference(self) -> Pipeline:
+        no_logical_date(self.deadline, self.schedule)
+        return self

@@ -318,3 +318,20 @@ share_token = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
 )
+
+# Delay alerts (services.notifications.alerts): one row per overdue object and stage (a run
+# late, an application step warned, then escalated), so each is raised once, with its message.
+notify_alert = sa.Table(
+    "notify_alert",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(255), nullable=False, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("object", sa.String(255), nullable=False, index=True),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recipients", sa.JSON, nullable=False),
+    sa.Column("message", sa.Integer, sa.ForeignKey("notify_message.id"), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+)

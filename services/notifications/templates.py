@@ -64,6 +64,22 @@ TEMPLATES: dict[str, Template] = {
         "{reason}\n请核查来源数据或校验规则，修正后重跑；隔离数据可用 govlake quality "
         "quarantine 查看。",
     ),
+    "run.late": Template(
+        "【告警】{what} {name} 的运行 {run} 已超过时限",
+        "{what} {name}（{title}）的运行 {run} 应于 {deadline}（UTC）前完成，{state}。\n"
+        "时限：{reference}起 {after}。请在 Airflow 中查看该运行，排除阻塞后重跑。",
+    ),
+    "application.overdue": Template(
+        "【督办】资源申请 {code} 待{task}已超时",
+        "{applicant}（{organisation}）申请共享的资源 {resource}（{dataset}）自 {since} 起待{task}，"
+        "办理时限为 {days} 个工作日，已于 {deadline} 到期。请尽快办理。",
+    ),
+    "application.escalated": Template(
+        "【督办升级】资源申请 {code} 待{task}逾期未办",
+        "{applicant}（{organisation}）申请共享的资源 {resource}（{dataset}）自 {since} 起待{task}，"
+        "已于 {deadline} 超过办理时限并提醒办理人，至今仍未办理。"
+        "请督促{handler}办理。",
+    ),
     "notify.test": Template(
         "【测试】消息服务测试（{channel}）",
         "这是一条测试消息，由 {actor} 发出，用于检查{channel}通道是否可用。",

@@ -191,3 +191,39 @@ def test_a_bad_catalog_file_is_reported_without_follow_on_errors(full_conf_dir: 
     line = next(n for n, row in enumerate(path.read_text().splitlines(), 1) if "(unclosed" in row)
     assert f"catalog.yaml:{line}: sensitive_columns.0.pattern" in error
     assert "not a regular expression" in error
+
+
+def _line(path: Path, text: str) -> int:
+    return next(n for n, row in enumerate(path.read_text().splitlines(), 1) if text in row)
+
+
+def test_deadlines_and_handling_times_are_checked(full_conf_dir: Path) -> None:
+    ingest = full_conf_dir / "pipelines" / "market_registry_ingest.yaml"
+    _edit(ingest, "{after: 2h, reference: queued_at}", "{after: soon, reference: queued_at}")
+    refine = full_conf_dir / "pipelines" / "enterprise_registry_refine.yaml"
+    _edit(refine, "schedule: on_update", "schedule: on_update\ndeadline: {after: 1h, "
+          "reference: logical_date}")  # fmt: skip
+    subscriptions = full_conf_dir / "exchange" / "subscriptions.yaml"
+    _edit(subscriptions, "reference: logical_date}", "reference: started_at}")
+    catalog = full_conf_dir / "catalog.yaml"
+    _edit(catalog, "  approve: 3", "  approve: 0")
+    _edit(catalog, "timezone: Asia/Shanghai", "timezone: Mars/Olympus")
+    errors = _errors(full_conf_dir)
+    assert f"{ingest}:{_line(ingest, 'after: soon')}: deadline.after: " in "\n".join(errors)
+    assert any("'soon' is not a duration such as 30m, 2h or 1d12h" in e for e in errors), errors
+    assert any(e.startswith(f"{refine}:") and "runs scheduled on_update have no logical date; "
+               "use reference: queued_at" in e for e in errors), errors  # fmt: skip
+    assert any(f"{subscriptions}:{_line(subscriptions, 'started_at')}: subscriptions.0.deadline."
+               "reference: " in e for e in errors), errors  # fmt: skip
+    assert any(f"{catalog}:{_line(catalog, 'approve: 0')}: handling.approve: " in e
+               for e in errors), errors  # fmt: skip
+    assert any("handling.timezone: " in e and "unknown time zone 'Mars/Olympus'" in e
+               for e in errors), errors  # fmt: skip
+
+
+def test_a_deadline_of_no_time_is_refused(conf_dir: Path) -> None:
+    ingest = conf_dir / "pipelines" / "market_registry_ingest.yaml"
+    _edit(ingest, "{after: 2h,", "{after: 0m,")
+    errors = _errors(conf_dir)  # and the datasets no pipeline builds now
+    assert any(f"{ingest}:" in e and "deadline.after" in e and "'0m' is no time at all" in e
+               for e in errors), errors  # fmt: skip

@@ -80,6 +80,21 @@ def test_every_task_reports_its_failure_and_a_dag_sends_the_messages(dagbag) -> 
         for task in dag.tasks:
             assert task.on_failure_callback, task.task_id
     worker = dagbag.dags["notify_worker"]
-    assert worker.timetable.expression == "*/5 * * * *" and [t.task_id for t in worker.tasks] == [
-        "send"
-    ]
+    assert worker.timetable.expression == "*/5 * * * *"
+    assert [t.task_id for t in worker.tasks] == ["check_overdue", "send"]
+    assert worker.get_task("send").trigger_rule == "all_done"
+
+
+def test_a_declared_deadline_is_an_airflow_deadline_alert(dagbag) -> None:  # noqa: ANN001
+    ingest, tax = (
+        dagbag.dags["market_registry_ingest"],
+        dagbag.dags["exchange__credit_profile_to_tax"],
+    )
+    assert [type(a.reference).__name__ for a in (*ingest.deadline, *tax.deadline)] == [
+        "DagRunQueuedAtDeadline", "DagRunLogicalDateDeadline"
+    ]  # fmt: skip
+    [alert] = ingest.deadline
+    assert alert.interval.total_seconds() == 2 * 3600
+    assert alert.callback.path == "apps.dag_factory.deadline_missed"
+    assert ingest.has_on_success_callback and ingest.has_on_failure_callback
+    assert not dagbag.dags["enterprise_registry_refine"].deadline
