@@ -80,7 +80,7 @@ def deadline_args(dag_id: str, deadline: Deadline | None, conf_dir: str) -> dict
     """The DAG arguments of a declared deadline: Airflow's Deadline Alert, and the run's end.
 
     Airflow's scheduler calls :func:`deadline_missed` when a run is still going at its deadline
-    (docs/adr/0019-delay-alerts.md); the end of a run that ended late raises the same alert,
+    (docs/adr/0020-delay-alerts.md); the end of a run that ended late raises the same alert,
     under the same key, where no scheduler watches deadlines (``dag.test()``).
     """
     if deadline is None:
@@ -103,7 +103,7 @@ def run_in_process(dag: DAG) -> Any:
 
     Airflow 3.3.2's ``dag.test()`` fails a run that ends with a Deadline Alert declared: it
     looks the alerts up by id in its own copy of the DAG, which holds them serialized instead.
-    The scheduler's copy holds ids, so deployments are unaffected (docs/adr/0019-delay-alerts.md).
+    The scheduler's copy holds ids, so deployments are unaffected (docs/adr/0020-delay-alerts.md).
     """
     dag.deadline = None
     return dag.test()

@@ -454,7 +454,7 @@ Duration = Annotated[timedelta, BeforeValidator(duration)]
 class Deadline(Strict):
     """When a run is late: ``after`` this long from when it was queued or its logical date.
 
-    A run still not done then raises one delay alert (docs/adr/0019-delay-alerts.md).
+    A run still not done then raises one delay alert (docs/adr/0020-delay-alerts.md).
     """
 
     after: Duration

@@ -7,7 +7,7 @@ past its handling time (``application_step``: ``warning`` to whoever may take it
 and its message in one transaction under a unique key (kind, object, stage), so however many
 checks see the same delay (Airflow's deadline callback, the end of the run, a check run twice),
 one alert and one message exist. :func:`listed` is the list ``govlake alerts list`` shows
-(docs/adr/0019-delay-alerts.md).
+(docs/adr/0020-delay-alerts.md).
 """
 
 from __future__ import annotations
