@@ -201,11 +201,7 @@ def select(
         if ref not in tables:
             raise UnknownDatasetError(f"table {ref} is not built yet")
         zone, _, name = ref.partition(".")
-        sql = f"SELECT {', '.join(quoted(c) for c in columns)} FROM {zone}.{quoted(name)}"
-        if conditions:
-            sql += " WHERE " + " AND ".join(f"({c})" for c in conditions)
-        if order_by:
-            sql += " ORDER BY " + ", ".join(quoted(c) for c in order_by)
+        sql = _select(columns, f"{zone}.{quoted(name)}", conditions, order_by)
         return con.sql(f"{sql} LIMIT {int(limit)}", params=list(params)).to_arrow_table()
     except _CONDITION_ERRORS as exc:
         raise _condition_failed(exc) from None
@@ -272,6 +268,18 @@ def select_streams(
         con.close()
 
 
+def _select(
+    columns: Sequence[str], source: str, conditions: Sequence[str], order_by: Sequence[str]
+) -> str:
+    """``SELECT columns FROM source [WHERE conditions] [ORDER BY order_by]``, names quoted."""
+    sql = f"SELECT {', '.join(quoted(c) for c in columns)} FROM {source}"
+    if conditions:
+        sql += " WHERE " + " AND ".join(f"({c})" for c in conditions)
+    if order_by:
+        sql += " ORDER BY " + ", ".join(quoted(c) for c in order_by)
+    return sql
+
+
 def quoted(name: str) -> str:
     """``name`` as a DuckDB identifier."""
     return '"' + name.replace('"', '""') + '"'
@@ -289,12 +297,7 @@ def select_rows(
     try:
         con.register("arrow__rows", rows)
         lock(con)
-        sql = f"SELECT {', '.join(quoted(c) for c in columns)} FROM arrow__rows"
-        if conditions:
-            sql += " WHERE " + " AND ".join(f"({c})" for c in conditions)
-        if order_by:
-            sql += " ORDER BY " + ", ".join(quoted(c) for c in order_by)
-        return con.sql(sql).to_arrow_table()
+        return con.sql(_select(columns, "arrow__rows", conditions, order_by)).to_arrow_table()
     except duckdb.Error as exc:
         raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
     finally:
