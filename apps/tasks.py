@@ -89,11 +89,14 @@ def send_messages(conf_dir: str) -> dict[str, int]:
 
 
 def check_overdue(conf_dir: str) -> dict[str, int]:
-    """Warn and escalate the application steps past their handling time, as the message worker."""
+    """Warn and escalate overdue application steps, tell of stale datasets: the message worker."""
     from catalog.sharing.overdue import check
+    from services.notifications.stale_data import check as check_freshness
 
-    raised = check(_as(conf_dir, MESSENGER))
-    return {stage: sum(r.stage == stage for r in raised) for stage in ("warning", "escalation")}
+    rt = _as(conf_dir, MESSENGER)
+    raised = check(rt)
+    counts = {stage: sum(r.stage == stage for r in raised) for stage in ("warning", "escalation")}
+    return {**counts, "stale": len(check_freshness(rt))}
 
 
 def task_failed(conf_dir: str, *, dag: str, task: str, run: str, attempt: int, error: str) -> int:

@@ -27,7 +27,7 @@ alerts_app = typer.Typer(
     no_args_is_help=True,
 )
 KINDS = {"pipeline_run": "pipeline run", "subscription_run": "subscription",
-         "application_step": "application step"}  # fmt: skip
+         "application_step": "application step", "dataset_freshness": "stale dataset"}  # fmt: skip
 COLUMNS = ("kind", "object", "deadline (UTC)", "overdue by", "warned", "escalated",
            "resolved (UTC)")  # fmt: skip
 
@@ -53,13 +53,19 @@ def list_alerts(
 @alerts_app.command("check")
 @reports_errors
 def check(conf: ConfOption = None) -> None:
-    """Warn, then escalate, each application step past its handling time (each once)."""
+    """Warn, then escalate, overdue application steps; tell of stale datasets (each once)."""
     from catalog.sharing.overdue import check as check_applications
+    from services.notifications.stale_data import check as check_freshness
 
-    raised = check_applications(signed_in(conf))
+    rt = signed_in(conf)
+    raised = check_applications(rt)
     for one in raised:
         out.print(f"{one.code} ({one.status}): {one.stage}, due {one.deadline:%Y-%m-%d %H:%M} UTC")
-    out.print(f"alerts raised: {len(raised)}")
+    stale = check_freshness(rt)
+    for table in stale:
+        out.print(f"{table.dataset} v{table.version}: stale, newest record "
+                  f"{table.newest:%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    out.print(f"alerts raised: {len(raised) + len(stale)}")
 
 
 def rows(found: Iterable[Alert], now: datetime) -> list[tuple[object, ...]]:
@@ -80,11 +86,14 @@ def rows(found: Iterable[Alert], now: datetime) -> list[tuple[object, ...]]:
 
 
 def shown_object(about: str) -> str:
-    """``<dag> <run id>`` for a run, ``<code> (<status it waits in>)`` for an application."""
+    """``<dag> <run>`` for a run, ``<code> (<status>)`` for a step, ``<dataset> v<N>`` if stale."""
     if about.startswith("dag:") and ":run:" in about:
         dag, run = about.removeprefix("dag:").split(":run:", 1)
         return f"{dag} {run}"
     if about.startswith("application:"):
         code, _, status = about.removeprefix("application:").rpartition(":")
         return f"{code} ({status})"
+    if about.startswith("dataset:") and "@v" in about:
+        ref, version = about.removeprefix("dataset:").rsplit("@v", 1)
+        return f"{ref} v{version}"
     return about

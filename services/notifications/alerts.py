@@ -1,13 +1,14 @@
 """Delay alerts: each stage of an overdue object's alert is raised once, as a message.
 
-An overdue object is a pipeline or subscription run not done by its deadline
-(``pipeline_run``, ``subscription_run``: one stage, ``late``), or an application step waiting
-past its handling time (``application_step``: ``warning`` to whoever may take it, then
-``escalation`` to its organisation's administrators). :func:`raise_once` writes the alert row
-and its message in one transaction under a unique key (kind, object, stage), so however many
-checks see the same delay (Airflow's deadline callback, the end of the run, a check run twice),
-one alert and one message exist. :func:`listed` is the list ``govlake alerts list`` shows
-(docs/adr/0020-delay-alerts.md).
+An overdue object is a pipeline or subscription run not done by its deadline (``pipeline_run``,
+``subscription_run``: one stage, ``late``), or an application step waiting past its handling
+time (``application_step``: ``warning`` to whoever may take it, then ``escalation`` to its
+organisation's administrators), or a table version past its dataset's freshness
+(``dataset_freshness``: ``stale``, :mod:`services.notifications.stale_data`). :func:`raise_once`
+writes the alert row and its message in one transaction under a unique key (kind, object,
+stage), so however many checks see the same delay (Airflow's deadline callback, the end of the
+run, a check run twice), one alert and one message exist. :func:`listed` is the list ``govlake
+alerts list`` shows (docs/adr/0020-delay-alerts.md).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from services.identity.policy import acting, require
 from services.identity.settings import Clock, as_utc, utc_now
 from services.notifications.outbox import INBOX, Notice, notify
 
-KINDS = ("pipeline_run", "subscription_run", "application_step")
-STAGES = ("late", "warning", "escalation")
+KINDS = ("pipeline_run", "subscription_run", "application_step", "dataset_freshness")
+STAGES = ("late", "warning", "escalation", "stale")
 a = notify_alert.c
 
 

@@ -64,6 +64,11 @@ TEMPLATES: dict[str, Template] = {
         "{reason}\n请核查来源数据或校验规则，修正后重跑；隔离数据可用 govlake quality "
         "quarantine 查看。",
     ),
+    "dataset.stale": Template(
+        "【告警】数据表 {dataset} 已超过时效",
+        "数据表 {dataset}（{title}）最新记录的时间为 {newest}（UTC），已超过 {hours} 小时的时效要求"
+        "（版本 {version}）。请核查采集任务与来源系统，补采后重跑。",
+    ),
     "run.late": Template(
         "【告警】{what} {name} 的运行 {run} 已超过时限",
         "{what} {name}（{title}）的运行 {run} 应于 {deadline}（UTC）前完成，{state}。\n"

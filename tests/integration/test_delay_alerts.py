@@ -1,4 +1,5 @@
-"""Delay alerts: an application step past its handling time warns, then escalates, each once.
+"""Delay alerts: an application step past its handling time warns, then escalates, each once;
+a table past its dataset's freshness tells its reviewer once.
 
 The registry's published scenario on the platform DB; time is the test's clock, moved across a
 weekend, never slept. The messages are read back from the people's inboxes, the alerts from
@@ -21,9 +22,10 @@ from catalog.sharing import applications as chain
 from catalog.sharing import overdue
 from govlake.principal import Principal
 from govlake.runtime import Runtime
+from jobs.quality import freshness
 from services.audit.read import events
 from services.identity.policy import AccessDenied
-from services.notifications import alerts, inbox
+from services.notifications import alerts, inbox, stale_data
 from tests.integration.sharing_scenario import application, gold_code
 from tests.integration.test_sharing import BOTH, platform
 
@@ -114,9 +116,39 @@ def test_an_unaccepted_application_warns_then_escalates_once(
     assert _subjects(owner) == [f"【督办】资源申请 {code} 待审批（数据提供方）已超时"]
 
 
+def test_a_stale_table_tells_its_reviewer_once_until_it_is_fresh_again(
+    platform: dict[str, Runtime], conf_dir: Path, sign_in: Callable[..., Principal]
+) -> None:
+    admin = Runtime.load(conf_dir).acting_as(sign_in(conf_dir, "admin", token=False))
+    ref = "gold.enterprise_directory"
+    info = admin.lake.describe(ref)
+    newest = freshness.last_seen(admin.lake, admin.config.expectations_dir, ref, info.last_commit)
+    limit = newest + timedelta(hours=admin.config.dataset(ref).quality.freshness_hours)
+    clock = Clock(limit - timedelta(seconds=1))
+    assert ref not in {s.dataset for s in stale_data.check(admin, clock=clock)}
+    clock.now = limit
+    [stale] = [s for s in stale_data.check(admin, clock=clock) if s.dataset == ref]
+    assert (stale.version, stale.deadline) == (info.version, limit)
+    assert stale_data.check(admin, clock=clock) == []  # checked again: told once
+    subject = f"【告警】数据表 {ref} 已超过时效"
+    assert [i.subject for i in inbox.inbox(platform["zhang.wei"])].count(subject) == 1
+    assert any(e.action == "dataset.stale" for e in events(admin, object=f"dataset:{ref}"))
+    sign_in(conf_dir, "admin")
+    done = CliRunner().invoke(app, ["alerts", "list", "-o", "json", "--conf", str(conf_dir)])
+    assert done.exit_code == 0, done.output
+    assert {"kind": "stale dataset", "object": f"{ref} v{info.version}", "warned": "zhang.wei"} in [
+        {k: r[k] for k in ("kind", "object", "warned")} for r in json.loads(done.output)
+    ]
+    clock.now = limit - timedelta(hours=1)  # fresh again (as after new data): the alert ends
+    stale_data.check(admin, clock=clock)
+    assert f"dataset:{ref}@v{info.version}" not in {a.object for a in alerts.listed(admin)}
+
+
 def test_only_the_platform_checks_and_lists_alerts(platform: dict[str, Runtime]) -> None:
     tax = platform["tax.analyst"]
     with pytest.raises(AccessDenied, match="tax.analyst may not send_messages"):
         overdue.check(tax)
+    with pytest.raises(AccessDenied, match="tax.analyst may not send_messages"):
+        stale_data.check(tax)
     with pytest.raises(AccessDenied, match="tax.analyst may not read_messages"):
         alerts.listed(tax)
