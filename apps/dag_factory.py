@@ -98,15 +98,15 @@ def deadline_args(dag_id: str, deadline: Deadline | None, conf_dir: str) -> dict
     }  # fmt: skip
 
 
-def run_in_process(dag: DAG) -> Any:
-    """``dag.test()`` of ``dag``, without its Deadline Alert; the run's end still checks it.
+def run_in_process(dag: DAG, logical_date: datetime | None = None) -> Any:
+    """``dag.test()`` of ``dag`` at ``logical_date``, without its Deadline Alert (its end checks).
 
     Airflow 3.3.2's ``dag.test()`` fails a run that ends with a Deadline Alert declared: it
     looks the alerts up by id in its own copy of the DAG, which holds them serialized instead.
     The scheduler's copy holds ids, so deployments are unaffected (docs/adr/0020-delay-alerts.md).
     """
     dag.deadline = None
-    return dag.test()
+    return dag.test(logical_date=logical_date)
 
 
 def _default_args(owner: str, retries: int, delay: timedelta, conf_dir: str) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """A pipeline run past its deadline raises one delay alert: at its end, and from Airflow's callback.
 
 The registry's ingest DAG runs with ``dag.test()`` in this test's Airflow home with a deadline
-of one second from its logical date, which its collection outlasts. ``dag.test()`` runs no
-scheduler, so Airflow's Deadline Alert does not fire there: the run's end raises the alert.
-Airflow's own callback runner then calls the DAG's deadline callback as the scheduler's
-executor would, for the same run (no second alert) and for a run still going (a new one).
+of one second from its logical date, an hour ago: however fast the collection, it ends late.
+``dag.test()`` runs no scheduler, so Airflow's Deadline Alert does not fire there: the run's end
+raises the alert. Airflow's own callback runner then calls the DAG's deadline callback as the
+scheduler's executor would, for the same run (no second alert) and for a run still going (a new
+one).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -76,7 +78,7 @@ def test_a_run_past_its_deadline_raises_one_delay_alert(
     (dag,) = [d for d in build_dags(late_conf, fileloc=str(DAG_FILE)) if d.dag_id == INGEST]
     [alert_rule] = dag.deadline
     assert alert_rule.interval.total_seconds() == 1
-    run = run_in_process(dag)
+    run = run_in_process(dag, logical_date=datetime.now(UTC) - timedelta(hours=1))
     assert str(run.state) == "success"
     [late] = alerts.listed(admin, resolved=True)
     assert (late.kind, late.object, late.stage) == (
