@@ -18,11 +18,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi import Path as FastPath
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from apps.api_body import documented, parsed
 from apps.api_responses import refusals
 from catalog.sharing import exports
 from catalog.sharing.exports import Asked, ExportRefused
@@ -44,18 +43,15 @@ def export_routes(rt: Runtime, signed_in: Callable[..., Principal]) -> APIRouter
     router = APIRouter(prefix="/v1", tags=["sharing"], responses=refusals(403))
     Caller = Annotated[Principal, Depends(signed_in)]
 
-    schema = {"application/json": {"schema": Asked.model_json_schema()}}
-    body = {"required": True, "content": schema}
-
     @router.post("/resources/{code}/exports", status_code=201, responses=refusals(400, 429),
-                 openapi_extra={"requestBody": body})  # fmt: skip
+                 openapi_extra=documented(Asked))  # fmt: skip
     async def create_export(caller: Caller, code: str, request: Request) -> Any:
         """Export the caller's grant on resource ``code`` as a file; its signed URLs.
 
         The body is read once the caller is known: without a valid token nothing of it is
         looked at (a 401, not a 422).
         """
-        asked = _asked(await request.body())
+        asked = parsed(Asked, await request.body())
         try:
             url_key()  # no export is written that could not be fetched
         except GovlakeError as exc:
@@ -102,14 +98,3 @@ def export_routes(rt: Runtime, signed_in: Callable[..., Principal]) -> APIRouter
     router.add_api_route(route, export_file, methods=["HEAD"], operation_id="export_file_head",
                          responses=refusals(404))  # fmt: skip
     return router
-
-
-def _asked(raw: bytes) -> Asked:
-    """The export asked for, or FastAPI's own 422 naming the field."""
-    try:
-        return Asked.model_validate_json(raw)
-    except ValidationError as exc:
-        # Not the input: a body that is not UTF-8 cannot be quoted back as JSON.
-        errors = [{"type": e["type"], "loc": ("body", *e["loc"]), "msg": e["msg"]}
-                  for e in exc.errors(include_url=False)]  # fmt: skip
-        raise RequestValidationError(errors) from None

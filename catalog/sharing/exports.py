@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal, NoReturn
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.records import CatalogEntry
 from catalog.sharing import reads, usage
@@ -72,14 +72,6 @@ class Asked(BaseModel):
     filter: str | None = Field(default=None, max_length=2000)
     fields: list[str] | None = Field(default=None, max_length=500)
 
-    @model_validator(mode="after")
-    def _encoding_is_for_csv(self) -> Asked:
-        if self.encoding != "utf-8" and self.format != "csv":
-            raise ValueError(
-                f"encoding {self.encoding} applies to csv only; {self.format} is UTF-8"
-            )
-        return self
-
 
 @dataclass(frozen=True)
 class Export:
@@ -109,6 +101,9 @@ def export(rt: Runtime, code: str, asked: Asked, *, clock: Clock = utc_now) -> E
                "table": entry.dataset, "version": version, "format": asked.format}  # fmt: skip
     folder = _folder(rt, grant) / secrets.token_hex(16)
     try:
+        if asked.encoding != "utf-8" and asked.format != "csv":  # a 400, as the schema allows it
+            raise ExportRefused(f"encoding {asked.encoding} applies to csv only; "
+                                f"{asked.format} is UTF-8")  # fmt: skip
         if version is None:
             raise ExportRefused(f"table {entry.dataset} is not built yet")
         rows, names = _written(rt, entry, grant, asked, version, folder, now)

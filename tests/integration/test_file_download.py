@@ -213,7 +213,7 @@ def test_what_is_refused(
         ({"format": "csv", "fields": ["uscc", "name"]}, 400, "not granted: name"),
         ({"format": "csv", "filter": "name = 'x'"}, 400, "filter names name"),
         ({"format": "csv", "filter": "1=1; DROP TABLE x"}, 400, "not a condition|not allowed"),
-        ({"format": "parquet", "encoding": "gbk"}, 422, "applies to csv only"),
+        ({"format": "parquet", "encoding": "gbk"}, 400, "applies to csv only"),
         ({"format": "json"}, 422, "format"),
         ({"format": "csv", "path": "../x"}, 422, "Extra inputs"),
     ):
@@ -251,7 +251,7 @@ def test_what_is_refused(
         assert said in reasons
     refused_reads = [e for e in audit.events(tax, action="data.read", limit=50)
                      if e.outcome == "refused"]  # fmt: skip
-    assert len(refused_reads) == 5  # fields, filter, injection, GBK and the Excel limit
+    assert len(refused_reads) == 6  # fields, filter, injection, encoding, GBK and the Excel limit
     assert not any((tax.config.home / "exports").glob(f"grant-{grant.id}/*/*.xlsx"))
 
 
