@@ -194,21 +194,9 @@ def select(
     Conditions are SQL the caller rendered from parsed filters or wrote with ``?`` placeholders
     for ``params``; column names are quoted here. It runs in the sandbox over ``ref`` alone.
     """
-    con, tables, broken = connect(lake, [ref])
-    try:
-        if ref in broken:
-            raise BrokenTableError(broken[ref])
-        if ref not in tables:
-            raise UnknownDatasetError(f"table {ref} is not built yet")
-        zone, _, name = ref.partition(".")
-        sql = _select(columns, f"{zone}.{quoted(name)}", conditions, order_by)
+    with _over(lake, ref) as (con, table):
+        sql = _select(columns, table, conditions, order_by)
         return con.sql(f"{sql} LIMIT {int(limit)}", params=list(params)).to_arrow_table()
-    except _CONDITION_ERRORS as exc:
-        raise _condition_failed(exc) from None
-    except duckdb.Error as exc:
-        raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
-    finally:
-        con.close()
 
 
 @contextmanager
@@ -226,24 +214,12 @@ def scan(
     Like :func:`select`, unordered and read a batch of at most ``batch_rows`` at a time while
     the context is open: only the batch in hand is in memory.
     """
-    con, tables, broken = connect(lake, [ref])
-    try:
-        if ref in broken:
-            raise BrokenTableError(broken[ref])
-        if ref not in tables:
-            raise UnknownDatasetError(f"table {ref} is not built yet")
-        zone, _, name = ref.partition(".")
+    with _over(lake, ref) as (con, table):
         chosen = ", ".join(f"{quoted(c)} AS {quoted(a)}" for c, a in columns.items())
-        sql = f"SELECT {chosen} FROM {zone}.{quoted(name)}"
+        sql = f"SELECT {chosen} FROM {table}"
         if conditions:
             sql += " WHERE " + " AND ".join(f"({c})" for c in conditions)
         yield con.sql(sql, params=list(params)).to_arrow_reader(batch_rows)
-    except _CONDITION_ERRORS as exc:
-        raise _condition_failed(exc) from None
-    except duckdb.Error as exc:
-        raise GovlakeError(f"query failed: {str(exc).splitlines()[0]}") from None
-    finally:
-        con.close()
 
 
 def select_streams(
@@ -255,11 +231,31 @@ def select_streams(
     ``params``. Each stream is read once, as DuckDB's plan pulls it.
     """
     con = sandbox()
-    try:
+    with _answering(con):
         for name, stream in streams.items():
             con.register(name, stream)
         lock(con)
         return con.sql(sql, params=list(params)).to_arrow_table()
+
+
+@contextmanager
+def _over(lake: Lakehouse, ref: str) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+    """The locked sandbox over table ``ref`` alone, and the table's quoted name in it."""
+    con, tables, broken = connect(lake, [ref])
+    with _answering(con):
+        if ref in broken:
+            raise BrokenTableError(broken[ref])
+        if ref not in tables:
+            raise UnknownDatasetError(f"table {ref} is not built yet")
+        zone, _, name = ref.partition(".")
+        yield con, f"{zone}.{quoted(name)}"
+
+
+@contextmanager
+def _answering(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Close ``con`` at the end; DuckDB's errors as one line (a condition's as ConditionFailed)."""
+    try:
+        yield
     except _CONDITION_ERRORS as exc:
         raise _condition_failed(exc) from None
     except duckdb.Error as exc:
